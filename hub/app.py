@@ -1,0 +1,157 @@
+"""The Starlette app: GraphQL (HTTP and WebSocket), health, readiness and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from hub import metrics
+from hub.auth import AuthError, authenticate
+from hub.config import Settings, get_settings
+from hub.db import Database
+from hub.gql import Context
+from hub.schema import build_schema
+
+log = logging.getLogger("hub.app")
+
+
+class HubGraphQL(GraphQL[Context, None]):
+    def __init__(self, db: Database, settings: Settings, key: str) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphql_ide else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.allowed_origins,
+        )
+        self.db, self.settings, self.key = db, settings, key
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        # HTTP requests were authenticated by GraphQLGate; WebSockets at connection_init.
+        scope = request.scope.get("sanwang.scope")
+        return Context(self.db, scope, self.settings, self.key, request, response)  # type: ignore[arg-type]
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        try:
+            context.scope = await authenticate(self.db, authorization, self.key)
+        except AuthError as exc:
+            raise ConnectionRejectionError({"reason": str(exc)}) from None
+        return None
+
+
+class GraphQLGate:
+    """Bearer-token check in front of GraphQL over HTTP: no valid token, 401 and no data.
+    A browser's plain GET (no query) gets GraphiQL, which asks for a token itself."""
+
+    def __init__(self, app: HubGraphQL) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method == "GET" and "query" not in request.query_params:
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope["sanwang.scope"] = await authenticate(
+                self.app.db, request.headers.get("authorization"), self.app.key
+            )
+        except AuthError as exc:
+            response = JSONResponse(
+                {"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    db: Database = request.app.state.db
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+    except Exception as exc:  # any failure means not ready; say which
+        log.warning("readiness: database unavailable: %s", exc)
+        return JSONResponse(
+            {"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, 503
+        )
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
+class Timing:
+    """Counts and times every HTTP request by route (for /metrics)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            metrics.observe_request(
+                scope["path"], scope["method"], status, time.perf_counter() - started
+            )
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    settings = settings or get_settings()
+    db = db or Database(
+        settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
+    )
+    graphql = HubGraphQL(db, settings, settings.signing_key())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLGate(graphql), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(Timing)
+    app.state.db = db
+    app.state.settings = settings
+    return app

@@ -1,0 +1,139 @@
+"""Appending to and checking the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.audit import chain
+from hub.audit.model import AuditEntry, AuditHead
+from hub.auth import Principal, Scope
+from hub.db import utcnow
+from hub.roles import Permission
+
+
+def content_of(entry: AuditEntry) -> dict[str, Any]:
+    """What an entry's hash covers: everything but the hashes themselves."""
+    return {
+        "tenant_id": str(entry.tenant_id),
+        "seq": entry.seq,
+        "at": entry.at,
+        "action": entry.action,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "data": entry.data,
+    }
+
+
+async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
+    dialect = session.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(AuditHead)
+        .values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    # FOR UPDATE serialises writers of one town on PostgreSQL; SQLite writers hold
+    # the database lock already (BEGIN IMMEDIATE).
+    head = await session.scalar(
+        select(AuditHead)
+        .where(AuditHead.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert head is not None
+    return head
+
+
+async def append(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Principal,
+    action: str,
+    subject_type: str,
+    subject_id: str | uuid.UUID,
+    data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Add an entry at the end of the tenant's chain, in the caller's transaction."""
+    head = await _lock_head(session, tenant_id)
+    entry = AuditEntry(
+        tenant_id=tenant_id,
+        seq=head.seq + 1,
+        at=at or utcnow(),
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        actor_id=actor.id,
+        actor_name=actor.name,
+        data=dict(data or {}),
+        prev_hash=head.hash,
+    )
+    entry.hash = chain.entry_hash(head.hash, content_of(entry))
+    head.seq, head.hash = entry.seq, entry.hash
+    session.add(entry)
+    return entry
+
+
+async def trail(session: AsyncSession, scope: Scope, subject_id: str) -> list[AuditEntry]:
+    scope.require(Permission.AUDIT_READ)
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_id == subject_id)
+        .order_by(AuditEntry.at, AuditEntry.tenant_id, AuditEntry.seq)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class Verification:
+    tenant_id: uuid.UUID
+    tenant_code: str
+    ok: bool
+    checked: int
+    broken_at_seq: int | None
+    reason: str | None
+
+
+async def verify(
+    session: AsyncSession, scope: Scope, tenant_ids: list[uuid.UUID]
+) -> list[Verification]:
+    """Walk each chain from its start; report the first entry that does not match."""
+    results = []
+    for tenant_id in tenant_ids:
+        head = await session.get(AuditHead, tenant_id)
+        stream = await session.stream_scalars(
+            select(AuditEntry)
+            .where(AuditEntry.tenant_id == tenant_id)
+            .order_by(AuditEntry.seq)
+            .execution_options(yield_per=2000)
+        )
+        walker, found = chain.Walker(), None
+        async for entry in stream:
+            found = walker.step(entry, content_of(entry))
+            if found:
+                break
+        found = found or walker.finish(head.seq if head else None)
+        checked = walker.checked
+        code = scope.directory.by_id[tenant_id].code
+        results.append(
+            Verification(
+                tenant_id,
+                code,
+                found is None,
+                checked,
+                found.seq if found else None,
+                found.reason if found else None,
+            )
+        )
+    return results

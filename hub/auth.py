@@ -1,0 +1,175 @@
+"""Principals, tokens (API keys stored hashed, and HS256 JWTs), and what a request may see."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from sqlalchemy import select
+
+from hub.db import Database
+from hub.errors import DomainError, ErrorCode
+from hub.roles import CITY_WIDE_ROLES, Permission, Role, allows, parse_role
+from hub.tenancy.model import Principal as PrincipalRow
+from hub.tenancy.service import Directory, directory, forget_directory
+
+TOKEN_PREFIX = "sw_"
+JWT_ALGORITHM = "HS256"
+
+
+class AuthError(Exception):
+    """The request carries no valid credentials (HTTP 401)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    roles: frozenset[Role]
+    tenant_codes: tuple[str, ...]  # empty on a city-wide role: every tenant
+    member_id: uuid.UUID | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.roles, permission)
+
+
+SYSTEM = Principal("system", "系统", frozenset({Role.ADMIN}), ())
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking and which tenants they see: the input of every use case."""
+
+    principal: Principal
+    tenant_ids: tuple[uuid.UUID, ...]
+    directory: Directory
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return self.principal.roles
+
+    def require(self, permission: Permission) -> None:
+        if not self.principal.can(permission):
+            raise DomainError(ErrorCode.FORBIDDEN, f"your roles may not {permission.value}")
+
+    def sees(self, tenant_id: uuid.UUID) -> bool:
+        return tenant_id in self.tenant_ids
+
+
+def scope_for(principal: Principal, found: Directory) -> Scope:
+    return Scope(principal, found.visible(principal.roles, principal.tenant_codes), found)
+
+
+async def system_scope(db: Database) -> Scope:
+    return scope_for(SYSTEM, await directory(db))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_jwt(token: str) -> bool:
+    return not token.startswith(TOKEN_PREFIX) and token.count(".") == 2
+
+
+def principal_from_jwt(token: str, key: str) -> Principal:
+    try:
+        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub"]})
+        roles = frozenset(parse_role(r) for r in claims.get("roles") or [])
+        tenants = tuple(str(t) for t in claims.get("tenants") or [])
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    if not roles:
+        raise AuthError("invalid token: no roles")
+    return Principal(
+        f"jwt:{claims['sub']}", str(claims.get("name") or claims["sub"]), roles, tenants
+    )
+
+
+def issue_jwt(
+    key: str, sub: str, roles: list[str], tenants: list[str], *, hours: float = 12
+) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": sub,
+        "roles": roles,
+        "tenants": tenants,
+        "iat": now,
+        "exp": now + timedelta(hours=hours),
+    }
+    return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
+
+
+async def authenticate(db: Database, authorization: str | None, key: str) -> Scope:
+    """The request's scope from its Authorization header; AuthError if there is none valid."""
+    if not authorization:
+        raise AuthError("missing bearer token")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("expected 'Authorization: Bearer TOKEN'")
+    if looks_like_jwt(token):
+        principal = principal_from_jwt(token, key)
+    else:
+        principal = await _principal_for_api_token(db, token)
+    return scope_for(principal, await directory(db))
+
+
+async def _principal_for_api_token(db: Database, token: str) -> Principal:
+    async with db.session(()) as session:
+        row = await session.scalar(
+            select(PrincipalRow).where(PrincipalRow.token_hash == hash_token(token))
+        )
+    if row is None or row.revoked_at is not None:
+        raise AuthError("unknown or revoked token")
+    return Principal(
+        str(row.id),
+        row.name,
+        frozenset(Role(r) for r in row.roles),
+        tuple(row.tenant_codes),
+        row.member_id,
+    )
+
+
+async def create_token(
+    db: Database, name: str, roles: list[str], tenant_codes: list[str]
+) -> tuple[PrincipalRow, str]:
+    """A new principal and its token (shown once; only its hash is stored)."""
+    parsed = sorted({parse_role(r) for r in roles})
+    if not parsed:
+        raise ValueError("at least one --role is needed")
+    if not name.strip() or len(name) > 100:
+        raise ValueError("--name must be 1 to 100 characters")
+    forget_directory(db)
+    found = await directory(db)
+    unknown = [c for c in tenant_codes if c not in found.by_code]
+    if unknown:
+        raise ValueError(
+            f"unknown tenant(s): {', '.join(unknown)}; known: {', '.join(found.by_code)}"
+        )
+    if not tenant_codes and not set(parsed) <= CITY_WIDE_ROLES:
+        town_roles = ", ".join(r.value for r in parsed if r not in CITY_WIDE_ROLES)
+        raise ValueError(f"role(s) {town_roles} belong to a town: give --tenant CODE")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = PrincipalRow(
+        name=name.strip(),
+        roles=[r.value for r in parsed],
+        tenant_codes=list(tenant_codes),
+        token_hash=hash_token(token),
+    )
+    async with db.session((), write=True) as session, session.begin():
+        session.add(row)
+    return row, token
+
+
+async def revoke_token(db: Database, principal_id: uuid.UUID) -> bool:
+    async with db.session((), write=True) as session, session.begin():
+        row = await session.get(PrincipalRow, principal_id)
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = datetime.now(UTC)
+    return True

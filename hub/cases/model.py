@@ -1,0 +1,153 @@
+"""The case graph: reports arrive, cases are the problems they are about."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Channel, channels_of
+from hub.db import Base, TenantOwned, new_id, utcnow
+from hub.grid.model import GridCell, Member
+from hub.sources.model import Source
+from hub.tenancy.model import Tenant
+
+
+class Case(TenantOwned, Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_cases_created", "created_at", "id"),
+        Index("ix_cases_status_due", "status", "due_at"),
+        Index("ix_cases_source_category", "source_id", "category"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.REGISTERED)
+    category: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))
+    card: Mapped[str] = mapped_column(String(8), default=Card.NONE)
+    channel_mask: Mapped[int] = mapped_column(default=0)  # every channel its reports came by
+    report_count: Mapped[int] = mapped_column(default=0)
+    needs_feedback: Mapped[bool] = mapped_column(default=True)
+    grid_cell_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("grid_cells.id"))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    source_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sources.id"))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    address: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accept_due_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    tenant: Mapped[Tenant] = relationship(lazy="raise")
+    grid_cell: Mapped[GridCell | None] = relationship(lazy="raise")
+    assignee: Mapped[Member | None] = relationship(lazy="raise")
+    source: Mapped[Source | None] = relationship(lazy="raise")
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="case", lazy="raise", order_by="(Report.received_at, Report.id)"
+    )
+    events: Mapped[list[Event]] = relationship(
+        lazy="raise", order_by="(Event.at, Event.id)", viewonly=True
+    )
+    links: Mapped[list[CaseLink]] = relationship(
+        lazy="raise", foreign_keys="CaseLink.case_id", viewonly=True
+    )
+    external_refs: Mapped[list[ExternalRef]] = relationship(lazy="raise", viewonly=True)
+
+    @property
+    def channels(self) -> list[Channel]:
+        return channels_of(self.channel_mask)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status in OPEN_STATUSES and self.due_at is not None and self.due_at < now
+
+
+class Report(TenantOwned, Base):
+    """One arrival from one channel, kept verbatim. (channel, external_id) is idempotent."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    occurred_at: Mapped[datetime | None]
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    address: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    source_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sources.id"))
+    payload: Mapped[dict[str, Any]]  # the arrival as it came, verbatim
+    outcome: Mapped[str] = mapped_column(String(16))  # ReportOutcome
+    outcome_reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="reports", lazy="raise")
+
+
+class Event(TenantOwned, Base):
+    """The timeline: every transition, note, urge and card, with actor and time."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]]
+
+
+class CaseLink(TenantOwned, Base):
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("case_id", "other_case_id", "kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    other_case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    other_case: Mapped[Case] = relationship(foreign_keys=[other_case_id], lazy="raise")
+
+
+class ExternalRef(TenantOwned, Base):
+    __tablename__ = "case_external_refs"
+    __table_args__ = (UniqueConstraint("system", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    system: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+
+
+class CaseCounter(Base):
+    """The next human case number per scope (prefix and year). Gaps are allowed."""
+
+    __tablename__ = "case_counters"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int]

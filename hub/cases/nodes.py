@@ -1,0 +1,258 @@
+"""GraphQL object types of the case graph, built from rows in one pass per list.
+
+Every per-item field is a plain attribute (an async resolver per item costs graphql-core 2.5x
+or more); related rows are loaded once per list by the resolver that asked for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import strawberry
+from sqlalchemy import inspect
+
+from hub.cases.enums import Card as CardEnum
+from hub.cases.enums import CaseStatus as CaseStatusEnum
+from hub.cases.enums import Category as CategoryEnum
+from hub.cases.enums import Channel as ChannelEnum
+from hub.cases.enums import LinkKind as LinkKindEnum
+from hub.cases.enums import Priority as PriorityEnum
+from hub.cases.enums import ReportOutcome as ReportOutcomeEnum
+from hub.cases.model import Case as CaseRow
+from hub.cases.model import Event as EventRow
+from hub.cases.model import Report as ReportRow
+from hub.grid.schema import Member
+from hub.roles import UNMASKED_PHONE_ROLES, Role
+from hub.sources.schema import Source
+from hub.tenancy.schema import Tenant
+from hub.tenancy.service import Directory
+
+CaseStatus = strawberry.enum(CaseStatusEnum, name="CaseStatus")
+Channel = strawberry.enum(ChannelEnum, name="Channel")
+Category = strawberry.enum(CategoryEnum, name="Category")
+Priority = strawberry.enum(PriorityEnum, name="Priority")
+Card = strawberry.enum(CardEnum, name="Card")
+LinkKind = strawberry.enum(LinkKindEnum, name="LinkKind")
+ReportOutcome = strawberry.enum(ReportOutcomeEnum, name="ReportOutcome")
+
+
+@dataclass(frozen=True)
+class View:
+    """What the viewer may see of a case, fixed once per request."""
+
+    roles: frozenset[Role]
+    directory: Directory
+    now: datetime
+
+    @property
+    def sees_phones(self) -> bool:
+        return bool(self.roles & UNMASKED_PHONE_ROLES)
+
+    @property
+    def sees_anonymous(self) -> bool:
+        return Role.HOTLINE in self.roles
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: the first three and last four digits stay."""
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 1)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+@strawberry.type
+class Location:
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@strawberry.type
+class Actor:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type(description="Who reported: masked or hidden unless the viewer's role allows.")
+class Reporter:
+    name: str | None
+    phone: str | None
+
+
+@strawberry.type(description="One arrival from one channel, kept as it came.")
+class Report:
+    id: strawberry.ID
+    channel: Channel
+    external_id: str | None
+    received_at: datetime
+    summary: str
+    title: str
+    category: Category
+    outcome: ReportOutcome
+    outcome_reason: str
+    reporter: Reporter | None
+    anonymous: bool
+
+
+@strawberry.type(description="One step on a case's timeline.")
+class TimelineEntry:
+    at: datetime
+    action: str
+    from_status: CaseStatus | None
+    to_status: CaseStatus | None
+    note: str | None
+    actor: Actor
+
+
+@strawberry.type
+class GridCellRef:
+    id: strawberry.ID
+    code: str
+    name: str
+    level: int
+
+
+@strawberry.type
+class LinkedCase:
+    id: strawberry.ID
+    number: str
+    title: str
+    status: CaseStatus
+
+
+@strawberry.type
+class CaseLink:
+    kind: LinkKind
+    case: LinkedCase
+
+
+@strawberry.type
+class ExternalRef:
+    system: str
+    external_id: str
+
+
+@strawberry.type(description="A problem: reports from any network about it land here.")
+class Case:
+    id: strawberry.ID
+    number: str
+    title: str
+    description: str
+    status: CaseStatus
+    category: Category
+    priority: Priority
+    card: Card
+    channels: list[Channel]
+    created_at: datetime
+    updated_at: datetime
+    accept_due_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    overdue: bool
+    report_count: int
+    location: Location
+    tenant: Tenant
+    grid_cell: GridCellRef | None
+    assignee: Member | None
+    source: Source | None
+    reports: list[Report]
+    timeline: list[TimelineEntry]
+    links: list[CaseLink]
+    external_refs: list[ExternalRef]
+
+
+def _loaded(row: object, name: str) -> bool:
+    return name not in inspect(row).unloaded
+
+
+def case_node(row: CaseRow, view: View) -> Case:
+    grid = row.grid_cell if _loaded(row, "grid_cell") else None
+    assignee = row.assignee if _loaded(row, "assignee") else None
+    source = row.source if _loaded(row, "source") else None
+    return Case(
+        id=strawberry.ID(str(row.id)),
+        number=row.number,
+        title=row.title,
+        description=row.description,
+        status=CaseStatusEnum(row.status),
+        category=CategoryEnum(row.category),
+        priority=PriorityEnum(row.priority),
+        card=CardEnum(row.card),
+        channels=row.channels,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        accept_due_at=row.accept_due_at,
+        due_at=row.due_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        overdue=row.is_overdue(view.now),
+        report_count=row.report_count,
+        location=Location(address=row.address, latitude=row.latitude, longitude=row.longitude),
+        tenant=Tenant.of(view.directory.by_id[row.tenant_id]),
+        grid_cell=GridCellRef(
+            id=strawberry.ID(str(grid.id)), code=grid.code, name=grid.name, level=grid.level
+        )
+        if grid
+        else None,
+        assignee=Member.of(assignee) if assignee else None,
+        source=Source.of(source) if source else None,
+        reports=[report_node(r, view) for r in row.reports] if _loaded(row, "reports") else [],
+        timeline=[timeline_entry(e) for e in row.events] if _loaded(row, "events") else [],
+        links=[
+            CaseLink(
+                kind=LinkKindEnum(link.kind),
+                case=LinkedCase(
+                    id=strawberry.ID(str(link.other_case.id)),
+                    number=link.other_case.number,
+                    title=link.other_case.title,
+                    status=CaseStatusEnum(link.other_case.status),
+                ),
+            )
+            for link in (row.links if _loaded(row, "links") else [])
+            if link.other_case is not None
+        ],
+        external_refs=[
+            ExternalRef(system=r.system, external_id=r.external_id)
+            for r in (row.external_refs if _loaded(row, "external_refs") else [])
+        ],
+    )
+
+
+def report_node(row: ReportRow, view: View) -> Report:
+    return Report(
+        id=strawberry.ID(str(row.id)),
+        channel=ChannelEnum(row.channel),
+        external_id=row.external_id,
+        received_at=row.received_at,
+        summary=row.description,
+        title=row.title,
+        category=CategoryEnum(row.category),
+        outcome=ReportOutcomeEnum(row.outcome),
+        outcome_reason=row.outcome_reason,
+        reporter=reporter_of(row, view),
+        anonymous=row.anonymous,
+    )
+
+
+def reporter_of(row: ReportRow, view: View) -> Reporter | None:
+    if row.reporter_name is None and row.reporter_phone is None:
+        return None
+    if row.anonymous and not view.sees_anonymous:
+        return Reporter(name=None, phone=None)
+    phone = row.reporter_phone
+    if phone and not view.sees_phones:
+        phone = mask_phone(phone)
+    return Reporter(name=row.reporter_name, phone=phone)
+
+
+def timeline_entry(row: EventRow) -> TimelineEntry:
+    return TimelineEntry(
+        at=row.at,
+        action=row.action,
+        from_status=CaseStatusEnum(row.from_status) if row.from_status else None,
+        to_status=CaseStatusEnum(row.to_status) if row.to_status else None,
+        note=row.note,
+        actor=Actor(id=strawberry.ID(row.actor_id), name=row.actor_name),
+    )

@@ -1,0 +1,126 @@
+"""Reading cases: the filtered, keyset-paginated list (newest first)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import Scope
+from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Category, Channel, channel_bit
+from hub.cases.model import Case
+from hub.cases.service import load_options, parse_id
+from hub.db import utcnow
+from hub.errors import invalid
+from hub.pagination import decode_cursor, encode_cursor, page_size
+from hub.roles import Permission
+
+MAX_TEXT = 200
+
+
+@dataclass
+class CaseFilter:
+    status: list[CaseStatus] | None = None
+    tenant_codes: list[str] | None = None
+    channels: list[Channel] | None = None
+    categories: list[Category] | None = None
+    cards: list[Card] | None = None
+    overdue: bool | None = None
+    source_id: str | None = None
+    text: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[Case]
+    cursors: list[str]
+    has_next_page: bool
+    total_count: int | None  # None when the client did not ask for it
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) -> Select:
+    if flt.status:
+        query = query.where(Case.status.in_([s.value for s in flt.status]))
+    if flt.tenant_codes is not None:
+        ids = [
+            scope.directory.by_code[c].id for c in flt.tenant_codes if c in scope.directory.by_code
+        ]
+        query = query.where(Case.tenant_id.in_(ids))
+    if flt.channels:
+        mask = sum(channel_bit(c) for c in set(flt.channels))
+        query = query.where(Case.channel_mask.op("&")(mask) != 0)
+    if flt.categories:
+        query = query.where(Case.category.in_([c.value for c in flt.categories]))
+    if flt.cards:
+        query = query.where(Case.card.in_([c.value for c in flt.cards]))
+    if flt.overdue is not None:
+        late = (Case.status.in_(list(OPEN_STATUSES))) & (Case.due_at < now)
+        query = query.where(late if flt.overdue else ~late | Case.due_at.is_(None))
+    if flt.source_id is not None:
+        query = query.where(Case.source_id == parse_id(flt.source_id))
+    if flt.text:
+        if len(flt.text) > MAX_TEXT:
+            raise invalid("filter.text", f"text is longer than {MAX_TEXT} characters")
+        pattern = f"%{_escape_like(flt.text.strip())}%"
+        query = query.where(
+            or_(
+                *(
+                    col.ilike(pattern, escape="\\")
+                    for col in (Case.number, Case.title, Case.description, Case.address)
+                )
+            )
+        )
+    for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
+        if value is not None and value.tzinfo is None:
+            raise invalid(f"filter.{name}", f"{name} needs a UTC offset")
+    if flt.created_after:
+        query = query.where(Case.created_at >= flt.created_after)
+    if flt.created_before:
+        query = query.where(Case.created_at < flt.created_before)
+    return query
+
+
+async def list_cases(
+    session: AsyncSession,
+    scope: Scope,
+    flt: CaseFilter | None,
+    first: int | None,
+    after: str | None,
+    *,
+    key: str,
+    include: set[str],
+    want_total: bool,
+) -> CasePage:
+    scope.require(Permission.CASE_READ)
+    flt = flt or CaseFilter()
+    size = page_size(first)
+    base = apply_filter(select(Case), scope, flt, utcnow())
+    query = base.order_by(Case.created_at.desc(), Case.id.desc())
+    if after:
+        at, case_id = _position(key, after)
+        query = query.where(tuple_(Case.created_at, Case.id) < tuple_(at, case_id))
+    rows = list(await session.scalars(query.options(*load_options(include)).limit(size + 1)))
+    total = None
+    if want_total:
+        total = await session.scalar(base.with_only_columns(func.count()).order_by(None))
+    page = rows[:size]
+    cursors = [encode_cursor(key, [c.created_at.isoformat(), str(c.id)]) for c in page]
+    return CasePage(page, cursors, len(rows) > size, total)
+
+
+def _position(key: str, cursor: str) -> tuple[datetime, uuid.UUID]:
+    values = decode_cursor(key, cursor)
+    try:
+        at, case_id = values
+        return datetime.fromisoformat(at), uuid.UUID(case_id)
+    except (ValueError, TypeError):
+        raise invalid("after", "not a cursor this server issued") from None

@@ -1,0 +1,390 @@
+"""GraphQL: the case list and detail, the workflow's mutations, and case events."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import strawberry
+
+from hub.cases import queries, service
+from hub.cases.enums import Satisfaction as SatisfactionEnum
+from hub.cases.model import Case as CaseRow
+from hub.cases.nodes import (
+    Card,
+    Case,
+    CaseStatus,
+    Category,
+    Channel,
+    Priority,
+    View,
+    case_node,
+)
+from hub.errors import invalid
+from hub.events import broadcaster
+from hub.gql import Context, UserError, selected
+
+Info = strawberry.Info[Context, None]
+Satisfaction = strawberry.enum(SatisfactionEnum, name="Satisfaction")
+
+
+@strawberry.enum
+class ReviewDecision(enum.Enum):
+    APPROVE = "APPROVE"
+    RETURN = "RETURN"
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@strawberry.input
+class CaseFilter:
+    status: list[CaseStatus] | None = None
+    tenant_codes: list[str] | None = None
+    channels: list[Channel] | None = None
+    categories: list[Category] | None = None
+    cards: list[Card] | None = None
+    overdue: bool | None = None
+    source_id: strawberry.ID | None = None
+    text: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@strawberry.input
+class RegisterCaseInput:
+    channel: Channel
+    title: str
+    description: str
+    category: Category
+    external_id: str | None = None
+    priority: Priority | None = None
+    tenant_code: str | None = None
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    source_id: strawberry.ID | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    occurred_at: datetime | None = None
+
+
+@strawberry.input
+class DispatchInput:
+    tenant_code: str
+    grid_cell_id: strawberry.ID | None = None
+    assignee_id: strawberry.ID | None = None
+    due_at: datetime | None = None
+    note: str | None = None
+
+
+@strawberry.input
+class SubmitResultInput:
+    result: str
+    on_site_at: datetime | None = None
+
+
+@strawberry.input
+class ReviewInput:
+    decision: ReviewDecision
+    note: str | None = None
+
+
+@strawberry.input
+class FeedbackInput:
+    satisfaction: Satisfaction
+    note: str | None = None
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class CaseEdge:
+    cursor: str
+    node: Case
+
+
+@strawberry.type
+class CaseConnection:
+    total_count: int | None
+    page_info: PageInfo
+    edges: list[CaseEdge]
+
+
+@strawberry.type
+class CaseResult:
+    case: Case
+    duplicate_of: Case | None = None
+
+
+CaseMutationResult = Annotated[CaseResult | UserError, strawberry.union("CaseMutationResult")]
+
+
+@strawberry.type
+class CaseEvent:
+    kind: str
+    at: datetime
+    case: Case
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def view_of(ctx: Context) -> View:
+    return View(ctx.scope.roles, ctx.scope.directory, ctx.now)
+
+
+def tz_of(ctx: Context) -> ZoneInfo:
+    return ZoneInfo(ctx.settings.timezone)
+
+
+def id_arg(value: str | None, field: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    parsed = service.parse_id(value)
+    if parsed is None:
+        raise invalid(field, f"{field} is not an id")
+    return parsed
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+async def case_result(
+    info: Info, outcome: CaseRow | service.Registered | UserError, duplicate: CaseRow | None = None
+) -> CaseResult | UserError:
+    """Re-read the changed case with what the client selected, in the caller's scope."""
+    if isinstance(outcome, UserError):
+        return outcome
+    ctx = info.context
+    row = outcome.case if isinstance(outcome, service.Registered) else outcome
+    include = selected(info.selected_fields, info.field_name, "case")
+    fresh = await ctx.read(service.get_case, row.id, include)
+    node = case_node(fresh or row, view_of(ctx))
+    dup = duplicate.case if isinstance(duplicate, service.Registered) else duplicate
+    return CaseResult(case=node, duplicate_of=case_node(dup, view_of(ctx)) if dup else None)
+
+
+def register_input(inp: RegisterCaseInput) -> service.RegisterInput:
+    payload = {k: _jsonable(v) for k, v in vars(inp).items() if v is not None}
+    return service.RegisterInput(
+        channel=inp.channel,
+        title=inp.title,
+        description=inp.description,
+        category=inp.category,
+        external_id=inp.external_id,
+        priority=inp.priority,
+        tenant_code=inp.tenant_code,
+        address=inp.address,
+        latitude=inp.latitude,
+        longitude=inp.longitude,
+        source_id=id_arg(inp.source_id, "sourceId"),
+        reporter_name=inp.reporter_name,
+        reporter_phone=inp.reporter_phone,
+        occurred_at=inp.occurred_at,
+        payload=payload,
+    )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Cases the caller sees, newest first; first is capped at 200.")
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> CaseConnection:
+        ctx = info.context
+        include = selected(info.selected_fields, "cases", "edges", "node")
+        flt = queries.CaseFilter(**vars(filter)) if filter else None
+        page = await ctx.read(
+            queries.list_cases,
+            flt,
+            first,
+            after,
+            key=ctx.key,
+            include=include,
+            want_total="totalCount" in selected(info.selected_fields, "cases"),
+        )
+        view = view_of(ctx)
+        edges = [
+            CaseEdge(cursor=c, node=case_node(r, view))
+            for r, c in zip(page.cases, page.cursors, strict=True)
+        ]
+        return CaseConnection(
+            total_count=page.total_count,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            edges=edges,
+        )
+
+    @strawberry.field(description="One case; null when it does not exist for the caller.")
+    async def case(self, info: Info, id: strawberry.ID) -> Case | None:
+        ctx = info.context
+        include = selected(info.selected_fields, "case")
+        row = await ctx.read(service.get_case, id, include)
+        return case_node(row, view_of(ctx)) if row else None
+
+
+# --- mutations ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register one report; it opens a case or joins one.")
+    async def register_case(self, info: Info, input: RegisterCaseInput) -> CaseMutationResult:
+        ctx = info.context
+        try:
+            data = register_input(input)
+        except service.DomainError as exc:
+            return UserError.of(exc)
+        done = await ctx.write(
+            service.register, data, tz=tz_of(ctx), prefix=ctx.settings.case_number_prefix
+        )
+        dup = done.duplicate_of if isinstance(done, service.Registered) else None
+        return await case_result(info, done, dup)
+
+    @strawberry.mutation(description="转办: send a case to a town, grid cell and member.")
+    async def dispatch_case(
+        self, info: Info, case_id: strawberry.ID, input: DispatchInput
+    ) -> CaseMutationResult:
+        ctx = info.context
+        try:
+            data = service.DispatchInput(
+                tenant_code=input.tenant_code,
+                grid_cell_id=id_arg(input.grid_cell_id, "gridCellId"),
+                assignee_id=id_arg(input.assignee_id, "assigneeId"),
+                due_at=input.due_at,
+                note=input.note,
+            )
+        except service.DomainError as exc:
+            return UserError.of(exc)
+        return await case_result(
+            info, await ctx.write(service.dispatch, case_id, data, tz=tz_of(ctx))
+        )
+
+    @strawberry.mutation(description="签收: the office takes the case on.")
+    async def accept_case(
+        self, info: Info, case_id: strawberry.ID, note: str | None = None
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.accept, case_id, note))
+
+    @strawberry.mutation(description="A progress note while handling.")
+    async def record_progress(
+        self, info: Info, case_id: strawberry.ID, note: str
+    ) -> CaseMutationResult:
+        return await case_result(
+            info, await info.context.write(service.record_progress, case_id, note)
+        )
+
+    @strawberry.mutation(description="办结申请: submit the result for review.")
+    async def submit_result(
+        self, info: Info, case_id: strawberry.ID, input: SubmitResultInput
+    ) -> CaseMutationResult:
+        return await case_result(
+            info,
+            await info.context.write(
+                service.submit_result, case_id, input.result, input.on_site_at
+            ),
+        )
+
+    @strawberry.mutation(description="督查/审核: APPROVE resolves, RETURN sends back to handling.")
+    async def review_case(
+        self, info: Info, case_id: strawberry.ID, input: ReviewInput
+    ) -> CaseMutationResult:
+        approve = input.decision == ReviewDecision.APPROVE
+        return await case_result(
+            info, await info.context.write(service.review, case_id, approve, input.note)
+        )
+
+    @strawberry.mutation(description="反馈: what the reporter said of the result.")
+    async def record_feedback(
+        self, info: Info, case_id: strawberry.ID, input: FeedbackInput
+    ) -> CaseMutationResult:
+        return await case_result(
+            info,
+            await info.context.write(
+                service.record_feedback,
+                case_id,
+                SatisfactionEnum(input.satisfaction.value),
+                input.note,
+            ),
+        )
+
+    @strawberry.mutation(description="结案.")
+    async def close_case(
+        self, info: Info, case_id: strawberry.ID, note: str | None = None
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.close, case_id, note))
+
+    @strawberry.mutation(description="Reopen a closed case (command centre).")
+    async def reopen_case(
+        self, info: Info, case_id: strawberry.ID, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.reopen, case_id, reason))
+
+    @strawberry.mutation(
+        description="Merge a case into another; answers the case that now holds the reports."
+    )
+    async def merge_case(
+        self,
+        info: Info,
+        case_id: strawberry.ID,
+        into_case_id: strawberry.ID,
+        note: str | None = None,
+    ) -> CaseMutationResult:
+        return await case_result(
+            info, await info.context.write(service.merge, case_id, into_case_id, note)
+        )
+
+    @strawberry.mutation(description="不予受理: reject a case that is not the bureau's.")
+    async def reject_case(
+        self, info: Info, case_id: strawberry.ID, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.reject, case_id, reason))
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Changes to cases the caller sees, after they commit.")
+    async def case_events(
+        self, info: Info, tenant_codes: list[str] | None = None
+    ) -> AsyncGenerator[CaseEvent, None]:
+        ctx = info.context
+        visible = set(ctx.scope.tenant_ids)
+        if tenant_codes is not None:
+            wanted = {
+                ctx.scope.directory.by_code[c].id
+                for c in tenant_codes
+                if c in ctx.scope.directory.by_code
+            }
+            visible &= wanted
+        async for notice in broadcaster.stream(visible):
+            view = View(ctx.scope.roles, ctx.scope.directory, ctx.now)
+            yield CaseEvent(kind=notice.kind, at=notice.at, case=case_node(notice.case, view))

@@ -1,0 +1,155 @@
+"""The case workflow as a pure state machine: (status, action, roles) -> new status or a refusal.
+
+Pure: no I/O, no clock, no database. The tables below are the single source of truth for
+who may do what and which status each action leads to.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.cases.enums import CaseStatus
+from hub.roles import Role
+
+
+class Action(enum.StrEnum):
+    DISPATCH = "DISPATCH"  # 转办
+    ACCEPT = "ACCEPT"  # 签收
+    PROGRESS = "PROGRESS"  # 进展
+    SUBMIT = "SUBMIT"  # 提交审核
+    APPROVE = "APPROVE"  # 审核通过
+    RETURN = "RETURN"  # 退回
+    FEEDBACK = "FEEDBACK"  # 反馈
+    CLOSE = "CLOSE"  # 结案
+    MERGE = "MERGE"  # 合并
+    REJECT = "REJECT"  # 不予受理
+    REOPEN = "REOPEN"  # 重新办理
+
+
+FORBIDDEN = "FORBIDDEN"
+INVALID_TRANSITION = "INVALID_TRANSITION"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # FORBIDDEN or INVALID_TRANSITION
+    reason: str  # Chinese, then English in parentheses
+
+
+_S = CaseStatus
+_A = Action
+
+# Transitions that hold whether or not the case needs feedback to a complainant.
+TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
+    (_S.REGISTERED, _A.DISPATCH): _S.DISPATCHED,
+    (_S.DISPATCHED, _A.DISPATCH): _S.DISPATCHED,  # re-dispatch to another office
+    (_S.DISPATCHED, _A.ACCEPT): _S.HANDLING,
+    (_S.HANDLING, _A.PROGRESS): _S.HANDLING,
+    (_S.HANDLING, _A.SUBMIT): _S.UNDER_REVIEW,
+    (_S.UNDER_REVIEW, _A.APPROVE): _S.RESOLVED,
+    (_S.UNDER_REVIEW, _A.RETURN): _S.HANDLING,
+    (_S.FEEDBACK_GIVEN, _A.CLOSE): _S.CLOSED,
+    (_S.REGISTERED, _A.MERGE): _S.MERGED,
+    (_S.DISPATCHED, _A.MERGE): _S.MERGED,
+    (_S.REGISTERED, _A.REJECT): _S.REJECTED,
+    (_S.DISPATCHED, _A.REJECT): _S.REJECTED,
+    (_S.CLOSED, _A.REOPEN): _S.DISPATCHED,
+}
+# Only when there is someone to feed back to (needs_feedback=True).
+FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
+    (_S.RESOLVED, _A.FEEDBACK): _S.FEEDBACK_GIVEN,
+}
+# Only when there is no one to feed back to, e.g. monitoring cases (needs_feedback=False).
+NO_FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
+    (_S.RESOLVED, _A.CLOSE): _S.CLOSED,
+}
+
+_COMMAND = frozenset({Role.ADMIN, Role.DISPATCHER})
+_ROUTING = _COMMAND | {Role.OPERATOR}
+_HANDLERS = _ROUTING | {Role.MEMBER}
+_REVIEWERS = _ROUTING | {Role.SUPERVISOR}
+
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    _A.DISPATCH: _ROUTING,
+    _A.ACCEPT: _HANDLERS,
+    _A.PROGRESS: _HANDLERS,
+    _A.SUBMIT: _HANDLERS,
+    _A.APPROVE: _REVIEWERS,
+    _A.RETURN: _REVIEWERS,
+    _A.FEEDBACK: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
+    _A.CLOSE: _ROUTING,
+    _A.MERGE: _COMMAND,
+    _A.REJECT: _COMMAND,
+    _A.REOPEN: _COMMAND,
+}
+
+# (Chinese verb, English past participle) for refusal messages.
+_VERBS: dict[Action, tuple[str, str]] = {
+    _A.DISPATCH: ("转办", "dispatched"),
+    _A.ACCEPT: ("签收", "accepted"),
+    _A.PROGRESS: ("填报进展", "given a progress note"),
+    _A.SUBMIT: ("提交审核", "submitted for review"),
+    _A.APPROVE: ("审核通过", "approved"),
+    _A.RETURN: ("退回", "returned"),
+    _A.FEEDBACK: ("反馈", "given feedback"),
+    _A.CLOSE: ("结案", "closed"),
+    _A.MERGE: ("合并", "merged"),
+    _A.REJECT: ("不予受理", "rejected"),
+    _A.REOPEN: ("重新办理", "reopened"),
+}
+
+_TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
+    True: {**TRANSITIONS, **FEEDBACK_TRANSITIONS},
+    False: {**TRANSITIONS, **NO_FEEDBACK_TRANSITIONS},
+}
+
+
+def _invalid(status: CaseStatus, action: Action, needs_feedback: bool) -> Refusal:
+    zh, en = _VERBS[action]
+    if (status, action) in FEEDBACK_TRANSITIONS and not needs_feedback:
+        reason = (
+            f"案件状态为 {status}，无反馈对象，不能{zh}，请直接结案 "
+            f"(a {status} case has no one to feed back to and cannot be {en}; close it instead)"
+        )
+    elif (status, action) in NO_FEEDBACK_TRANSITIONS and needs_feedback:
+        reason = (
+            f"案件状态为 {status}，须先反馈才能{zh} "
+            f"(a {status} case must be given feedback before it can be {en})"
+        )
+    else:
+        reason = f"案件状态为 {status}，不能{zh} (a {status} case cannot be {en})"
+    return Refusal(INVALID_TRANSITION, reason)
+
+
+def decide(
+    status: CaseStatus,
+    action: Action,
+    roles: Iterable[Role],
+    *,
+    needs_feedback: bool = True,
+) -> CaseStatus | Refusal:
+    """The status after `action`, or why it is refused (role check first, then status)."""
+    held = frozenset(roles)
+    if ACTION_ROLES[action].isdisjoint(held):
+        zh, en = _VERBS[action]
+        names = ", ".join(sorted(held)) or "none"
+        return Refusal(
+            FORBIDDEN,
+            f"角色 {names} 无权{zh}案件 (roles {names} may not have a {status} case {en})",
+        )
+    new = _TABLES[needs_feedback].get((status, action))
+    return new if new is not None else _invalid(status, action, needs_feedback)
+
+
+def allowed_actions(
+    status: CaseStatus, roles: Iterable[Role], *, needs_feedback: bool = True
+) -> list[Action]:
+    """The actions `roles` may take on a case in `status`, in Action order."""
+    held = frozenset(roles)
+    return [
+        a
+        for a in Action
+        if not isinstance(decide(status, a, held, needs_feedback=needs_feedback), Refusal)
+    ]

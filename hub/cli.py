@@ -1,0 +1,228 @@
+"""The `sanwang` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from hub.config import Settings, get_settings
+
+app = typer.Typer(
+    help="sanwang hub (三网合一): one case graph for the three networks.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The supervision audit trail.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+DEMO_TOKEN_HOURS = 24 * 30
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _database(settings: Settings):
+    from hub.db import Database
+
+    return Database(
+        settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+async def _ensure_migrated(settings: Settings, *, apply: bool) -> None:
+    from hub.migrations import current_revision, head_revision, upgrade_async
+
+    if apply:
+        await upgrade_async(settings.database_url)
+        return
+    if await current_revision(settings.database_url) != head_revision():
+        raise _fail("the database is not at the latest migration: run `sanwang migrate` first")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from hub.migrations import head_revision, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo(f"database at revision {head_revision()}")
+
+
+async def _seed(settings: Settings) -> dict[str, int]:
+    from hub.demo.seed import seed_demo
+
+    db = _database(settings)
+    try:
+        return await seed_demo(db)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def demo() -> None:
+    """Seed the demo world (idempotent)."""
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        return await _seed(settings)
+
+    created = asyncio.run(run())
+    typer.echo("demo world seeded: " + ", ".join(f"{k} +{v}" for k, v in created.items()))
+
+
+def _demo_tokens(settings: Settings) -> dict[str, str]:
+    """One JWT per role, signed with the hub's key: nothing to store, valid for 30 days."""
+    from hub.auth import issue_jwt
+    from hub.roles import CITY_WIDE_ROLES, Role
+
+    tokens = {}
+    for role in Role:
+        tenants = [] if role in CITY_WIDE_ROLES else ["laiji"]
+        tokens[role.value] = issue_jwt(
+            settings.signing_key(),
+            f"demo-{role.lower()}",
+            [role.value],
+            tenants,
+            hours=DEMO_TOKEN_HOURS,
+        )
+    return tokens
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port (GraphQL, ingest, health)")] = 8000,
+    hj212_port: Annotated[int, typer.Option("--hj212-port", help="HJ 212 TCP port")] = 9212,
+    demo: Annotated[bool, typer.Option("--demo", help="seed the demo world first")] = False,
+) -> None:
+    """Run the hub."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def prepare() -> None:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        if demo:
+            created = await _seed(settings)
+            typer.echo("demo world: " + ", ".join(f"{k} +{v}" for k, v in created.items()))
+
+    asyncio.run(prepare())
+    if demo:
+        typer.echo(
+            "\nDemo tokens (Authorization: Bearer TOKEN), one per role; town roles are of laiji:"
+        )
+        for role, token in _demo_tokens(settings).items():
+            typer.echo(f"  {role:<10} {token}")
+    typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
+    typer.echo(
+        f"(--hj212-port {hj212_port}: the HJ 212 listener comes with the monitoring connector)"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="who or what holds the token")],
+    role: Annotated[list[str], typer.Option(help="a role (repeatable), e.g. dispatcher")],
+    tenant: Annotated[list[str] | None, typer.Option(help="a tenant code (repeatable)")] = None,
+) -> None:
+    """Create an API token; it is printed alone on the last line."""
+    from hub.auth import create_token
+
+    settings = _settings()
+
+    async def run() -> tuple[object, str]:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        db = _database(settings)
+        try:
+            return await create_token(db, name, role, tenant or [])
+        finally:
+            await db.dispose()
+
+    try:
+        row, token = asyncio.run(run())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"created token for {row.name} ({', '.join(row.roles)}; "
+        f"tenants: {', '.join(row.tenant_codes) or 'all'}) id {row.id}"
+    )
+    typer.echo(token)
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL SDL (equal to graphql/schema.graphql)."""
+    from hub.schema import sdl
+
+    sys.stdout.write(sdl())
+
+
+@audit_app.command("verify")
+def audit_verify(
+    tenant: Annotated[
+        str | None, typer.Option(help="one tenant code; default every tenant")
+    ] = None,
+) -> None:
+    """Check the audit hash chains: exit 0 intact, 1 broken (naming the first broken entry)."""
+    from hub.audit.service import verify
+    from hub.auth import system_scope
+
+    settings = _settings()
+
+    async def run() -> list:
+        db = _database(settings)
+        try:
+            scope = await system_scope(db)
+            ids = list(scope.tenant_ids)
+            if tenant is not None:
+                found = scope.directory.by_code.get(tenant)
+                if found is None:
+                    raise _fail(f"unknown tenant {tenant!r}")
+                ids = [found.id]
+            async with db.session(scope.tenant_ids) as session:
+                return await verify(session, scope, ids)
+        finally:
+            await db.dispose()
+
+    results = asyncio.run(run())
+    broken = False
+    for r in results:
+        if r.ok:
+            typer.echo(f"{r.tenant_code}: intact, {r.checked} entries")
+        else:
+            broken = True
+            typer.secho(
+                f"{r.tenant_code}: BROKEN at entry {r.broken_at_seq}: {r.reason}",
+                fg=typer.colors.RED,
+            )
+    raise typer.Exit(1 if broken else 0)
+
+
+if __name__ == "__main__":
+    app()

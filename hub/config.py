@@ -1,0 +1,68 @@
+"""One Settings object, read from SANWANG_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///sanwang.db"
+SECRET_FILE = ".sanwang-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANWANG_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_SQLITE_URL,
+        description="SQLite file (embedded default) or postgresql+asyncpg:// / postgresql+psycopg://",
+    )
+    broker_url: str = Field("embedded", description="embedded, redis://... or amqp://...")
+    secret_key: str = Field("", description="signs JWTs and cursors; made and kept if empty")
+    app_role: str = Field(
+        "sanwang_app",
+        description="PostgreSQL role the app runs as (owns nothing, no BYPASSRLS)",
+    )
+    auto_migrate: bool | None = Field(
+        None, description="apply migrations when serving; default: only on SQLite"
+    )
+    city_code: str = Field("xinmi", description="the city tenant (command centre)")
+    case_number_prefix: str = Field("XM", description="prefix of human case numbers")
+    timezone: str = Field("Asia/Shanghai", description="where days and working hours are counted")
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 4000
+    graphql_ide: bool = Field(True, description="serve GraphiQL on GET /graphql")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to open the WebSocket"
+    )
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_serve(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    def signing_key(self) -> str:
+        """The secret key; for the embedded default one is made once and kept beside the db."""
+        if self.secret_key:
+            return self.secret_key
+        path = Path(SECRET_FILE)
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,219 @@
+"""Engine, sessions, the declarative Base, and tenant scoping.
+
+Two locks keep a town's rows to that town:
+- the ORM adds ``tenant_id IN (visible)`` to every select, update and delete of a tenant-owned
+  entity (``do_orm_execute`` + ``with_loader_criteria``) and refuses to flush a row of a tenant
+  the session may not see;
+- on PostgreSQL, row-level security policies read ``sanwang.tenant_ids``, set with
+  ``set_config(..., true)`` at the start of every transaction together with the app's role,
+  so nothing survives on a pooled connection.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import JSON, TypeDecorator
+
+TENANT_SETTING = "sanwang.tenant_ids"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: times must carry an offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JSONDoc(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL, serialised with the non-ASCII text kept readable."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDoc(),
+        list[str]: JSONDoc(),
+        list[dict[str, Any]]: JSONDoc(),
+    }
+
+
+class TenantOwned:
+    """Mixin of every row that belongs to one tenant (a town or the city)."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+
+
+def tenant_tables() -> list[str]:
+    return sorted(t.name for t in Base.metadata.sorted_tables if "tenant_id" in t.c)
+
+
+# --- tenant scoping --------------------------------------------------------------------------
+
+
+class TenantScopeError(RuntimeError):
+    """A session was used without a tenant scope, or wrote outside it."""
+
+
+def visible_tenants(session: Session) -> tuple[uuid.UUID, ...]:
+    try:
+        return session.info["tenant_ids"]
+    except KeyError:
+        raise TenantScopeError("session has no tenant scope: refusing to query") from None
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_orm_statements(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria propagate to these from the statement that loaded the parent
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    ids = list(visible_tenants(state.session))
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id.in_(ids), include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_foreign_rows(session: Session, _ctx: Any, _instances: Any) -> None:
+    ids = set(visible_tenants(session))
+    for obj in [*session.new, *session.dirty]:
+        if isinstance(obj, TenantOwned) and obj.tenant_id not in ids:
+            raise TenantScopeError(f"{type(obj).__name__} of a tenant outside this session's scope")
+
+
+@event.listens_for(Session, "after_begin")
+def _set_rls_scope(session: Session, _tx: SessionTransaction, conn: Connection) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    ids = "{" + ",".join(str(i) for i in visible_tenants(session)) + "}"
+    role = session.info.get("app_role")
+    if role:
+        conn.execute(
+            text("select set_config('role', :role, true), set_config(:name, :ids, true)"),
+            {"role": role, "name": TENANT_SETTING, "ids": ids},
+        )
+    else:
+        conn.execute(
+            text("select set_config(:name, :ids, true)"), {"name": TENANT_SETTING, "ids": ids}
+        )
+
+
+# --- engines and sessions --------------------------------------------------------------------
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _begin_*)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # A deferred transaction that reads, then writes fails at once with SQLITE_BUSY when
+        # another writer committed in between; writers take the lock up front instead.
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
+    )
+
+
+class Database:
+    """The hub's engines: one per event loop (asyncio engines are bound to the loop)."""
+
+    def __init__(self, url: str, *, app_role: str = "sanwang_app", pool_size: int = 10) -> None:
+        self.url = url
+        self.app_role = app_role
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = _make_engine(url, pool_size=pool_size)
+        self.write_engine = (
+            _make_engine(url, pool_size=pool_size, immediate=True)
+            if self.is_sqlite
+            else self.engine
+        )
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.cache: dict[str, Any] = {}  # small per-database caches (the tenant directory)
+
+    def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
+        """A session that sees exactly these tenants; ``write`` takes SQLite's write lock."""
+        maker = self._write if write else self._read
+        return maker(info={"tenant_ids": tuple(tenant_ids), "app_role": self.app_role, "db": self})
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()

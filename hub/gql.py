@@ -1,0 +1,133 @@
+"""What every feature's GraphQL schema shares: the request context, UserError, errors, selections.
+
+Resolvers stay thin: they call one service function through ``Context.read`` or
+``Context.write``, each of which gives that call a session of its own (one AsyncSession is never
+shared by two resolvers) scoped to the caller's tenants.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from graphql import GraphQLError
+from hub.auth import Scope
+from hub.config import Settings
+from hub.db import Database, utcnow
+from hub.errors import DomainError, ErrorCode
+
+log = logging.getLogger("hub.graphql")
+T = TypeVar("T")
+
+Service = Callable[..., Awaitable[T]]
+
+
+@dataclass
+class Context:
+    db: Database
+    scope: Scope
+    settings: Settings
+    key: str  # signs cursors
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+
+    @property
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def read(self, service: Service[T], *args: Any, **kwargs: Any) -> T:
+        async with self.db.session(self.scope.tenant_ids) as session:
+            try:
+                return await service(session, self.scope, *args, **kwargs)
+            except DomainError as exc:
+                raise public_error(exc) from None
+
+    async def write(self, service: Service[T], *args: Any, **kwargs: Any) -> T | UserError:
+        """Run one use case in its own transaction: commit, or roll back and answer a UserError.
+        A unique-key race (two deliveries of one report at once) is retried once."""
+        for attempt in (1, 2):
+            async with self.db.session(self.scope.tenant_ids, write=True) as session:
+                try:
+                    result = await service(session, self.scope, *args, **kwargs)
+                    await session.commit()
+                    return result
+                except DomainError as exc:
+                    await session.rollback()
+                    return UserError.of(exc)
+                except IntegrityError:
+                    await session.rollback()
+                    if attempt == 2:
+                        log.warning("conflict persisted after a retry", exc_info=True)
+                        return UserError(
+                            code=ErrorCode.CONFLICT,
+                            message="a concurrent change conflicted; try again",
+                            field=None,
+                        )
+        raise AssertionError("unreachable")
+
+
+ErrorCodeGQL = strawberry.enum(ErrorCode, name="ErrorCode")
+
+
+@strawberry.type(description="An expected failure: nothing was changed.")
+class UserError:
+    code: ErrorCodeGQL
+    message: str
+    field: str | None = None
+
+    @classmethod
+    def of(cls, exc: DomainError) -> UserError:
+        return cls(code=exc.code, message=exc.message, field=exc.field)
+
+
+def public_error(exc: DomainError) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": exc.code.value}
+    if exc.field:
+        extensions["field"] = exc.field
+    return GraphQLError(exc.message, extensions=extensions)
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected errors only: parse, validation and domain errors are meant for clients."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, DomainError))
+
+
+def gql_enum(cls: type[enum.Enum], description: str | None = None) -> Any:
+    return strawberry.enum(cls, description=description)
+
+
+# --- what the client selected -------------------------------------------------------------------
+
+
+def _fields(selections: Iterable[Any]) -> list[SelectedField]:
+    found: list[SelectedField] = []
+    for item in selections:
+        if isinstance(item, SelectedField):
+            found.append(item)
+        elif isinstance(item, (InlineFragment, FragmentSpread)):
+            found.extend(_fields(item.selections))
+    return found
+
+
+def selected(root: Iterable[Any], *path: str) -> set[str]:
+    """Names selected under a path of fields, through fragments: selected(info.selected_fields,
+    "cases", "edges", "node") -> {"id", "number", ...}."""
+    level = _fields(root)
+    for name in path:
+        level = _fields(s for f in level if f.name == name for s in f.selections)
+    return {f.name for f in level}
+
+
+def session_of(ctx: Context) -> Callable[[], AsyncSession]:
+    return lambda: ctx.db.session(ctx.scope.tenant_ids)

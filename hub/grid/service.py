@@ -1,0 +1,67 @@
+"""Grid cells, members, and routing a point to its cell."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hub.auth import Scope
+from hub.db import Database
+from hub.grid.geometry import GridIndex, cell_shape
+from hub.grid.model import GridCell, Member
+from hub.roles import Permission
+
+INDEX_CACHE_SECONDS = 30.0
+
+
+async def list_cells(
+    session: AsyncSession, scope: Scope, tenant_code: str | None
+) -> list[GridCell]:
+    scope.require(Permission.GRID_READ)
+    query = (
+        select(GridCell)
+        .options(selectinload(GridCell.members))
+        .order_by(GridCell.level, GridCell.code)
+    )
+    if tenant_code is not None:
+        tenant = scope.directory.by_code.get(tenant_code)
+        if tenant is None:
+            return []
+        query = query.where(GridCell.tenant_id == tenant.id)
+    return list((await session.scalars(query)).all())
+
+
+async def grid_index(db: Database) -> GridIndex:
+    """Every tenant's cells in one index, cached briefly; callers filter by their scope."""
+    cached = db.cache.get("grid_index")
+    if cached and time.monotonic() - cached[0] < INDEX_CACHE_SECONDS:
+        return cached[1]
+    from hub.tenancy.service import directory
+
+    ids = [t.id for t in (await directory(db)).tenants]
+    async with db.session(ids) as session:
+        rows = await session.execute(
+            select(GridCell.id, GridCell.tenant_id, GridCell.level, GridCell.polygon).where(
+                GridCell.polygon.is_not(None)
+            )
+        )
+        shapes = [cell_shape(*row) for row in rows]
+    index = GridIndex(s for s in shapes if s is not None)
+    db.cache["grid_index"] = (time.monotonic(), index)
+    return index
+
+
+def forget_grid_index(db: Database) -> None:
+    db.cache.pop("grid_index", None)
+
+
+async def get_cell(session: AsyncSession, cell_id: uuid.UUID) -> GridCell | None:
+    return await session.get(GridCell, cell_id)
+
+
+async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
+    return await session.get(Member, member_id)

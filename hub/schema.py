@@ -1,0 +1,47 @@
+"""The root GraphQL schema, assembled from the features' parts."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from hub.audit.schema import Query as AuditQuery
+from hub.cases.schema import Mutation as CaseMutation
+from hub.cases.schema import Query as CaseQuery
+from hub.cases.schema import Subscription as CaseSubscription
+from hub.config import Settings
+from hub.gql import should_mask
+from hub.grid.schema import Query as GridQuery
+from hub.tenancy.schema import Query as TenancyQuery
+
+Query = merge_types("Query", (TenancyQuery, GridQuery, CaseQuery, AuditQuery))
+Mutation = merge_types("Mutation", (CaseMutation,))
+Subscription = merge_types("Subscription", (CaseSubscription,))
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    # Extensions as factories: an instance would be shared by concurrent requests.
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        # Not sort_schema=True: it rebuilds the types and then union results fail to resolve
+        # (strawberry 0.341); sdl() sorts when printing instead.
+        config=StrawberryConfig(),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: MaskErrors(should_mask_error=should_mask),
+        ],
+    )
+
+
+def sdl() -> str:
+    """The SDL, sorted so that diffs stay small."""
+    from graphql import lexicographic_sort_schema, print_schema
+
+    return print_schema(lexicographic_sort_schema(build_schema()._schema)) + "\n"

@@ -1,0 +1,26 @@
+"""Sources: the enterprises and facilities cases are about (污染源)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, TenantOwned, new_id, utcnow
+
+
+class Source(TenantOwned, Base):
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    grid_cell_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("grid_cells.id"))
+    credit_code: Mapped[str | None] = mapped_column(String(18))  # 统一社会信用代码
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

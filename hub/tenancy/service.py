@@ -1,0 +1,89 @@
+"""The tenant directory: the city and its towns, and who sees which."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import Database
+from hub.roles import CITY_WIDE_ROLES, Role
+from hub.tenancy.model import Tenant, TenantKind
+
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: TenantKind
+    parent_id: uuid.UUID | None
+    parent_code: str | None
+
+
+@dataclass(frozen=True)
+class Directory:
+    tenants: tuple[TenantInfo, ...]
+    by_id: dict[uuid.UUID, TenantInfo] = field(default_factory=dict)
+    by_code: dict[str, TenantInfo] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tenants: Iterable[TenantInfo]) -> Directory:
+        items = tuple(sorted(tenants, key=lambda t: (t.kind != TenantKind.CITY, t.code)))
+        return cls(items, {t.id: t for t in items}, {t.code: t for t in items})
+
+    @property
+    def city(self) -> TenantInfo | None:
+        return next((t for t in self.tenants if t.kind == TenantKind.CITY), None)
+
+    def subtree(self, tenant_id: uuid.UUID) -> set[uuid.UUID]:
+        """A tenant and every tenant below it (the city sees its towns)."""
+        found, frontier = {tenant_id}, [tenant_id]
+        while frontier:
+            parent = frontier.pop()
+            children = [t.id for t in self.tenants if t.parent_id == parent and t.id not in found]
+            found.update(children)
+            frontier.extend(children)
+        return found
+
+    def visible(self, roles: frozenset[Role], tenant_codes: Iterable[str]) -> tuple[uuid.UUID, ...]:
+        codes = list(tenant_codes)
+        if not codes:
+            if roles & CITY_WIDE_ROLES:
+                return tuple(t.id for t in self.tenants)
+            return ()
+        ids: set[uuid.UUID] = set()
+        for code in codes:
+            if code in self.by_code:
+                ids |= self.subtree(self.by_code[code].id)
+        return tuple(t.id for t in self.tenants if t.id in ids)
+
+
+async def load_directory(session: AsyncSession) -> Directory:
+    rows = (await session.execute(select(Tenant))).scalars().all()
+    codes = {t.id: t.code for t in rows}
+    return Directory.of(
+        TenantInfo(t.id, t.code, t.name, TenantKind(t.kind), t.parent_id, codes.get(t.parent_id))
+        for t in rows
+    )
+
+
+async def directory(db: Database) -> Directory:
+    """The directory, cached for a few seconds per database (towns change rarely)."""
+    cached = db.cache.get("directory")
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    async with db.session(()) as session:
+        found = await load_directory(session)
+    db.cache["directory"] = (time.monotonic(), found)
+    return found
+
+
+def forget_directory(db: Database) -> None:
+    db.cache.pop("directory", None)
