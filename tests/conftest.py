@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -28,6 +29,10 @@ from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+
+# Machine noise must not fail a property test: no per-example deadline.
+hypothesis_settings.register_profile("sanwang", deadline=None)
+hypothesis_settings.load_profile("sanwang")
 
 PG_ENV = "SANWANG_TEST_DATABASE_URL"
 SECRET = "test-secret-key-not-for-production"

@@ -1,0 +1,117 @@
+"""The `sanwang` command as a user runs it: real processes, a real port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sanwang(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **(env or {})},
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"sanwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory: the embedded default keeps sanwang.db and its key here."""
+    for name in ("SANWANG_DATABASE_URL", "SANWANG_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_export_schema_equals_the_committed_sdl(home: Path) -> None:
+    assert sanwang(home, "export-schema").stdout == (ROOT / "graphql/schema.graphql").read_text()
+
+
+def test_token_create_prints_the_token_alone_on_the_last_line(home: Path) -> None:
+    sanwang(home, "migrate")
+    sanwang(home, "demo")
+    done = sanwang(home, "token", "create", "--name", "指挥中心", "--role", "dispatcher")
+    token = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"sw_[A-Za-z0-9_-]{40,}", token)
+    refused = sanwang(home, "token", "create", "--name", "x", "--role", "member", check=False)
+    assert refused.returncode == 1 and "--tenant" in refused.stderr
+    unknown = sanwang(home, "token", "create", "--name", "x", "--role", "boss", check=False)
+    assert unknown.returncode == 1 and "unknown role" in unknown.stderr
+    town = sanwang(
+        home, "token", "create", "--name", "来集", "--role", "OPERATOR", "--tenant", "laiji"
+    )
+    assert town.stdout.strip().splitlines()[-1].startswith("sw_")
+
+
+def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--port", str(port)],
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "GraphiQL" in line:
+                break
+        tokens = dict(re.findall(r"^\s+([A-Z]+)\s+(\S+\.\S+\.\S+)$", "".join(lines), re.M))
+        assert {"ADMIN", "DISPATCHER", "OPERATOR", "MEMBER", "HOTLINE"} <= tokens.keys()
+        _wait_healthy(base)
+        headers = {"Authorization": f"Bearer {tokens['OPERATOR']}"}
+        me = httpx.post(
+            f"{base}/graphql", json={"query": "{ me { roles tenants { code } } }"}, headers=headers
+        ).json()
+        assert me["data"]["me"] == {"roles": ["OPERATOR"], "tenants": [{"code": "laiji"}]}
+        assert httpx.get(f"{base}/readyz").json() == {"status": "ok"}
+        assert "sanwang_http_requests" in httpx.get(f"{base}/metrics").text
+        assert httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"}).status_code == 401
+        page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, "".join(lines) + out
+    again = sanwang(home, "demo")
+    assert "tenants +0" in again.stdout, "the demo world is seeded once"
+
+
+def _wait_healthy(base: str) -> None:
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/healthz").json() == {"status": "ok"}:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the hub did not come up")

@@ -1,0 +1,95 @@
+"""No N+1: a page of 100 cases costs the same number of SQL statements as a page of 5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+
+from hub.cases import service
+from hub.cases.enums import Category, Channel
+from hub.db import Database
+from tests.conftest import Hub
+from tests.operations import op
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engines = {db.engine.sync_engine, db.write_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+
+
+async def add_cases(hub: Hub, count: int) -> None:
+    scope = await hub.scope()
+    sources = [None, *[str(s) for s in await _source_ids(hub)]]
+    async with hub.db.session(scope.tenant_ids, write=True) as session:
+        for n in range(count):
+            inp = service.RegisterInput(
+                channel=list(Channel)[n % 5],
+                title=f"问题 {n}",
+                description="描述",
+                category=list(Category)[n % 8],
+                external_id=f"bulk-{n}",
+                tenant_code=["laiji", "chaohua", "dawei"][n % 3],
+                reporter_phone="13800000000",
+            )
+            reg = await service.register(
+                session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM"
+            )
+            if n % 2:
+                await service.dispatch(
+                    session,
+                    scope,
+                    str(reg.case.id),
+                    service.DispatchInput(tenant_code="laiji"),
+                    tz=ZoneInfo("Asia/Shanghai"),
+                )
+        await session.commit()
+    assert sources
+
+
+async def _source_ids(hub: Hub) -> list:
+    from sqlalchemy import select
+
+    from hub.sources.model import Source
+
+    scope = await hub.scope()
+    async with hub.db.session(scope.tenant_ids) as session:
+        return list(await session.scalars(select(Source.id)))
+
+
+WIDE = """query($first: Int) { cases(first: $first) { totalCount
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { id number status channels overdue tenant { code name }
+    gridCell { id name } assignee { id name } source { id name } reportCount
+    reports { id channel reporter { name phone } } timeline { action actor { name } }
+    links { kind case { id } } externalRefs { system externalId } } } } }"""
+
+
+async def test_statement_count_does_not_grow_with_the_page(hub: Hub) -> None:
+    await add_cases(hub, 110)
+    token = hub.token("DISPATCHER")
+    counts = {}
+    for query in (op("Cases"), WIDE):
+        for first in (5, 100):
+            await hub.gql(query, {"first": first}, token=token)  # warm the caches
+            with counting(hub.db) as statements:
+                data = await hub.gql(query, {"first": first}, token=token)
+            assert len(data["cases"]["edges"]) == first
+            counts[(query is WIDE, first)] = len(statements)
+    assert counts[(False, 5)] == counts[(False, 100)], counts
+    assert counts[(True, 5)] == counts[(True, 100)], counts
+    assert counts[(False, 100)] <= 4, counts  # (set_config,) page, count
