@@ -145,6 +145,37 @@ def serve(
     )
 
 
+def _job_settings(command: str) -> Settings:
+    """Settings of a job process: it needs a broker it can share with the API processes."""
+    settings = _settings()
+    if settings.broker_url == "embedded":
+        raise _fail(
+            f"`sanwang {command}` needs a real broker: set SANWANG_BROKER_URL to redis://... or "
+            "amqp://... (with the embedded default, `sanwang serve` runs the worker and the "
+            "scheduler itself)"
+        )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+@app.command()
+def worker() -> None:
+    """Run the job worker (delivers outbox messages); stops cleanly on SIGTERM/SIGINT."""
+    from hub.jobs import run_worker
+
+    run_worker(_job_settings("worker"))
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the periodic jobs (the outbox relay, sweeps), once per cluster; stops on SIGTERM."""
+    from hub.jobs import run_scheduler
+
+    run_scheduler(_job_settings("scheduler"))
+
+
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option(help="who or what holds the token")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,33 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # --- jobs: the broker, the outbox and notifications ---
+    broker_namespace: str = Field(
+        "sanwang", description="Redis key prefix of the broker (several hubs on one Redis)"
+    )
+    notify_url: str | None = Field(
+        None, description="webhook that receives notifications as JSON; unset: they are logged"
+    )
+    notify_timeout_seconds: float = Field(
+        10.0, description="connect/read timeout of one webhook call"
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, description="delivery attempts of an outbox message before it is dead-lettered"
+    )
+    outbox_backoff_seconds: float = Field(
+        2.0, gt=0, description="first retry delay; doubles per attempt, with jitter"
+    )
+    outbox_backoff_max_seconds: float = Field(600.0, gt=0, description="cap of the retry delay")
+    outbox_visibility_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="an ENQUEUED message not delivered within this long (a killed worker, a lost "
+        "broker message) is handed to the broker again; keep it above notify_timeout_seconds",
+    )
+    relay_interval_seconds: float = Field(
+        1.0, gt=0, description="how often the relay moves due outbox rows into the broker"
+    )
+    worker_threads: int = Field(4, ge=1, description="dramatiq worker threads per process")
 
     @property
     def is_sqlite(self) -> bool:
@@ -66,3 +94,9 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+@lru_cache
+def local_tz() -> ZoneInfo:
+    """Where days and working days are counted (Asia/Shanghai by default)."""
+    return ZoneInfo(get_settings().timezone)

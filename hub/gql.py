@@ -11,7 +11,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -23,7 +23,7 @@ from graphql import GraphQLError
 from hub.auth import Scope
 from hub.config import Settings
 from hub.db import Database, utcnow
-from hub.errors import DomainError, ErrorCode
+from hub.errors import DomainError, ErrorCode, invalid
 
 log = logging.getLogger("hub.graphql")
 T = TypeVar("T")
@@ -95,6 +95,17 @@ def public_error(exc: DomainError) -> GraphQLError:
     if exc.field:
         extensions["field"] = exc.field
     return GraphQLError(exc.message, extensions=extensions)
+
+
+def utc_arg(value: datetime | None, field: str) -> datetime | None:
+    """A DateTime whose UTC time exists (not year 9999 at -05:00); a missing offset is refused
+    later, by the use case."""
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise invalid(field, f"{field} is out of range") from None
+    return value
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -1,25 +1,17 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
 from hub.audit.model import AuditEntry, AuditHead
+from hub.calendar.model import WorkDay
 from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Report
 from hub.grid.model import GridCell, Member
 from hub.monitoring.model import MonitoringPoint
+from hub.outbox.model import OutboxMessage
 from hub.sources.model import Source
 from hub.tenancy.model import Principal, Tenant
+from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, TimeLimitRule
 
 __all__ = [
-    "AuditEntry",
-    "AuditHead",
-    "Case",
-    "CaseCounter",
-    "CaseLink",
-    "Event",
-    "ExternalRef",
-    "GridCell",
-    "Member",
-    "MonitoringPoint",
-    "Principal",
-    "Report",
-    "Source",
-    "Tenant",
-]
+    "AuditEntry", "AuditHead", "Case", "CaseCard", "CaseCounter", "CaseHop", "CaseLink", "Event",
+    "ExtensionRequest", "ExternalRef", "GridCell", "Member", "MonitoringPoint", "OutboxMessage",
+    "Principal", "Report", "Source", "Tenant", "TimeLimitRule", "WorkDay",
+]  # fmt: skip

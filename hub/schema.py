@@ -14,10 +14,17 @@ from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
 from hub.gql import should_mask
 from hub.grid.schema import Query as GridQuery
+from hub.outbox.schema import Mutation as OutboxMutation
+from hub.outbox.schema import Query as OutboxQuery
+from hub.supervision.schema import Mutation as SupervisionMutation
+from hub.supervision.schema import Query as SupervisionQuery
 from hub.tenancy.schema import Query as TenancyQuery
 
-Query = merge_types("Query", (TenancyQuery, GridQuery, CaseQuery, AuditQuery))
-Mutation = merge_types("Mutation", (CaseMutation,))
+Query = merge_types(
+    "Query",
+    (TenancyQuery, GridQuery, CaseQuery, AuditQuery, SupervisionQuery, OutboxQuery),
+)
+Mutation = merge_types("Mutation", (CaseMutation, SupervisionMutation, OutboxMutation))
 Subscription = merge_types("Subscription", (CaseSubscription,))
 
 

@@ -103,5 +103,11 @@ class EventKind(enum.StrEnum):
     MERGE_RECEIVED = "MERGE_RECEIVED"  # another case was merged into this one
     REJECT = "REJECT"
     REOPEN = "REOPEN"
-    URGE = "URGE"
-    CARD = "CARD"
+    URGE = "URGE"  # 督办
+    CARD = "CARD"  # 红黄牌
+    RECALL = "RECALL"  # not accepted in time: back to the dispatcher's queue
+    SUSPEND = "SUSPEND"  # 挂起
+    RESUME = "RESUME"  # 解挂
+    EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # 延期申请
+    EXTENSION_APPROVED = "EXTENSION_APPROVED"
+    EXTENSION_REFUSED = "EXTENSION_REFUSED"

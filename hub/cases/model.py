@@ -47,6 +47,9 @@ class Case(TenantOwned, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     accept_due_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
+    # The deadline came from outside (the city platform, the dispatcher, an approved extension)
+    # and is kept rather than computed from the rules.
+    due_fixed: Mapped[bool] = mapped_column(default=False)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
@@ -74,10 +77,11 @@ class Case(TenantOwned, Base):
 
 
 class Report(TenantOwned, Base):
-    """One arrival from one channel, kept verbatim. (channel, external_id) is idempotent."""
+    """One arrival from one channel, kept verbatim. (channel, external_id) is idempotent within
+    a town: unique keys include tenant_id, so no town can probe another's ids through them."""
 
     __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "external_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -136,7 +140,7 @@ class CaseLink(TenantOwned, Base):
 
 class ExternalRef(TenantOwned, Base):
     __tablename__ = "case_external_refs"
-    __table_args__ = (UniqueConstraint("system", "external_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "system", "external_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)

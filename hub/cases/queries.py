@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +47,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _source_id(value: str) -> uuid.UUID:
+    parsed = parse_id(value)
+    if parsed is None:  # else "== None" would match every case without a source
+        raise invalid("filter.sourceId", "sourceId is not an id")
+    return parsed
+
+
+def _check_text(text: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise invalid("filter.text", f"text is longer than {MAX_TEXT} characters")
+    if "\x00" in text:  # PostgreSQL refuses it; SQLite's LIKE would stop there and match all
+        raise invalid("filter.text", "text contains a NUL character")
+
+
+def _in_utc_range(value: datetime) -> bool:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # year 9999 at -05:00 has no UTC time
+        return False
+    return True
+
+
 def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) -> Select:
     if flt.status:
         query = query.where(Case.status.in_([s.value for s in flt.status]))
@@ -66,10 +88,9 @@ def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) ->
         late = (Case.status.in_(list(OPEN_STATUSES))) & (Case.due_at < now)
         query = query.where(late if flt.overdue else ~late | Case.due_at.is_(None))
     if flt.source_id is not None:
-        query = query.where(Case.source_id == parse_id(flt.source_id))
+        query = query.where(Case.source_id == _source_id(flt.source_id))
     if flt.text:
-        if len(flt.text) > MAX_TEXT:
-            raise invalid("filter.text", f"text is longer than {MAX_TEXT} characters")
+        _check_text(flt.text)
         pattern = f"%{_escape_like(flt.text.strip())}%"
         query = query.where(
             or_(
@@ -82,6 +103,8 @@ def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) ->
     for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
         if value is not None and value.tzinfo is None:
             raise invalid(f"filter.{name}", f"{name} needs a UTC offset")
+        if value is not None and not _in_utc_range(value):
+            raise invalid(f"filter.{name}", f"{name} is out of range")
     if flt.created_after:
         query = query.where(Case.created_at >= flt.created_after)
     if flt.created_before:
@@ -111,7 +134,9 @@ async def list_cases(
     rows = list(await session.scalars(query.options(*load_options(include)).limit(size + 1)))
     total = None
     if want_total:
-        total = await session.scalar(base.with_only_columns(func.count()).order_by(None))
+        # select_from: without a filter the count has no column of cases to find its FROM in.
+        counting = base.with_only_columns(func.count()).select_from(Case).order_by(None)
+        total = await session.scalar(counting)
     page = rows[:size]
     cursors = [encode_cursor(key, [c.created_at.isoformat(), str(c.id)]) for c in page]
     return CasePage(page, cursors, len(rows) > size, total)

@@ -26,7 +26,7 @@ from hub.cases.nodes import (
 )
 from hub.errors import invalid
 from hub.events import broadcaster
-from hub.gql import Context, UserError, selected
+from hub.gql import Context, UserError, selected, utc_arg
 
 Info = strawberry.Info[Context, None]
 Satisfaction = strawberry.enum(SatisfactionEnum, name="Satisfaction")
@@ -197,7 +197,7 @@ def register_input(inp: RegisterCaseInput) -> service.RegisterInput:
         source_id=id_arg(inp.source_id, "sourceId"),
         reporter_name=inp.reporter_name,
         reporter_phone=inp.reporter_phone,
-        occurred_at=inp.occurred_at,
+        occurred_at=utc_arg(inp.occurred_at, "occurredAt"),
         payload=payload,
     )
 
@@ -277,7 +277,7 @@ class Mutation:
                 tenant_code=input.tenant_code,
                 grid_cell_id=id_arg(input.grid_cell_id, "gridCellId"),
                 assignee_id=id_arg(input.assignee_id, "assigneeId"),
-                due_at=input.due_at,
+                due_at=utc_arg(input.due_at, "dueAt"),
                 note=input.note,
             )
         except service.DomainError as exc:
@@ -304,11 +304,13 @@ class Mutation:
     async def submit_result(
         self, info: Info, case_id: strawberry.ID, input: SubmitResultInput
     ) -> CaseMutationResult:
+        try:
+            on_site_at = utc_arg(input.on_site_at, "onSiteAt")
+        except service.DomainError as exc:
+            return UserError.of(exc)
         return await case_result(
             info,
-            await info.context.write(
-                service.submit_result, case_id, input.result, input.on_site_at
-            ),
+            await info.context.write(service.submit_result, case_id, input.result, on_site_at),
         )
 
     @strawberry.mutation(description="督查/审核: APPROVE resolves, RETURN sends back to handling.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from hub.audit import service as audit
-from hub.auth import Scope
-from hub.cases import deadlines, workflow
+from hub.auth import Principal, Scope
+from hub.cases import workflow
 from hub.cases.enums import (
     OPEN_STATUSES,
     CaseStatus,
@@ -35,6 +35,7 @@ from hub.cases.enums import (
 )
 from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Report
 from hub.cases.routing import Route, route_report
+from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.events import CaseNotice, announce
@@ -42,6 +43,8 @@ from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
 from hub.roles import Permission
 from hub.sources.model import Source
+from hub.timelimits import service as clocks
+from hub.timelimits.model import Phase
 
 DUPLICATE_WINDOW = timedelta(hours=72)
 PLATFORM_SYSTEM = "platform"
@@ -125,8 +128,14 @@ def check_point(latitude: float | None, longitude: float | None) -> None:
 
 
 def check_time(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return
+    if value.tzinfo is None:
         raise invalid(name, f"{name} needs a UTC offset")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 has no UTC time
+        raise invalid(name, f"{name} is out of range") from None
 
 
 def validate_register(inp: RegisterInput) -> None:
@@ -189,7 +198,7 @@ def parse_id(value: str | uuid.UUID | None) -> uuid.UUID | None:
         return None
 
 
-async def _case_for_change(session: AsyncSession, case_id: str | uuid.UUID) -> Case:
+async def case_for_change(session: AsyncSession, case_id: str | uuid.UUID) -> Case:
     parsed = parse_id(case_id)
     case = None
     if parsed is not None:
@@ -242,6 +251,8 @@ async def _repeat_of(session: AsyncSession, inp: RegisterInput) -> Registered | 
         select(Report)
         .where(Report.channel == inp.channel, Report.external_id == inp.external_id)
         .options(joinedload(Report.case))
+        .order_by(Report.received_at, Report.id)
+        .limit(1)
     )
     if report is None:
         return None
@@ -344,13 +355,14 @@ async def _open_case(
         created_at=now,
         updated_at=now,
         due_at=inp.due_at,
+        due_fixed=inp.due_at is not None,
     )
     report = _new_report(inp, route, case, received, ReportOutcome.OPENED)
     case.reports = [report]
     session.add(case)
     if inp.channel == Channel.PLATFORM and inp.external_id:
         session.add(_platform_ref(case, inp.external_id))
-    await _record(
+    await record(
         session,
         scope,
         case,
@@ -381,7 +393,7 @@ async def _attach(session: AsyncSession, scope: Scope, case: Case, report: Repor
         case.needs_feedback = True
     if report.channel == Channel.PLATFORM and report.external_id:
         session.add(_platform_ref(case, report.external_id))
-    await _record(
+    await record(
         session,
         scope,
         case,
@@ -413,9 +425,9 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
 # --- the timeline --------------------------------------------------------------------------------
 
 
-async def _record(
+async def record(
     session: AsyncSession,
-    scope: Scope,
+    who: Scope | Principal,
     case: Case,
     kind: EventKind,
     from_status: str | None,
@@ -425,7 +437,7 @@ async def _record(
 ) -> Event:
     """One change: its Event, its AuditEntry and (after commit) its notice to subscribers."""
     now = utcnow()
-    actor = scope.principal
+    actor = who.principal if isinstance(who, Scope) else who
     event = Event(
         tenant_id=case.tenant_id,
         case_id=case.id,
@@ -475,7 +487,7 @@ async def _transition(
     decided = _decide(scope, case, action)
     before = case.status
     case.status = decided
-    await _record(session, scope, case, kind, before, decided, note, data)
+    await record(session, scope, case, kind, before, decided, note, data)
 
 
 # --- the workflow's steps ----------------------------------------------------------------------
@@ -487,7 +499,7 @@ async def dispatch(
     """转办: send the case to a town (and its grid cell and member), starting its clocks."""
     note = check_text("note", inp.note)
     check_time("dueAt", inp.due_at)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     tenant = scope.directory.by_code.get(inp.tenant_code)
     if tenant is None or not scope.sees(tenant.id):
         raise not_found(f"tenant {inp.tenant_code!r}", "tenantCode")
@@ -497,11 +509,12 @@ async def dispatch(
     if inp.due_at is not None and inp.due_at <= now:
         raise invalid("dueAt", "dueAt must be in the future")
     decided = _decide(scope, case, workflow.Action.DISPATCH)
+    previous_tenant = case.tenant_id
     if tenant.id != case.tenant_id:
         await move_case(session, case, tenant.id)
         case.grid_cell_id = await _cell_in_town(session, case, tenant.id)
     before, case.status = case.status, decided
-    await _record(
+    await record(
         session,
         scope,
         case,
@@ -517,11 +530,13 @@ async def dispatch(
     )
     case.grid_cell_id = cell.id if cell else case.grid_cell_id
     case.assignee_id = member.id if member else None
-    case.accept_due_at = deadlines.accept_due(now)
     if inp.due_at is not None:
-        case.due_at = inp.due_at
-    elif case.due_at is None or not await _has_platform_deadline(session, case):
-        case.due_at = deadlines.resolve_due(now, Priority(case.priority), tz)
+        case.due_at, case.due_fixed = inp.due_at, True
+    level = clocks.level_of(tenant.kind, case.assignee_id)
+    hop = await clocks.open_hop(session, case, level, case.assignee_id, previous_tenant, tz)
+    case.accept_due_at = hop.yellow_at
+    if not case.due_fixed:
+        case.due_at, _ = await clocks.thresholds(session, case, level, Phase.HANDLE, now, tz)
     return case
 
 
@@ -551,15 +566,6 @@ async def _owned(
     return row
 
 
-async def _has_platform_deadline(session: AsyncSession, case: Case) -> bool:
-    found = await session.scalar(
-        select(ExternalRef.id).where(
-            ExternalRef.case_id == case.id, ExternalRef.system == PLATFORM_SYSTEM
-        )
-    )
-    return found is not None
-
-
 async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> None:
     """A case changing town takes its reports, timeline, links and refs along."""
     for model in (Report, Event, ExternalRef):
@@ -573,16 +579,26 @@ async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> 
 
 
 async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(
         session, scope, case, workflow.Action.ACCEPT, EventKind.ACCEPT, check_text("note", note)
     )
+    hop = await clocks.current_hop(session, case)
+    if hop is not None:
+        hop.accepted_at = utcnow()
+        await clocks.start_phase(session, case, hop, Phase.HANDLE, local_tz())
     return case
+
+
+async def _next_phase(session: AsyncSession, case: Case, phase: Phase) -> None:
+    hop = await clocks.current_hop(session, case)
+    if hop is not None:
+        await clocks.start_phase(session, case, hop, phase, local_tz())
 
 
 async def record_progress(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
     text = check_text("note", note, required=True)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(session, scope, case, workflow.Action.PROGRESS, EventKind.PROGRESS, text)
     return case
 
@@ -592,9 +608,10 @@ async def submit_result(
 ) -> Case:
     text = check_text("result", result, required=True)
     check_time("onSiteAt", on_site_at)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     data = {"onSiteAt": on_site_at.isoformat() if on_site_at else None}
     await _transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
+    await _next_phase(session, case, Phase.REVIEW)
     return case
 
 
@@ -602,15 +619,21 @@ async def review(
     session: AsyncSession, scope: Scope, case_id: str, approve: bool, note: str | None
 ) -> Case:
     text = check_text("note", note)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     action, kind = (
         (workflow.Action.APPROVE, EventKind.APPROVE)
         if approve
         else (workflow.Action.RETURN, EventKind.RETURN)
     )
     await _transition(session, scope, case, action, kind, text)
-    if approve:
+    if not approve:
+        await _next_phase(session, case, Phase.HANDLE)
+    elif case.needs_feedback:
         case.resolved_at = utcnow()
+        await _next_phase(session, case, Phase.FEEDBACK)
+    else:
+        case.resolved_at = utcnow()
+        await clocks.end_current(session, case, "RESOLVED")
     return case
 
 
@@ -622,7 +645,7 @@ async def record_feedback(
     note: str | None,
 ) -> Case:
     text = check_text("note", note)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(
         session,
         scope,
@@ -632,30 +655,37 @@ async def record_feedback(
         text,
         {"satisfaction": satisfaction.value},
     )
+    await clocks.end_current(session, case, "FEEDBACK_GIVEN")
     return case
 
 
 async def close(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
     text = check_text("note", note)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(session, scope, case, workflow.Action.CLOSE, EventKind.CLOSE, text)
     case.closed_at = utcnow()
+    await clocks.end_current(session, case, "CLOSED")
     return case
 
 
 async def reopen(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
     text = check_text("reason", reason, required=True)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(session, scope, case, workflow.Action.REOPEN, EventKind.REOPEN, text)
-    case.closed_at = None
+    case.closed_at = case.resolved_at = None
+    kind = scope.directory.by_id[case.tenant_id].kind
+    level = clocks.level_of(kind, case.assignee_id)
+    hop = await clocks.open_hop(session, case, level, case.assignee_id, None, local_tz())
+    case.accept_due_at = hop.yellow_at
     return case
 
 
 async def reject(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
     text = check_text("reason", reason, required=True)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     await _transition(session, scope, case, workflow.Action.REJECT, EventKind.REJECT, text)
     case.closed_at = utcnow()
+    await clocks.end_current(session, case, "REJECTED")
     return case
 
 
@@ -665,9 +695,9 @@ async def merge(
     """Merge a case into another: its reports move (never deleted), both keep their history,
     and each links to the other as DUPLICATE. Returns the case that now holds the reports."""
     text = check_text("note", note)
-    case = await _case_for_change(session, case_id)
+    case = await case_for_change(session, case_id)
     try:
-        target = await _case_for_change(session, into_case_id)
+        target = await case_for_change(session, into_case_id)
     except DomainError:
         raise not_found("case", "intoCaseId") from None
     if target.id == case.id:
@@ -688,11 +718,12 @@ async def merge(
     moved = await _move_reports(session, case, target)
     case.merged_into_id = target.id
     case.closed_at = utcnow()
+    await clocks.end_current(session, case, "MERGED")
     for a, b in ((case, target), (target, case)):
         session.add(
             CaseLink(tenant_id=a.tenant_id, case_id=a.id, other_case_id=b.id, kind="DUPLICATE")
         )
-    await _record(
+    await record(
         session,
         scope,
         target,

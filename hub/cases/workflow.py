@@ -26,6 +26,7 @@ class Action(enum.StrEnum):
     MERGE = "MERGE"  # 合并
     REJECT = "REJECT"  # 不予受理
     REOPEN = "REOPEN"  # 重新办理
+    RECALL = "RECALL"  # 收回: not accepted in time, back to the dispatcher's queue
 
 
 FORBIDDEN = "FORBIDDEN"
@@ -56,6 +57,7 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.REGISTERED, _A.REJECT): _S.REJECTED,
     (_S.DISPATCHED, _A.REJECT): _S.REJECTED,
     (_S.CLOSED, _A.REOPEN): _S.DISPATCHED,
+    (_S.DISPATCHED, _A.RECALL): _S.REGISTERED,
 }
 # Only when there is someone to feed back to (needs_feedback=True).
 FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
@@ -83,6 +85,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     _A.MERGE: _COMMAND,
     _A.REJECT: _COMMAND,
     _A.REOPEN: _COMMAND,
+    _A.RECALL: _COMMAND,
 }
 
 # (Chinese verb, English past participle) for refusal messages.
@@ -98,6 +101,7 @@ _VERBS: dict[Action, tuple[str, str]] = {
     _A.MERGE: ("合并", "merged"),
     _A.REJECT: ("不予受理", "rejected"),
     _A.REOPEN: ("重新办理", "reopened"),
+    _A.RECALL: ("收回", "recalled"),
 }
 
 _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {

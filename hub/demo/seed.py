@@ -17,7 +17,9 @@ from hub.db import Database, new_id
 from hub.demo import world
 from hub.grid.model import GridCell, Member, MemberRole
 from hub.monitoring.model import MonitoringPoint, PointKind
+from hub.calendar.service import ensure_calendars
 from hub.sources.model import Source
+from hub.tenancy.service import forget_directory
 from hub.tenancy.model import Tenant, TenantKind
 
 Key = tuple[str, str]  # (tenant code, cell code or source name)
@@ -25,7 +27,8 @@ Key = tuple[str, str]  # (tenant code, cell code or source name)
 
 async def seed_demo(db: Database) -> dict[str, int]:
     """Create whatever of the demo world is missing; return how many rows of each were made."""
-    counts = {"tenants": 0, "grid_cells": 0, "members": 0, "sources": 0, "monitoring_points": 0}
+    counts = {"tenants": 0, "grid_cells": 0, "members": 0, "sources": 0, "monitoring_points": 0,
+              "work_days": 0}
     async with db.session((), write=True) as session, session.begin():
         tenants, counts["tenants"] = await _seed_tenants(session)
     async with db.session(tenants.values(), write=True) as session, session.begin():
@@ -33,6 +36,8 @@ async def seed_demo(db: Database) -> dict[str, int]:
         counts["members"] = await _seed_members(session, tenants, cells)
         sources, counts["sources"] = await _seed_sources(session, tenants, cells)
         counts["monitoring_points"] = await _seed_points(session, tenants, sources)
+    forget_directory(db)
+    counts["work_days"] = await ensure_calendars(db)
     return counts
 
 

@@ -50,6 +50,7 @@ async def test_seed_twice_creates_everything_once(db: Database) -> None:
     first = await seed_demo(db)
     second = await seed_demo(db)
 
+    assert first.pop("work_days") >= 8 * 365 * 3, "three years of calendar per tenant"
     assert first == {
         "tenants": 8,
         "grid_cells": len(world.CELLS),
@@ -74,7 +75,7 @@ async def test_rerun_completes_a_partial_seed(db: Database) -> None:
 
     gridmen = sum(m.role == "GRIDMAN" for m in world.MEMBERS)
     assert again == {"tenants": 0, "grid_cells": 0, "members": gridmen, "sources": 0,
-                     "monitoring_points": 8}  # fmt: skip
+                     "monitoring_points": 8, "work_days": 0}  # fmt: skip
 
 
 async def test_cells_tile_their_towns(db: Database) -> None:

@@ -30,6 +30,7 @@ _COMMON: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (CaseStatus.REGISTERED, Action.REJECT): CaseStatus.REJECTED,
     (CaseStatus.DISPATCHED, Action.REJECT): CaseStatus.REJECTED,
     (CaseStatus.CLOSED, Action.REOPEN): CaseStatus.DISPATCHED,
+    (CaseStatus.DISPATCHED, Action.RECALL): CaseStatus.REGISTERED,
 }
 
 EXPECTED: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
@@ -52,6 +53,7 @@ EXPECTED_ROLES: dict[Action, set[Role]] = {
     Action.MERGE: {R.ADMIN, R.DISPATCHER},
     Action.REJECT: {R.ADMIN, R.DISPATCHER},
     Action.REOPEN: {R.ADMIN, R.DISPATCHER},
+    Action.RECALL: {R.ADMIN, R.DISPATCHER},
 }
 
 TRIPLES = list(itertools.product(CaseStatus, Action, Role, [True, False]))

@@ -1,0 +1,126 @@
+"""The outbox's use cases: write a message in the caller's transaction, name who sends a topic,
+and let ADMIN see and retry what could not be delivered.
+
+Anything that must leave the hub is written here in the same transaction as the change that
+causes it; the relay (hub.outbox.relay) hands it to dramatiq after the commit, and a worker
+(hub.outbox.actors) delivers it through the topic's sender.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import Scope
+from hub.db import utcnow
+from hub.errors import DomainError, ErrorCode, not_found
+from hub.outbox.model import OutboxMessage, SendState
+from hub.roles import Role
+
+# async fn(payload, idempotency_key) -> None; raising means the attempt failed.
+Sender = Callable[[dict[str, Any], str], Awaitable[None]]
+
+_senders: dict[str, Sender] = {}
+
+# Modules whose ``install(settings)`` registers senders; imported by the job system at start,
+# never at the top of hub modules (connectors depend on the hub, not the reverse).
+SENDER_MODULES: list[str] = ["hub.notify.notifier"]
+
+_last_stamp = datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+
+def register_sender(topic: str, sender: Sender) -> None:
+    """Say who delivers a topic; the last registration of a topic wins."""
+    _senders[topic] = sender
+
+
+def sender_for(topic: str) -> Sender | None:
+    return _senders.get(topic)
+
+
+def install_senders(settings: Any) -> None:
+    for name in SENDER_MODULES:
+        importlib.import_module(name).install(settings)
+
+
+def _created_stamp() -> datetime:
+    """utcnow, strictly increasing within the process: two messages of one key written in the
+    same microsecond still have an order (created_at is the delivery order per key)."""
+    global _last_stamp
+    _last_stamp = max(utcnow(), _last_stamp + timedelta(microseconds=1))
+    return _last_stamp
+
+
+async def enqueue(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    topic: str,
+    ordering_key: str,
+    idempotency_key: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
+    """Add a message to the caller's transaction (no commit: it leaves with the change or not
+    at all). A key seen before is a no-op that returns the earlier message. Messages of one
+    ordering_key are delivered in the order they were written here."""
+    existing = await session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    )
+    if existing is not None:
+        return existing
+    now = _created_stamp()
+    row = OutboxMessage(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        topic=topic,
+        ordering_key=ordering_key,
+        idempotency_key=idempotency_key,
+        payload=payload,
+        state=SendState.PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    return row
+
+
+# --- ADMIN: look and retry --------------------------------------------------------------------
+
+
+def _require_admin(scope: Scope) -> None:
+    if Role.ADMIN not in scope.roles:
+        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN may see or retry outbox messages")
+
+
+async def list_messages(
+    session: AsyncSession, scope: Scope, state: SendState | None, first: int
+) -> list[OutboxMessage]:
+    """Newest first, optionally of one state."""
+    _require_admin(scope)
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(first)
+    if state is not None:
+        stmt = stmt.where(OutboxMessage.state == state)
+    return list((await session.scalars(stmt)).all())
+
+
+async def retry_message(
+    session: AsyncSession, scope: Scope, message_id: uuid.UUID
+) -> OutboxMessage:
+    """A dead letter gets a fresh set of attempts; the relay picks it up at its next run."""
+    _require_admin(scope)
+    row = await session.get(OutboxMessage, message_id, with_for_update=True)
+    if row is None:
+        raise not_found("outbox message", "id")
+    if row.state != SendState.DEAD:
+        raise DomainError(
+            ErrorCode.CONFLICT, f"only a DEAD message can be retried; this one is {row.state}", "id"
+        )
+    row.state, row.attempts = SendState.PENDING, 0
+    row.next_attempt_at, row.dead_at = utcnow(), None
+    return row

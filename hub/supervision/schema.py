@@ -1,0 +1,337 @@
+"""GraphQL: urges, cards, pauses, extensions, the case clocks, stats and the board."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import Scope
+from hub.calendar import service as calendar
+from hub.cases import service as cases
+from hub.cases.enums import Card as CardEnum
+from hub.cases.nodes import Card
+from hub.cases.schema import CaseMutationResult, case_result
+from hub.errors import DomainError, ErrorCode, invalid
+from hub.gql import Context, UserError
+from hub.roles import Role
+from hub.supervision import service, stats
+from hub.tenancy.schema import Tenant
+from hub.timelimits.model import CaseCard as CardRow
+from hub.timelimits.model import CaseHop as HopRow
+from hub.timelimits.model import TimeLimitRule as RuleRow
+
+Info = strawberry.Info[Context, None]
+StatsGroup = strawberry.enum(stats.StatsGroup, name="StatsGroup")
+
+
+@strawberry.type(description="One group of the command-centre counts.")
+class CaseStat:
+    key: str
+    label: str
+    total: int
+    open: int
+    resolved: int
+    overdue: int
+    yellow_cards: int
+    red_cards: int
+    on_time_rate: float | None = strawberry.field(
+        description="resolved on time / (resolved + open overdue); null when both are zero"
+    )
+
+
+@strawberry.type(description="A town's open work on the command-centre board.")
+class BoardEntry:
+    tenant: Tenant
+    open: int
+    overdue: int
+    due_soon: int
+    yellow_cards: int
+    red_cards: int
+
+
+@strawberry.type(description="One office's turn with a case and its current clock.")
+class CaseHop:
+    seq: int
+    level: str
+    tenant_code: str
+    member_id: strawberry.ID | None
+    phase: str
+    phase_started_at: datetime
+    yellow_at: datetime | None
+    red_at: datetime | None
+    suspended: bool
+    card: Card
+    opened_at: datetime
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+@strawberry.type(description="A yellow or red card (红黄牌).")
+class CaseCard:
+    id: strawberry.ID
+    level: Card
+    phase: str | None
+    reason: str
+    automatic: bool
+    issued_at: datetime
+    issued_by: str
+    tenant_code: str
+
+
+@strawberry.type
+class ExtensionResult:
+    request_id: strawberry.ID
+    status: str
+
+
+@strawberry.type
+class WorkDay:
+    day: date
+    workday: bool
+    reason: str
+
+
+@strawberry.type
+class TimeLimitRule:
+    id: strawberry.ID
+    level: str
+    phase: str
+    category: str | None
+    priority: str | None
+    channel: str | None
+    unit: str
+    yellow_after: float
+    red_after: float
+
+
+async def _hops_and_cards(
+    session: AsyncSession, scope: Scope, case_id: str
+) -> tuple[list[HopRow], list[CardRow]]:
+    case = await cases.get_case(session, scope, case_id)
+    if case is None:
+        return [], []
+    hops = await session.scalars(
+        select(HopRow).where(HopRow.case_id == case.id).order_by(HopRow.seq)
+    )
+    cards = await session.scalars(
+        select(CardRow).where(CardRow.case_id == case.id).order_by(CardRow.issued_at)
+    )
+    return list(hops), list(cards)
+
+
+async def _calendar(
+    session: AsyncSession, scope: Scope, tenant_code: str, start: date, end: date
+) -> list:
+    tenant = scope.directory.by_code.get(tenant_code)
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+    if (end - start).days > 400 or end < start:
+        raise invalid("to", "ask for at most 400 days, from before to")
+    return await calendar.days(session, tenant.id, start, end)
+
+
+async def _set_work_day(
+    session: AsyncSession, scope: Scope, tenant_code: str, day: date, workday: bool, reason: str
+) -> object:
+    if Role.ADMIN not in scope.roles:
+        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN edits the working calendar")
+    tenant = scope.directory.by_code.get(tenant_code)
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+    text = cases.check_text("reason", reason, required=True)
+    row = await calendar.set_day(session, tenant.id, day, workday, text or "")
+    from hub.audit import service as audit
+
+    await audit.append(
+        session,
+        tenant.id,
+        scope.principal,
+        "calendar.set_day",
+        "calendar",
+        f"{tenant_code}:{day.isoformat()}",
+        {"workday": workday, "reason": text},
+    )
+    return row
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Counts per group; onTimeRate counts open overdue cases.")
+    async def case_stats(
+        self,
+        info: Info,
+        group_by: StatsGroup,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[CaseStat]:
+        rows = await info.context.read(stats.case_stats, from_, to, group_by)
+        return [
+            CaseStat(
+                key=r.key,
+                label=r.label,
+                total=r.total,
+                open=r.open,
+                resolved=r.resolved,
+                overdue=r.overdue,
+                yellow_cards=r.yellow_cards,
+                red_cards=r.red_cards,
+                on_time_rate=r.on_time_rate,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="Per town: open, overdue, due within a day, carded.")
+    async def supervision_board(self, info: Info) -> list[BoardEntry]:
+        ctx = info.context
+        rows = await ctx.read(stats.board)
+        by_id = ctx.scope.directory.by_id
+        return [
+            BoardEntry(
+                tenant=Tenant.of(by_id[r.tenant_id]),
+                open=r.open,
+                overdue=r.overdue,
+                due_soon=r.due_soon,
+                yellow_cards=r.yellow,
+                red_cards=r.red,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="A case's hops with their clocks, and its cards.")
+    async def case_clocks(self, info: Info, case_id: strawberry.ID) -> list[CaseHop]:
+        ctx = info.context
+        hops, _ = await ctx.read(_hops_and_cards, case_id)
+        code = ctx.scope.directory.by_id
+        return [
+            CaseHop(
+                seq=h.seq,
+                level=h.level,
+                tenant_code=code[h.tenant_id].code,
+                member_id=strawberry.ID(str(h.member_id)) if h.member_id else None,
+                phase=h.phase,
+                phase_started_at=h.phase_started_at,
+                yellow_at=h.yellow_at,
+                red_at=h.red_at,
+                suspended=h.suspended,
+                card=CardEnum(h.card),
+                opened_at=h.opened_at,
+                accepted_at=h.accepted_at,
+                ended_at=h.ended_at,
+                end_reason=h.end_reason,
+            )
+            for h in hops
+        ]
+
+    @strawberry.field(description="The cards a case has earned, kept after it is resolved.")
+    async def case_cards(self, info: Info, case_id: strawberry.ID) -> list[CaseCard]:
+        ctx = info.context
+        _, cards = await ctx.read(_hops_and_cards, case_id)
+        code = ctx.scope.directory.by_id
+        return [
+            CaseCard(
+                id=strawberry.ID(str(c.id)),
+                level=CardEnum(c.level),
+                phase=c.phase,
+                reason=c.reason,
+                automatic=c.automatic,
+                issued_at=c.issued_at,
+                issued_by=c.issued_by_name,
+                tenant_code=code[c.tenant_id].code,
+            )
+            for c in cards
+        ]
+
+    @strawberry.field(description="A tenant's working calendar between two dates.")
+    async def work_calendar(
+        self,
+        info: Info,
+        tenant_code: str,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+    ) -> list[WorkDay]:
+        rows = await info.context.read(_calendar, tenant_code, from_, to)
+        return [WorkDay(day=r.day, workday=r.workday, reason=r.reason) for r in rows]
+
+    @strawberry.field(description="The time-limit rules (thresholds per level and phase).")
+    async def time_limit_rules(self, info: Info) -> list[TimeLimitRule]:
+        async def load(session: AsyncSession, scope: Scope) -> list[RuleRow]:
+            return list(
+                await session.scalars(
+                    select(RuleRow).order_by(RuleRow.level, RuleRow.phase, RuleRow.priority)
+                )
+            )
+
+        rows = await info.context.read(load)
+        return [
+            TimeLimitRule(
+                id=strawberry.ID(str(r.id)),
+                level=r.level,
+                phase=r.phase,
+                category=r.category,
+                priority=r.priority,
+                channel=r.channel,
+                unit=r.unit,
+                yellow_after=r.yellow_after,
+                red_after=r.red_after,
+            )
+            for r in rows
+        ]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="督办: press the responsible office.")
+    async def urge_case(self, info: Info, case_id: strawberry.ID, note: str) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.urge, case_id, note))
+
+    @strawberry.mutation(description="A card by hand; the sweep issues cards by itself as well.")
+    async def issue_card(
+        self, info: Info, case_id: strawberry.ID, level: Card, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(
+            info,
+            await info.context.write(service.issue_card, case_id, CardEnum(level.value), reason),
+        )
+
+    @strawberry.mutation(description="挂起: stop the case's clock.")
+    async def suspend_case(
+        self, info: Info, case_id: strawberry.ID, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.suspend, case_id, reason))
+
+    @strawberry.mutation(description="解挂: restart the clock where it stopped.")
+    async def resume_case(
+        self, info: Info, case_id: strawberry.ID, note: str | None = None
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(service.resume, case_id, note))
+
+    @strawberry.mutation(description="延期申请: ask a supervisor for a later deadline.")
+    async def request_extension(
+        self, info: Info, case_id: strawberry.ID, due_at: datetime, reason: str
+    ) -> Annotated[ExtensionResult | UserError, strawberry.union("ExtensionMutationResult")]:
+        done = await info.context.write(service.request_extension, case_id, due_at, reason)
+        if isinstance(done, UserError):
+            return done
+        return ExtensionResult(request_id=strawberry.ID(str(done.id)), status=done.status)
+
+    @strawberry.mutation(description="Approve or refuse an extension request.")
+    async def decide_extension(
+        self, info: Info, request_id: strawberry.ID, approve: bool, note: str | None = None
+    ) -> CaseMutationResult:
+        return await case_result(
+            info, await info.context.write(service.decide_extension, request_id, approve, note)
+        )
+
+    @strawberry.mutation(description="Edit a day of a tenant's working calendar (ADMIN).")
+    async def set_work_day(
+        self, info: Info, tenant_code: str, day: date, workday: bool, reason: str
+    ) -> Annotated[WorkDay | UserError, strawberry.union("WorkDayMutationResult")]:
+        done = await info.context.write(_set_work_day, tenant_code, day, workday, reason)
+        if isinstance(done, UserError):
+            return done
+        return WorkDay(day=done.day, workday=done.workday, reason=done.reason)

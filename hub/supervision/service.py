@@ -1,0 +1,387 @@
+"""Supervision (督查/督办): the card sweep, cards by hand, urges, pauses and extensions.
+
+The sweep is set-based: one UPDATE ... RETURNING per threshold marks every hop whose threshold
+has passed and was not carded yet, and only those rows come back to Python for their events,
+audit entries and notifications. Marking and carding happen in one transaction, and a hop's
+flag is taken under its row lock, so two sweeps at once cannot card a hop twice (the cards'
+unique sweep_key is a second guard).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import SYSTEM, Scope
+from hub.cases import service as cases
+from hub.cases.enums import FINAL_STATUSES, OPEN_STATUSES, Card, CaseStatus, EventKind
+from hub.cases.model import Case
+from hub.config import local_tz
+from hub.db import utcnow
+from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.roles import Role
+from hub.tenancy.model import TenantKind
+from hub.timelimits import service as clocks
+from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, Level, Phase
+
+CARD_RANK = {Card.NONE: 0, Card.YELLOW: 1, Card.RED: 2}
+LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
+PHASE_NAMES = {"ACCEPT": "签收", "HANDLE": "办理", "REVIEW": "审核", "FEEDBACK": "反馈"}
+CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
+
+SUPERVISORS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
+CARDERS = SUPERVISORS | {Role.OPERATOR}
+HOLDERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR})
+REQUESTERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.OPERATOR, Role.MEMBER})
+
+
+@dataclass(frozen=True)
+class Crossed:
+    hop_id: uuid.UUID
+    case_id: uuid.UUID
+    member_id: uuid.UUID | None
+    phase: str
+    level: Card
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
+async def sweep(session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
+    """Card every hop of one tenant whose yellow or red threshold has passed; returns how many
+    cards were issued. Running it again issues nothing new."""
+    now = now or utcnow()
+    issued = 0
+    for level in (Card.YELLOW, Card.RED):
+        crossed = await _mark_crossed(session, tenant_id, level, now)
+        if crossed:
+            issued += await _card_crossed(session, tenant_id, crossed, now)
+    return issued
+
+
+async def _mark_crossed(
+    session: AsyncSession, tenant_id: uuid.UUID, level: Card, now: datetime
+) -> list[Crossed]:
+    at, carded = (
+        (CaseHop.yellow_at, CaseHop.yellow_carded)
+        if level == Card.YELLOW
+        else (CaseHop.red_at, CaseHop.red_carded)
+    )
+    rows = await session.execute(
+        update(CaseHop)
+        .where(
+            CaseHop.tenant_id == tenant_id, CaseHop.ended_at.is_(None), carded.is_(False), at <= now
+        )
+        .values({carded: True})
+        .returning(CaseHop.id, CaseHop.case_id, CaseHop.member_id, CaseHop.phase)
+        .execution_options(synchronize_session=False)
+    )
+    return [Crossed(r.id, r.case_id, r.member_id, r.phase, level) for r in rows]
+
+
+async def _card_crossed(
+    session: AsyncSession, tenant_id: uuid.UUID, crossed: list[Crossed], now: datetime
+) -> int:
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "case_id": c.case_id,
+            "hop_id": c.hop_id,
+            "member_id": c.member_id,
+            "level": c.level.value,
+            "phase": c.phase,
+            "reason": f"超过{PHASE_NAMES.get(c.phase, c.phase)}时限",
+            "automatic": True,
+            "sweep_key": f"{c.hop_id}:{c.phase}:{c.level}",
+            "issued_at": now,
+            "issued_by_id": SYSTEM.id,
+            "issued_by_name": SYSTEM.name,
+        }
+        for c in crossed
+    ]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(CaseCard).on_conflict_do_nothing(), rows)
+    case_rows = {
+        c.id: c
+        for c in await session.scalars(
+            select(Case).where(Case.id.in_([c.case_id for c in crossed])).with_for_update()
+        )
+    }
+    for card in crossed:
+        case = case_rows.get(card.case_id)
+        if case is None:
+            continue
+        await _raise_card(session, case, card.hop_id, card.level)
+        await cases.record(
+            session,
+            SYSTEM,
+            case,
+            EventKind.CARD,
+            None,
+            None,
+            f"{CARD_NAMES[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
+            {"level": card.level.value, "phase": card.phase, "automatic": True},
+        )
+        await _notify_card(session, case, card.level, card.phase, automatic=True)
+        if card.level == Card.RED and card.phase == Phase.ACCEPT:
+            await _recall(session, case, card.hop_id)
+    return len(crossed)
+
+
+async def _raise_card(
+    session: AsyncSession, case: Case, hop_id: uuid.UUID | None, level: Card
+) -> None:
+    if CARD_RANK[Card(case.card)] < CARD_RANK[level]:
+        case.card = level
+    if hop_id is not None:
+        await session.execute(
+            update(CaseHop)
+            .where(CaseHop.id == hop_id, CaseHop.card != Card.RED)
+            .values(card=level)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
+    """A hop not accepted in time goes back to the dispatcher's queue."""
+    if case.status != CaseStatus.DISPATCHED:
+        return
+    hop = await session.get(CaseHop, hop_id)
+    before = case.status
+    case.status, case.assignee_id = CaseStatus.REGISTERED, None
+    if hop is not None:
+        clocks.end_hop(hop, "NOT_ACCEPTED")
+        if hop.from_tenant_id and hop.from_tenant_id != case.tenant_id:
+            await cases.move_case(session, case, hop.from_tenant_id)
+    await cases.record(
+        session,
+        SYSTEM,
+        case,
+        EventKind.RECALL,
+        before,
+        CaseStatus.REGISTERED,
+        "未按时签收，退回派单队列",
+        {"hop": str(hop_id)},
+    )
+
+
+# --- by hand -------------------------------------------------------------------------------------
+
+
+def _require(scope: Scope, roles: frozenset[Role], what: str) -> None:
+    if not scope.roles & roles:
+        raise DomainError(ErrorCode.FORBIDDEN, f"your roles may not {what}")
+
+
+def office_level(scope: Scope) -> Level:
+    """The caller's office: the command centre (sees the city), a town, or a grid member."""
+    city = scope.directory.city
+    if city is not None and scope.sees(city.id):
+        return Level.CITY
+    if scope.roles & (CARDERS | {Role.VIEWER, Role.HOTLINE}):
+        return Level.TOWN
+    return Level.GRID
+
+
+async def _open_case(session: AsyncSession, case_id: str) -> Case:
+    case = await cases.case_for_change(session, case_id)
+    if case.status in FINAL_STATUSES:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, f"the case is {case.status}")
+    return case
+
+
+async def issue_card(
+    session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str
+) -> Case:
+    """A card by hand: only an office at the same or a higher level than the late one."""
+    _require(scope, CARDERS, "issue cards")
+    text = cases.check_text("reason", reason, required=True)
+    if Card(level) == Card.NONE:
+        raise invalid("level", "a card is YELLOW or RED")
+    case = await _open_case(session, case_id)
+    hop = await clocks.current_hop(session, case)
+    late = Level(hop.level) if hop else _case_level(scope, case)
+    if LEVEL_RANK[office_level(scope)] < LEVEL_RANK[late]:
+        raise DomainError(
+            ErrorCode.FORBIDDEN, f"only an office at {late} level or higher may card this case"
+        )
+    card = Card(level)
+    session.add(
+        CaseCard(
+            tenant_id=case.tenant_id,
+            case_id=case.id,
+            hop_id=hop.id if hop else None,
+            member_id=hop.member_id if hop else case.assignee_id,
+            level=card,
+            phase=hop.phase if hop else None,
+            reason=text,
+            automatic=False,
+            issued_by_id=scope.principal.id,
+            issued_by_name=scope.principal.name,
+        )
+    )
+    await _raise_card(session, case, hop.id if hop else None, card)
+    await cases.record(
+        session,
+        scope,
+        case,
+        EventKind.CARD,
+        None,
+        None,
+        text,
+        {"level": card.value, "automatic": False},
+    )
+    await _notify_card(session, case, card, hop.phase if hop else None, automatic=False)
+    return case
+
+
+def _case_level(scope: Scope, case: Case) -> Level:
+    kind = scope.directory.by_id[case.tenant_id].kind
+    return Level.CITY if kind == TenantKind.CITY else Level.TOWN
+
+
+async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
+    """督办: press the responsible office; on the timeline, the audit trail, and notified."""
+    _require(scope, SUPERVISORS, "urge cases")
+    text = cases.check_text("note", note, required=True)
+    case = await _open_case(session, case_id)
+    await cases.record(session, scope, case, EventKind.URGE, None, None, text)
+    await _notify(
+        session,
+        case,
+        "case.urged",
+        f"案件{case.number}被督办：{text}",
+        {"note": text, "by": scope.principal.name},
+    )
+    return case
+
+
+async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+    """挂起: the clock stops until the case is resumed."""
+    _require(scope, HOLDERS, "suspend cases")
+    text = cases.check_text("reason", reason, required=True)
+    case = await _open_case(session, case_id)
+    hop = await clocks.current_hop(session, case)
+    if hop is None or hop.suspended or case.status not in OPEN_STATUSES:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "no running clock to suspend")
+    await clocks.suspend(hop)
+    await cases.record(session, scope, case, EventKind.SUSPEND, None, None, text)
+    return case
+
+
+async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
+    _require(scope, HOLDERS, "resume cases")
+    text = cases.check_text("note", note)
+    case = await _open_case(session, case_id)
+    hop = await clocks.current_hop(session, case)
+    if hop is None or not hop.suspended:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
+    await cases.record(session, scope, case, EventKind.RESUME, None, None, text)
+    await session.flush()
+    await clocks.resume(session, case, hop, local_tz())
+    return case
+
+
+async def request_extension(
+    session: AsyncSession, scope: Scope, case_id: str, due_at: datetime, reason: str
+) -> ExtensionRequest:
+    """延期申请: a later deadline, pending a supervisor's approval."""
+    _require(scope, REQUESTERS, "request extensions")
+    text = cases.check_text("reason", reason, required=True)
+    cases.check_time("dueAt", due_at)
+    case = await _open_case(session, case_id)
+    if due_at <= utcnow() or (case.due_at and due_at <= case.due_at):
+        raise invalid("dueAt", "an extension must move the deadline later")
+    hop = await clocks.current_hop(session, case)
+    request = ExtensionRequest(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        hop_id=hop.id if hop else None,
+        requested_due_at=due_at,
+        reason=text,
+        requested_by_id=scope.principal.id,
+        requested_by_name=scope.principal.name,
+    )
+    session.add(request)
+    await cases.record(
+        session,
+        scope,
+        case,
+        EventKind.EXTENSION_REQUESTED,
+        None,
+        None,
+        text,
+        {"dueAt": due_at.isoformat(), "request": str(request.id)},
+    )
+    return request
+
+
+async def decide_extension(
+    session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
+) -> Case:
+    _require(scope, SUPERVISORS, "decide extensions")
+    text = cases.check_text("note", note)
+    parsed = cases.parse_id(request_id)
+    request = await session.get(ExtensionRequest, parsed) if parsed else None
+    if request is None:
+        raise not_found("extension request", "requestId")
+    if request.status != "PENDING":
+        raise DomainError(ErrorCode.CONFLICT, f"the request is already {request.status}")
+    case = await _open_case(session, str(request.case_id))
+    request.status = "APPROVED" if approve else "REFUSED"
+    request.decided_at, request.decision_note = utcnow(), text
+    request.decided_by_id, request.decided_by_name = scope.principal.id, scope.principal.name
+    kind = EventKind.EXTENSION_APPROVED if approve else EventKind.EXTENSION_REFUSED
+    await cases.record(
+        session,
+        scope,
+        case,
+        kind,
+        None,
+        None,
+        text,
+        {"dueAt": request.requested_due_at.isoformat(), "request": str(request.id)},
+    )
+    if approve:
+        case.due_at, case.due_fixed = request.requested_due_at, True
+        hop = await clocks.current_hop(session, case)
+        if hop is not None and hop.phase == Phase.HANDLE and not hop.suspended:
+            await clocks.start_phase(
+                session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
+            )
+    return case
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+async def _notify_card(
+    session: AsyncSession, case: Case, level: Card, phase: str | None, *, automatic: bool
+) -> None:
+    phase_name = PHASE_NAMES.get(phase or "", "办理")
+    how = "超时自动" if automatic else "督查"
+    await _notify(
+        session,
+        case,
+        "case.carded",
+        f"案件{case.number}（{case.title}）{how}亮{CARD_NAMES[level]}：{phase_name}环节超时",
+        {"level": level.value, "phase": phase, "automatic": automatic},
+    )
+
+
+async def _notify(
+    session: AsyncSession, case: Case, kind: str, text: str, data: dict[str, Any]
+) -> None:
+    from hub.notify import notify
+
+    payload = {"caseId": str(case.id), "caseNumber": case.number, **data}
+    key = f"{kind}:{case.id}:{uuid.uuid4()}"
+    await notify(session, case.tenant_id, kind, text, payload, key, str(case.id))

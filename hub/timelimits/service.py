@@ -1,0 +1,218 @@
+"""Each hop's clocks: which rule applies, when a phase turns yellow and red, pauses, extensions.
+
+A case moves from office to office (city -> town -> grid member, and back when returned); each
+hop has a phase (accept, handle, review, feedback) whose thresholds are stored when the phase
+starts, so the sweep and the "overdue" lists are indexed queries, never computed on read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.calendar.service import workdays
+from hub.cases.deadlines import add_working_days
+from hub.cases.model import Case, Event
+from hub.db import Database, utcnow
+from hub.timelimits.model import CaseHop, Level, LimitUnit, Phase, TimeLimitRule
+
+RULES_CACHE_SECONDS = 30.0
+
+
+async def rules(session: AsyncSession) -> list[TimeLimitRule]:
+    db: Database = session.info["db"]
+    cached = db.cache.get("time_limit_rules")
+    if cached and time.monotonic() - cached[0] < RULES_CACHE_SECONDS:
+        return cached[1]
+    found = list(await session.scalars(select(TimeLimitRule)))
+    db.cache["time_limit_rules"] = (time.monotonic(), found)
+    return found
+
+
+def forget_rules(db: Database) -> None:
+    db.cache.pop("time_limit_rules", None)
+
+
+def pick(found: list[TimeLimitRule], level: str, phase: str, case: Case) -> TimeLimitRule | None:
+    """The most specific rule for this level and phase that matches the case."""
+    best, best_score = None, -1
+    for rule in found:
+        if rule.level != level or rule.phase != phase:
+            continue
+        wanted = (
+            (rule.category, case.category),
+            (rule.priority, case.priority),
+            (rule.channel, _first_channel(case)),
+        )
+        if any(value is not None and value != actual for value, actual in wanted):
+            continue
+        score = sum(value is not None for value, _ in wanted)
+        if score > best_score:
+            best, best_score = rule, score
+    return best
+
+
+def _first_channel(case: Case) -> str | None:
+    channels = case.channels
+    return channels[0].value if channels else None
+
+
+async def thresholds(
+    session: AsyncSession, case: Case, level: str, phase: str, start: datetime, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    rule = pick(await rules(session), level, phase, case)
+    if rule is None:
+        return None, None
+    if rule.unit == LimitUnit.HOURS:
+        return start + timedelta(hours=rule.yellow_after), start + timedelta(hours=rule.red_after)
+    is_workday = await workdays(session, case.tenant_id, start.astimezone(tz).date())
+    return (
+        add_working_days(start, round(rule.yellow_after), tz, is_workday),
+        add_working_days(start, round(rule.red_after), tz, is_workday),
+    )
+
+
+async def current_hop(session: AsyncSession, case: Case) -> CaseHop | None:
+    return await session.scalar(
+        select(CaseHop)
+        .where(CaseHop.case_id == case.id, CaseHop.ended_at.is_(None))
+        .order_by(CaseHop.seq.desc())
+        .limit(1)
+    )
+
+
+def level_of(tenant_kind: str, member_id: uuid.UUID | None) -> Level:
+    if member_id is not None:
+        return Level.GRID
+    return Level.CITY if tenant_kind == "CITY" else Level.TOWN
+
+
+async def open_hop(
+    session: AsyncSession,
+    case: Case,
+    level: Level,
+    member_id: uuid.UUID | None,
+    from_tenant_id: uuid.UUID | None,
+    tz: ZoneInfo,
+) -> CaseHop:
+    """A new hop in its accept phase; the office's previous hop ends."""
+    now = utcnow()
+    previous = await current_hop(session, case)
+    if previous is not None:
+        end_hop(previous, "REDISPATCHED", now)
+    seq = (previous.seq if previous else await _last_seq(session, case)) + 1
+    hop = CaseHop(
+        id=uuid.uuid4(),
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        seq=seq,
+        level=level,
+        member_id=member_id,
+        from_tenant_id=from_tenant_id,
+        phase=Phase.ACCEPT,
+        phase_started_at=now,
+        opened_at=now,
+    )
+    session.add(hop)
+    await start_phase(session, case, hop, Phase.ACCEPT, tz, now)
+    return hop
+
+
+async def _last_seq(session: AsyncSession, case: Case) -> int:
+    from sqlalchemy import func
+
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.max(CaseHop.seq), 0)).where(CaseHop.case_id == case.id)
+        )
+        or 0
+    )
+
+
+async def start_phase(
+    session: AsyncSession,
+    case: Case,
+    hop: CaseHop,
+    phase: Phase,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> None:
+    """Start a phase's clocks; the handle phase keeps a deadline set from outside (the city
+    platform's, or an approved extension) as its yellow threshold."""
+    now = now or utcnow()
+    hop.phase, hop.phase_started_at = phase, now
+    hop.yellow_carded = hop.red_carded = False
+    hop.suspended = False
+    if phase == Phase.DONE:
+        hop.yellow_at = hop.red_at = None
+        return
+    hop.yellow_at, hop.red_at = await _clock(session, case, hop.level, phase, now, tz)
+
+
+async def _clock(
+    session: AsyncSession, case: Case, level: str, phase: str, start: datetime, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    yellow, red = await thresholds(session, case, level, phase, start, tz)
+    if phase == Phase.HANDLE and case.due_fixed and case.due_at is not None:
+        gap = (red - yellow) if yellow and red else timedelta(days=1)
+        yellow, red = case.due_at, case.due_at + gap
+    return yellow, red
+
+
+def end_hop(hop: CaseHop, reason: str, now: datetime | None = None) -> None:
+    hop.ended_at, hop.end_reason = now or utcnow(), reason
+    hop.phase, hop.yellow_at, hop.red_at = Phase.DONE, None, None
+
+
+async def end_current(session: AsyncSession, case: Case, reason: str) -> None:
+    hop = await current_hop(session, case)
+    if hop is not None:
+        end_hop(hop, reason)
+
+
+async def move_hops(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> None:
+    await session.execute(
+        update(CaseHop).where(CaseHop.case_id == case.id).values(tenant_id=tenant_id)
+    )
+
+
+# --- pauses (挂起/解挂) --------------------------------------------------------------------------
+
+
+def paused_since(events: list[Event], since: datetime, now: datetime) -> timedelta:
+    """Total paused time after ``since``, rebuilt from SUSPEND and RESUME events."""
+    total, started = timedelta(), None
+    for event in sorted(events, key=lambda e: e.at):
+        if event.action == "SUSPEND" and started is None:
+            started = max(event.at, since)
+        elif event.action == "RESUME" and started is not None:
+            total += max(event.at - started, timedelta())
+            started = None
+    if started is not None:
+        total += now - started
+    return total
+
+
+async def suspend(hop: CaseHop) -> None:
+    hop.suspended, hop.yellow_at, hop.red_at = True, None, None
+
+
+async def resume(session: AsyncSession, case: Case, hop: CaseHop, tz: ZoneInfo) -> None:
+    """Restore the phase's thresholds moved on by every pause since the phase started."""
+    now = utcnow()
+    events = list(
+        await session.scalars(
+            select(Event).where(Event.case_id == case.id, Event.action.in_(["SUSPEND", "RESUME"]))
+        )
+    )
+    started = hop.phase_started_at
+    yellow, red = await _clock(session, case, hop.level, hop.phase, started, tz)
+    pause = paused_since(events, started, now)
+    hop.suspended = False
+    hop.yellow_at = yellow + pause if yellow else None
+    hop.red_at = red + pause if red else None

@@ -1,0 +1,313 @@
+"""The outbox under failure, for real: `sanwang worker` and `sanwang scheduler` processes on
+Redis, a private redis-server that goes down, and a loopback webhook that fails and hangs.
+
+Each test uses its own Redis namespace on the machine's Redis (127.0.0.1:6379), and the outage
+test its own redis-server on a free port: the machine's own services are never stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from hub import jobs
+from hub.auth import system_scope
+from hub.config import Settings
+from hub.db import Database
+from hub.notify import notify
+from hub.outbox.model import OutboxMessage, SendState
+from hub.outbox.relay import relay_all, relay_once
+from tests.sinks import Sink, webhook_sink
+
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+class Proc:
+    """A `sanwang worker` / `sanwang scheduler` / redis-server child, its output in a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, name: str) -> None:
+        self.log = cwd / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        with self.log.open("w") as out:
+            self.popen = subprocess.Popen(
+                args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish or hand anything back."""
+        self.popen.kill()
+        self.popen.wait(10)
+
+    async def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait (off the loop: the sink must keep answering); 0 is a clean stop."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.popen.wait, timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"did not stop on SIGTERM:\n{self.output()}") from None
+        return self.popen.returncode
+
+
+def sanwang(command: str, env: dict[str, str], cwd: Path) -> Proc:
+    return Proc([sys.executable, "-m", "hub.cli", command], env, cwd, command)
+
+
+def redis_server(port: int, cwd: Path) -> Proc:
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    proc = Proc(args, dict(os.environ), cwd, f"redis-{port}")
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        with contextlib.suppress(redis.ConnectionError):
+            if client.ping():
+                return proc
+        if proc.popen.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"redis-server did not start:\n{proc.output()}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def job_env(
+    db_url: str, broker_url: str, namespace: str, sink: Sink, **more: Any
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANWANG_")}
+    env.update(
+        SANWANG_DATABASE_URL=db_url,
+        SANWANG_BROKER_URL=broker_url,
+        SANWANG_BROKER_NAMESPACE=namespace,
+        SANWANG_NOTIFY_URL=sink.url,
+        SANWANG_SECRET_KEY="e2e-outbox",
+        SANWANG_RELAY_INTERVAL_SECONDS="0.2",
+        SANWANG_OUTBOX_BACKOFF_SECONDS="0.1",
+        SANWANG_OUTBOX_BACKOFF_MAX_SECONDS="0.5",
+    )
+    env.update({f"SANWANG_{k.upper()}": str(v) for k, v in more.items()})
+    return env
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A Redis namespace of this test alone; its keys are removed afterwards."""
+    name = f"sanwang-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(MACHINE_REDIS)
+    keys = list(client.scan_iter(f"{name}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@contextlib.asynccontextmanager
+async def processes() -> AsyncIterator[list[Proc]]:
+    """Children started in the block are stopped at its end (their logs shown on failure)."""
+    started: list[Proc] = []
+    try:
+        yield started
+    except BaseException:
+        for p in started:
+            print(f"--- {p.log.name}\n{p.output()}")
+        raise
+    finally:
+        for p in started:
+            if p.popen.poll() is None:
+                p.popen.kill()
+                p.popen.wait(10)
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+async def write_notification(db: Database, key: str, case: str) -> OutboxMessage:
+    scope = await system_scope(db)
+    town = scope.directory.by_code["laiji"].id
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        return await notify(session, town, "case.status", f"案件 {case} 状态变更", {}, key, case)
+
+
+async def states(db: Database) -> dict[str, tuple[str, int]]:
+    scope = await system_scope(db)
+    async with db.session(scope.tenant_ids) as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    return {r.idempotency_key: (r.state, r.attempts) for r in rows}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+
+
+async def all_delivered(db: Database) -> bool:
+    return all(state == SendState.DELIVERED for state, _ in (await states(db)).values())
+
+
+# --- (a) a worker killed mid-delivery -----------------------------------------------------------
+
+
+@pytest.mark.slow  # the visibility timeout has to pass (about 10 s)
+async def test_a_worker_killed_mid_delivery_is_replaced_and_the_effect_happens_once(
+    db: Database, db_url: str, tmp_path: Path, namespace: str
+) -> None:
+    async with webhook_sink() as sink, processes() as procs:
+        # The sink takes the first request in (its effect happens) and never answers.
+        sink.hang(1, seconds=120)
+        env = job_env(db_url, MACHINE_REDIS, namespace, sink, outbox_visibility_seconds=4)
+        await write_notification(db, "kill-1", "case-1")
+        procs.append(scheduler := sanwang("scheduler", env, tmp_path))
+        procs.append(first := sanwang("worker", env, tmp_path))
+
+        await sink.wait_for(lambda s: len(s.received) == 1, timeout=30)
+        first.kill()
+        assert (await states(db))["kill-1"] == (SendState.ENQUEUED, 0)
+
+        procs.append(second := sanwang("worker", env, tmp_path))
+        await eventually(lambda: all_delivered(db))
+        assert await second.stop() == 0
+        assert await scheduler.stop() == 0
+
+    assert [r.answer for r in sink.requests_for("kill-1")] == ["hang", "duplicate"]
+    assert list(sink.effects) == ["kill-1"]
+
+
+async def test_a_worker_stopped_by_sigterm_finishes_the_delivery_in_flight(
+    db: Database, db_url: str, tmp_path: Path, namespace: str
+) -> None:
+    async with webhook_sink() as sink, processes() as procs:
+        sink.hang(1, seconds=1.5)  # answers, late
+        env = job_env(db_url, MACHINE_REDIS, namespace, sink)
+        await write_notification(db, "term-1", "case-1")
+        procs.append(scheduler := sanwang("scheduler", env, tmp_path))
+        procs.append(worker := sanwang("worker", env, tmp_path))
+        await sink.wait_for(lambda s: len(s.received) == 1, timeout=30)
+
+        assert await worker.stop() == 0  # waits for the answer, records it, then exits
+        assert (await states(db))["term-1"] == (SendState.DELIVERED, 0)
+        assert await scheduler.stop() == 0
+    assert len(sink.received) == 1
+
+
+# --- (b) the broker is down while cases change --------------------------------------------------
+
+
+async def test_nothing_is_lost_while_the_broker_is_down_and_the_outbox_drains_after(
+    db: Database, db_url: str, tmp_path: Path, namespace: str
+) -> None:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    broker = jobs.make_broker(Settings(broker_url=url, broker_namespace=namespace, _env_file=None))
+    async with webhook_sink() as sink, processes() as procs:
+        procs.append(private := redis_server(port, tmp_path))
+        await write_notification(db, "case-1/1", "case-1")
+        await write_notification(db, "case-2/1", "case-2")
+        private.kill()
+
+        assert await relay_once(db, broker) == 0  # refused, quietly
+        await write_notification(db, "case-1/2", "case-1")  # cases keep changing
+        await write_notification(db, "case-3/1", "case-3")
+        assert await relay_all(db, broker) == 0
+        assert set((await states(db)).values()) == {(SendState.PENDING, 0)}
+
+        procs.append(redis_server(port, tmp_path))  # back, on the same port
+        env = job_env(db_url, url, namespace, sink)
+        procs.append(worker := sanwang("worker", env, tmp_path))
+
+        async def drained() -> bool:
+            await relay_all(db, broker)
+            return await all_delivered(db)
+
+        await eventually(drained)
+        assert await worker.stop() == 0
+
+    assert sorted(sink.effects) == ["case-1/1", "case-1/2", "case-2/1", "case-3/1"]
+    case_1 = [r.key for r in sink.received if r.key.startswith("case-1/")]
+    assert case_1 == ["case-1/1", "case-1/2"]  # a later status never overtakes an earlier one
+    assert all(r.answer == "ok" for r in sink.received)
+
+
+# --- (c) the endpoint fails for a while ----------------------------------------------------------
+
+RETRY = """mutation($id: ID!) { retryOutboxMessage(id: $id) {
+  ... on OutboxMessageResult { outboxMessage { state attempts } }
+  ... on UserError { code message } } }"""
+
+
+async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_then_a_retry(
+    hub: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    db = hub.db
+    async with webhook_sink() as sink:
+        settings = hub.settings.model_copy(
+            update={
+                "notify_url": sink.url,
+                "notify_timeout_seconds": 0.3,
+                "outbox_backoff_seconds": 0.05,
+                "outbox_backoff_max_seconds": 0.2,
+                "outbox_max_attempts": 4,
+                "relay_interval_seconds": 0.05,
+                "outbox_visibility_seconds": 5.0,
+            }
+        )
+        runtime = await jobs.start_embedded(settings, db)
+        try:
+            # 500, a timeout (it took effect, the answer never came), 500, then it works.
+            sink.fail(1)
+            sink.hang(1, seconds=3)
+            sink.fail(1)
+            await write_notification(db, "flaky-1", "case-1")
+            await eventually(lambda: all_delivered(db))
+            assert (await states(db))["flaky-1"] == (SendState.DELIVERED, 3)
+            answers = [r.answer for r in sink.requests_for("flaky-1")]
+            assert answers == ["500", "hang", "500", "duplicate"]
+
+            # Failing past the limit: a dead letter, one alert.
+            sink.fail(4, status=503)
+            dead = await write_notification(db, "down-1", "case-2")
+
+            async def is_dead() -> bool:
+                return (await states(db))["down-1"][0] == SendState.DEAD
+
+            await eventually(is_dead)
+            assert (await states(db))["down-1"] == (SendState.DEAD, 4)
+            await asyncio.sleep(0.3)  # nothing more happens to it
+            assert len(sink.requests_for("down-1")) == 4
+
+            # ADMIN retries it over GraphQL: delivered.
+            done = (await hub.gql(RETRY, {"id": str(dead.id)}))["retryOutboxMessage"]
+            assert done["outboxMessage"] == {"state": "PENDING", "attempts": 0}
+            await eventually(lambda: all_delivered(db))
+        finally:
+            await jobs.stop(runtime)
+
+    assert [r.answer for r in sink.requests_for("down-1")] == ["503"] * 4 + ["ok"]
+    assert sorted(sink.effects) == ["down-1", "flaky-1"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    alerts = [r for r in caplog.records if "outbox.dead" in r.getMessage()]
+    assert len(alerts) == 1 and len(errors) == 1 and str(dead.id) in errors[0].getMessage()
