@@ -157,6 +157,7 @@ def _job_settings(command: str) -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("pika").setLevel(logging.WARNING)  # RabbitMQ's client narrates at INFO
     return settings
 
 

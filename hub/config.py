@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     log_level: str = "INFO"
+    sweep_interval_seconds: float = Field(
+        60.0, gt=0, description="how often the card sweep looks for crossed time limits"
+    )
     # --- jobs: the broker, the outbox and notifications ---
     broker_namespace: str = Field(
         "sanwang", description="Redis key prefix of the broker (several hubs on one Redis)"
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
         gt=0,
         description="an ENQUEUED message not delivered within this long (a killed worker, a lost "
         "broker message) is handed to the broker again; keep it above notify_timeout_seconds",
+    )
+    outbox_retention_days: float = Field(
+        7.0, gt=0, description="DELIVERED outbox rows are deleted this long after delivery"
     )
     relay_interval_seconds: float = Field(
         1.0, gt=0, description="how often the relay moves due outbox rows into the broker"

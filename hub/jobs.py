@@ -40,7 +40,7 @@ from sqlalchemy import text
 
 from hub.config import Settings, get_settings
 from hub.db import Database
-from hub.outbox.relay import relay_all, requeue_stale
+from hub.outbox.relay import prune_delivered, relay_all, requeue_stale
 from hub.outbox.service import install_senders
 from hub.tenancy.service import TenantInfo, directory
 
@@ -288,6 +288,14 @@ async def relay_outbox(db: Database) -> None:
     settings = current_settings()
     await requeue_stale(db, settings.outbox_visibility_seconds)
     await relay_all(db, current_broker())
+
+
+@periodic("outbox.prune", seconds=3600)
+async def prune_outbox(db: Database) -> None:
+    """Keep the outbox table to what is still useful: delivered rows go after a while."""
+    pruned = await prune_delivered(db, current_settings().outbox_retention_days)
+    if pruned:
+        log.info("pruned %d delivered outbox message(s)", pruned)
 
 
 @dataclass

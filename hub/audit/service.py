@@ -36,6 +36,15 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
 
 
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
+    # A head locked earlier in this same transaction is still ours (FOR UPDATE holds until the
+    # transaction ends) and its in-memory seq/hash are the newest: no need to ask again.
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    held = session.info.get("audit_heads")
+    if held is None or held[0] is not tx:
+        held = session.info["audit_heads"] = (tx, {})
+    if tenant_id in held[1]:
+        return held[1][tenant_id]
     dialect = session.bind.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
@@ -52,6 +61,7 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
         .execution_options(populate_existing=True)
     )
     assert head is not None
+    held[1][tenant_id] = head
     return head
 
 
@@ -83,6 +93,29 @@ async def append(
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     return entry
+
+
+async def append_many(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Principal,
+    items: list[tuple[str, str, str | uuid.UUID, Mapping[str, Any]]],
+) -> list[AuditEntry]:
+    """Several entries (action, subject type, subject id, data) on one chain, taking its head
+    once: the inserts go out as one batch."""
+    head = await _lock_head(session, tenant_id)
+    entries, at = [], utcnow()
+    for action, subject_type, subject_id, data in items:
+        entry = AuditEntry(
+            tenant_id=tenant_id, seq=head.seq + 1, at=at, action=action,
+            subject_type=subject_type, subject_id=str(subject_id), actor_id=actor.id,
+            actor_name=actor.name, data=dict(data), prev_hash=head.hash,
+        )
+        entry.hash = chain.entry_hash(head.hash, content_of(entry))
+        head.seq, head.hash = entry.seq, entry.hash
+        entries.append(entry)
+    session.add_all(entries)
+    return entries
 
 
 async def trail(session: AsyncSession, scope: Scope, subject_id: str) -> list[AuditEntry]:

@@ -167,10 +167,22 @@ def _loaded(row: object, name: str) -> bool:
     return name not in inspect(row).unloaded
 
 
+_CHANNEL_BITS = tuple((c, 1 << i) for i, c in enumerate(ChannelEnum))
+
+
+def _channels(mask: int) -> list[ChannelEnum]:
+    return [c for c, bit in _CHANNEL_BITS if mask & bit]
+
+
 def case_node(row: CaseRow, view: View) -> Case:
-    grid = row.grid_cell if _loaded(row, "grid_cell") else None
-    assignee = row.assignee if _loaded(row, "assignee") else None
-    source = row.source if _loaded(row, "source") else None
+    unloaded = inspect(row).unloaded  # a new set on every call: take it once per row
+
+    def loaded(name: str) -> bool:
+        return name not in unloaded
+
+    grid = row.grid_cell if loaded("grid_cell") else None
+    assignee = row.assignee if loaded("assignee") else None
+    source = row.source if loaded("source") else None
     return Case(
         id=strawberry.ID(str(row.id)),
         number=row.number,
@@ -180,7 +192,7 @@ def case_node(row: CaseRow, view: View) -> Case:
         category=CategoryEnum(row.category),
         priority=PriorityEnum(row.priority),
         card=CardEnum(row.card),
-        channels=row.channels,
+        channels=_channels(row.channel_mask),
         created_at=row.created_at,
         updated_at=row.updated_at,
         accept_due_at=row.accept_due_at,
@@ -198,8 +210,8 @@ def case_node(row: CaseRow, view: View) -> Case:
         else None,
         assignee=Member.of(assignee) if assignee else None,
         source=Source.of(source) if source else None,
-        reports=[report_node(r, view) for r in row.reports] if _loaded(row, "reports") else [],
-        timeline=[timeline_entry(e) for e in row.events] if _loaded(row, "events") else [],
+        reports=[report_node(r, view) for r in row.reports] if loaded("reports") else [],
+        timeline=[timeline_entry(e) for e in row.events] if loaded("events") else [],
         links=[
             CaseLink(
                 kind=LinkKindEnum(link.kind),
@@ -210,12 +222,12 @@ def case_node(row: CaseRow, view: View) -> Case:
                     status=CaseStatusEnum(link.other_case.status),
                 ),
             )
-            for link in (row.links if _loaded(row, "links") else [])
+            for link in (row.links if loaded("links") else [])
             if link.other_case is not None
         ],
         external_refs=[
             ExternalRef(system=r.system, external_id=r.external_id)
-            for r in (row.external_refs if _loaded(row, "external_refs") else [])
+            for r in (row.external_refs if loaded("external_refs") else [])
         ],
     )
 
@@ -245,6 +257,21 @@ def reporter_of(row: ReportRow, view: View) -> Reporter | None:
     if phone and not view.sees_phones:
         phone = mask_phone(phone)
     return Reporter(name=row.reporter_name, phone=phone)
+
+
+def unmasked_reads(rows: list[CaseRow], view: View) -> list[tuple[CaseRow, list[str]]]:
+    """Which reporters' phone numbers this view shows in full, per case (each is audited)."""
+    if not view.sees_phones:
+        return []
+    reads = []
+    for row in rows:
+        if not _loaded(row, "reports"):
+            continue
+        shown = [str(r.id) for r in row.reports
+                 if r.reporter_phone and (not r.anonymous or view.sees_anonymous)]
+        if shown:
+            reads.append((row, shown))
+    return reads
 
 
 def timeline_entry(row: EventRow) -> TimelineEntry:

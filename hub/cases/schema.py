@@ -23,6 +23,7 @@ from hub.cases.nodes import (
     Priority,
     View,
     case_node,
+    unmasked_reads,
 )
 from hub.errors import invalid
 from hub.events import broadcaster
@@ -181,6 +182,12 @@ async def case_result(
     return CaseResult(case=node, duplicate_of=case_node(dup, view_of(ctx)) if dup else None)
 
 
+async def audit_reads(ctx: Context, rows: list[CaseRow], view: View) -> None:
+    reads = unmasked_reads(rows, view)
+    if reads:
+        await ctx.write(service.audit_unmasked, reads)
+
+
 def register_input(inp: RegisterCaseInput) -> service.RegisterInput:
     payload = {k: _jsonable(v) for k, v in vars(inp).items() if v is not None}
     return service.RegisterInput(
@@ -228,6 +235,7 @@ class Query:
             want_total="totalCount" in selected(info.selected_fields, "cases"),
         )
         view = view_of(ctx)
+        await audit_reads(ctx, page.cases, view)
         edges = [
             CaseEdge(cursor=c, node=case_node(r, view))
             for r, c in zip(page.cases, page.cursors, strict=True)
@@ -246,7 +254,11 @@ class Query:
         ctx = info.context
         include = selected(info.selected_fields, "case")
         row = await ctx.read(service.get_case, id, include)
-        return case_node(row, view_of(ctx)) if row else None
+        if row is None:
+            return None
+        view = view_of(ctx)
+        await audit_reads(ctx, [row], view)
+        return case_node(row, view)
 
 
 # --- mutations ----------------------------------------------------------------------------------

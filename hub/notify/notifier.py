@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.outbox.model import OutboxMessage
-from hub.outbox.service import enqueue, register_sender
+from hub.outbox.service import enqueue, enqueue_many, register_sender
 
 log = logging.getLogger("hub.notify")
 
@@ -95,3 +95,18 @@ async def notify(
     """Queue a notification in the caller's transaction; ``key`` makes a repeat a no-op."""
     payload = {"kind": kind, "text": text_zh, "data": data}
     return await enqueue(session, tenant_id, TOPIC, ordering_key, key, payload)
+
+
+# (tenant_id, kind, text, data, key, ordering_key), as notify's arguments
+Note = tuple[uuid.UUID, str, str, dict[str, Any], str, str]
+
+
+async def notify_many(session: AsyncSession, notes: list[Note]) -> None:
+    """``notify`` for many notifications at once (one look-up of the keys seen before)."""
+    await enqueue_many(
+        session,
+        [
+            (tenant_id, TOPIC, ordering_key, key, {"kind": kind, "text": text_zh, "data": data})
+            for tenant_id, kind, text_zh, data, key, ordering_key in notes
+        ],
+    )

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dramatiq
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, delete, func, select, update
 
 from hub.auth import system_scope
 from hub.db import Database, utcnow
@@ -42,34 +42,57 @@ def broker_message(row_id: uuid.UUID) -> dramatiq.Message:
     )
 
 
-def _due(now: datetime, limit: int, *, skip_locked: bool):
-    """PENDING rows that are due and first in line of their ordering key: a row waits while an
-    older row of its key is not DELIVERED (a DEAD one included), so a later status of a case
-    never overtakes an earlier one."""
-    older = aliased(Outbox)
-    ahead = exists().where(
-        older.ordering_key == Outbox.ordering_key,
-        older.state != SendState.DELIVERED,
-        or_(
-            older.created_at < Outbox.created_at,
-            and_(older.created_at == Outbox.created_at, older.id < Outbox.id),
-        ),
-    )
+def _candidates(now: datetime, limit: int, after: datetime | None, *, skip_locked: bool) -> Select:
+    """Due PENDING rows in due order. ``after`` resumes a drain where its last batch ended:
+    the rows just claimed leave dead index entries behind until vacuum removes them (later
+    still if a long transaction holds the xmin horizon back), and starting the index scan past
+    them keeps a drain linear instead of quadratic."""
     stmt = (
-        select(Outbox.id)
-        .where(Outbox.state == SendState.PENDING, Outbox.next_attempt_at <= now, ~ahead)
+        select(Outbox.id, Outbox.ordering_key, Outbox.next_attempt_at)
+        .where(Outbox.state == SendState.PENDING, Outbox.next_attempt_at <= now)
         .order_by(Outbox.next_attempt_at)
         .limit(limit)
     )
+    if after is not None:
+        stmt = stmt.where(Outbox.next_attempt_at >= after)
     # Several relays may run on PostgreSQL: each takes rows the others have not locked.
-    return stmt.with_for_update(skip_locked=True, of=Outbox) if skip_locked else stmt
+    return stmt.with_for_update(skip_locked=True) if skip_locked else stmt
 
 
-async def _claim(db: Database, limit: int) -> list[uuid.UUID]:
+def _first_in_line(keys: set[str]) -> Select:
+    """The oldest not-yet-DELIVERED row of each key (a DEAD one included): only it may go, so a
+    later status of a case never overtakes an earlier one. One set-based statement over the
+    batch's keys rather than a per-row anti-join: that one's plan turns quadratic when the
+    statistics are stale (a burst of rows into an emptied table), this one stays linear."""
+    place = func.row_number().over(
+        partition_by=Outbox.ordering_key, order_by=(Outbox.created_at, Outbox.id)
+    )
+    ranked = (
+        select(Outbox.id, place.label("place"))
+        .where(Outbox.ordering_key.in_(keys), Outbox.state != SendState.DELIVERED)
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.place == 1)
+
+
+@dataclass(frozen=True)
+class Batch:
+    ids: list[uuid.UUID]  # claimed: now ENQUEUED
+    seen: int  # due rows looked at (those behind an older row of their key wait)
+    end: datetime | None  # where the next batch of a drain starts
+
+
+async def _claim(db: Database, limit: int, after: datetime | None = None) -> Batch:
+    """Mark the first-in-line rows among the next ``limit`` due ones ENQUEUED."""
     scope = await system_scope(db)
     now = utcnow()
+    due = _candidates(now, limit, after, skip_locked=not db.is_sqlite)
     async with db.session(scope.tenant_ids, write=True) as session, session.begin():
-        ids = list((await session.scalars(_due(now, limit, skip_locked=not db.is_sqlite))).all())
+        rows = (await session.execute(due)).all()
+        if not rows:
+            return Batch([], 0, after)
+        first = set((await session.scalars(_first_in_line({r.ordering_key for r in rows}))).all())
+        ids = [r.id for r in rows if r.id in first]
         if ids:
             await session.execute(
                 update(Outbox)
@@ -77,7 +100,7 @@ async def _claim(db: Database, limit: int) -> list[uuid.UUID]:
                 .values(state=SendState.ENQUEUED, enqueued_at=now)
                 .execution_options(synchronize_session=False)
             )
-    return ids
+    return Batch(ids, len(rows), rows[-1].next_attempt_at)
 
 
 async def _unclaim(db: Database, ids: list[uuid.UUID]) -> None:
@@ -108,26 +131,34 @@ def _send_all(broker: dramatiq.Broker, ids: list[uuid.UUID]) -> int:
     return sent
 
 
+async def _relay_batch(
+    db: Database, broker: dramatiq.Broker, limit: int, after: datetime | None
+) -> tuple[Batch, int]:
+    """A batch claimed, and how many of its rows the broker took."""
+    batch = await _claim(db, limit, after)
+    if not batch.ids:
+        return batch, 0
+    # The broker clients block: keep the event loop (the web app's, in embedded mode) free.
+    sent = await asyncio.to_thread(_send_all, broker, batch.ids)
+    if sent < len(batch.ids):
+        await _unclaim(db, batch.ids[sent:])
+    return batch, sent
+
+
 async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 500) -> int:
     """Move up to ``limit`` due rows into the broker; returns how many it moved."""
-    ids = await _claim(db, limit)
-    if not ids:
-        return 0
-    # The broker clients block: keep the event loop (the web app's, in embedded mode) free.
-    sent = await asyncio.to_thread(_send_all, broker, ids)
-    if sent < len(ids):
-        await _unclaim(db, ids[sent:])
-    return sent
+    return (await _relay_batch(db, broker, limit, None))[1]
 
 
 async def relay_all(db: Database, broker: dramatiq.Broker, limit: int = 500) -> int:
-    """Relay until no due row is left (or the broker stops taking them)."""
-    total = 0
+    """Relay batch after batch until no due row is left, or the broker stops taking them."""
+    total, after = 0, None
     while True:
-        moved = await relay_once(db, broker, limit)
-        total += moved
-        if moved < limit:
+        batch, sent = await _relay_batch(db, broker, limit, after)
+        total += sent
+        if batch.seen < limit or sent < len(batch.ids):
             return total
+        after = batch.end
 
 
 async def requeue_stale(db: Database, older_than_seconds: float) -> int:
@@ -157,3 +188,17 @@ async def requeue_stale(db: Database, older_than_seconds: float) -> int:
             "%d outbox message(s) were not delivered in time: handing them out again", len(ids)
         )
     return len(ids)
+
+
+async def prune_delivered(db: Database, older_than_days: float) -> int:
+    """Forget DELIVERED rows delivered more than ``older_than_days`` ago; returns how many.
+    Dead letters and undelivered rows stay (and so does the order they impose)."""
+    scope = await system_scope(db)
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        done = await session.execute(
+            delete(Outbox)
+            .where(Outbox.state == SendState.DELIVERED, Outbox.delivered_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+    return done.rowcount or 0

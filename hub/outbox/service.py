@@ -90,6 +90,40 @@ async def enqueue(
     return row
 
 
+async def enqueue_many(
+    session: AsyncSession, messages: list[tuple[uuid.UUID, str, str, str, dict[str, Any]]]
+) -> None:
+    """``enqueue`` for many (tenant_id, topic, ordering_key, idempotency_key, payload) at once:
+    one look-up of the keys seen before instead of one per message."""
+    keys = [m[3] for m in messages]
+    if not keys:
+        return
+    seen = set(
+        await session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(keys))
+        )
+    )
+    for tenant_id, topic, ordering_key, idempotency_key, payload in messages:
+        if idempotency_key in seen:
+            continue
+        seen.add(idempotency_key)
+        now = _created_stamp()
+        session.add(
+            OutboxMessage(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                topic=topic,
+                ordering_key=ordering_key,
+                idempotency_key=idempotency_key,
+                payload=payload,
+                state=SendState.PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
 # --- ADMIN: look and retry --------------------------------------------------------------------
 
 

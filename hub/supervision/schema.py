@@ -13,6 +13,9 @@ from hub.auth import Scope
 from hub.calendar import service as calendar
 from hub.cases import service as cases
 from hub.cases.enums import Card as CardEnum
+from hub.cases.enums import Category as CategoryEnum
+from hub.cases.enums import Channel as ChannelEnum
+from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.nodes import Card
 from hub.cases.schema import CaseMutationResult, case_result
 from hub.errors import DomainError, ErrorCode, invalid
@@ -20,8 +23,10 @@ from hub.gql import Context, UserError
 from hub.roles import Role
 from hub.supervision import service, stats
 from hub.tenancy.schema import Tenant
+from hub.timelimits import service as clocks
 from hub.timelimits.model import CaseCard as CardRow
 from hub.timelimits.model import CaseHop as HopRow
+from hub.timelimits.model import Level, LimitUnit, Phase
 from hub.timelimits.model import TimeLimitRule as RuleRow
 
 Info = strawberry.Info[Context, None]
@@ -283,8 +288,87 @@ class Query:
         ]
 
 
+LevelEnum = strawberry.enum(Level, name="OfficeLevel")
+PhaseEnum = strawberry.enum(Phase, name="Phase")
+UnitEnum = strawberry.enum(LimitUnit, name="LimitUnit")
+
+
+@strawberry.input(description="A phase's thresholds; blank category/priority/channel match any.")
+class TimeLimitRuleInput:
+    level: LevelEnum
+    phase: PhaseEnum
+    unit: UnitEnum
+    yellow_after: float
+    red_after: float
+    category: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+
+
+async def _set_rule(session: AsyncSession, scope: Scope, inp: TimeLimitRuleInput) -> RuleRow:
+    if Role.ADMIN not in scope.roles:
+        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN changes time limits")
+    if inp.phase == Phase.DONE:
+        raise invalid("phase", "DONE has no clock")
+    if not 0 < inp.yellow_after <= inp.red_after <= 10_000:
+        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
+    for name, value, allowed in (
+        ("category", inp.category, CategoryEnum),
+        ("priority", inp.priority, PriorityEnum),
+        ("channel", inp.channel, ChannelEnum),
+    ):
+        if value is not None and value not in allowed.__members__:
+            raise invalid(name, f"unknown {name} {value!r}")
+    values = {
+        "level": Level(inp.level).value,
+        "phase": Phase(inp.phase).value,
+        "category": inp.category,
+        "priority": inp.priority,
+        "channel": inp.channel,
+        "unit": LimitUnit(inp.unit).value,
+        "yellow_after": inp.yellow_after,
+        "red_after": inp.red_after,
+    }
+    rule = await clocks.set_rule(session, values)
+    city = scope.directory.city
+    if city is not None:
+        from hub.audit import service as audit
+
+        await audit.append(
+            session,
+            city.id,
+            scope.principal,
+            "timelimits.set_rule",
+            "time_limit_rule",
+            f"{values['level']}:{values['phase']}",
+            values,
+        )
+    return rule
+
+
+def rule_node(r: RuleRow) -> TimeLimitRule:
+    return TimeLimitRule(
+        id=strawberry.ID(str(r.id)),
+        level=r.level,
+        phase=r.phase,
+        category=r.category,
+        priority=r.priority,
+        channel=r.channel,
+        unit=r.unit,
+        yellow_after=r.yellow_after,
+        red_after=r.red_after,
+    )
+
+
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Add or change a time-limit rule (ADMIN).")
+    async def set_time_limit_rule(
+        self, info: Info, input: TimeLimitRuleInput
+    ) -> Annotated[TimeLimitRule | UserError, strawberry.union("TimeLimitRuleMutationResult")]:
+        done = await info.context.write(_set_rule, input)
+        return done if isinstance(done, UserError) else rule_node(done)
+
     @strawberry.mutation(description="督办: press the responsible office.")
     async def urge_case(self, info: Info, case_id: strawberry.ID, note: str) -> CaseMutationResult:
         return await case_result(info, await info.context.write(service.urge, case_id, note))

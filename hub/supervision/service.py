@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,6 +30,9 @@ from hub.roles import Role
 from hub.tenancy.model import TenantKind
 from hub.timelimits import service as clocks
 from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, Level, Phase
+
+if TYPE_CHECKING:
+    from hub.notify.notifier import Note
 
 CARD_RANK = {Card.NONE: 0, Card.YELLOW: 1, Card.RED: 2}
 LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
@@ -115,24 +118,46 @@ async def _card_crossed(
             select(Case).where(Case.id.in_([c.case_id for c in crossed])).with_for_update()
         )
     }
-    for card in crossed:
-        case = case_rows.get(card.case_id)
-        if case is None:
-            continue
-        await _raise_card(session, case, card.hop_id, card.level)
-        await cases.record(
-            session,
-            SYSTEM,
-            case,
-            EventKind.CARD,
-            None,
-            None,
-            f"{CARD_NAMES[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
-            {"level": card.level.value, "phase": card.phase, "automatic": True},
+    # One UPDATE marks every crossed hop's card; then the events, audit entries and outbox rows
+    # are built without a flush per card (no_autoflush: the audit head is locked once, see
+    # audit._lock_head) and leave in one flush, batched (executemany / insertmanyvalues).
+    level = crossed[0].level  # a sweep pass handles one threshold
+    await session.execute(
+        update(CaseHop)
+        .where(
+            CaseHop.id.in_([c.hop_id for c in crossed if c.case_id in case_rows]),
+            CaseHop.card != Card.RED,
         )
-        await _notify_card(session, case, card.level, card.phase, automatic=True)
-        if card.level == Card.RED and card.phase == Phase.ACCEPT:
-            await _recall(session, case, card.hop_id)
+        .values(card=level)
+        .execution_options(synchronize_session=False)
+    )
+    recalls, notes = [], []
+    with session.no_autoflush:
+        for card in crossed:
+            case = case_rows.get(card.case_id)
+            if case is None:
+                continue
+            if CARD_RANK[Card(case.card)] < CARD_RANK[card.level]:
+                case.card = card.level
+            await cases.record(
+                session,
+                SYSTEM,
+                case,
+                EventKind.CARD,
+                None,
+                None,
+                f"{CARD_NAMES[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
+                {"level": card.level.value, "phase": card.phase, "automatic": True},
+            )
+            notes.append(_card_note(case, card.level, card.phase, automatic=True))
+            if card.level == Card.RED and card.phase == Phase.ACCEPT:
+                recalls.append((case, card.hop_id))
+        from hub.notify.notifier import notify_many
+
+        await notify_many(session, notes)
+    await session.flush()
+    for case, hop_id in recalls:
+        await _recall(session, case, hop_id)
     return len(crossed)
 
 
@@ -366,10 +391,15 @@ async def decide_extension(
 async def _notify_card(
     session: AsyncSession, case: Case, level: Card, phase: str | None, *, automatic: bool
 ) -> None:
+    from hub.notify import notify
+
+    await notify(session, *_card_note(case, level, phase, automatic=automatic))
+
+
+def _card_note(case: Case, level: Card, phase: str | None, *, automatic: bool) -> Note:
     phase_name = PHASE_NAMES.get(phase or "", "办理")
     how = "超时自动" if automatic else "督查"
-    await _notify(
-        session,
+    return _note(
         case,
         "case.carded",
         f"案件{case.number}（{case.title}）{how}亮{CARD_NAMES[level]}：{phase_name}环节超时",
@@ -377,11 +407,15 @@ async def _notify_card(
     )
 
 
+def _note(case: Case, kind: str, text: str, data: dict[str, Any]) -> Note:
+    payload = {"caseId": str(case.id), "caseNumber": case.number, **data}
+    key = f"{kind}:{case.id}:{uuid.uuid4()}"
+    return (case.tenant_id, kind, text, payload, key, str(case.id))
+
+
 async def _notify(
     session: AsyncSession, case: Case, kind: str, text: str, data: dict[str, Any]
 ) -> None:
     from hub.notify import notify
 
-    payload = {"caseId": str(case.id), "caseNumber": case.number, **data}
-    key = f"{kind}:{case.id}:{uuid.uuid4()}"
-    await notify(session, case.tenant_id, kind, text, payload, key, str(case.id))
+    await notify(session, *_note(case, kind, text, data))

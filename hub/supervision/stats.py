@@ -7,7 +7,6 @@ overdue cases count against it, so a town cannot look punctual by leaving late c
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any

@@ -216,3 +216,28 @@ async def resume(session: AsyncSession, case: Case, hop: CaseHop, tz: ZoneInfo) 
     hop.suspended = False
     hop.yellow_at = yellow + pause if yellow else None
     hop.red_at = red + pause if red else None
+
+
+async def set_rule(session: AsyncSession, values: dict[str, object]) -> TimeLimitRule:
+    """Add or change the rule for one (level, phase, category, priority, channel)."""
+    key = {k: values[k] for k in ("level", "phase", "category", "priority", "channel")}
+    found = await session.scalar(
+        select(TimeLimitRule).where(
+            *[
+                getattr(TimeLimitRule, k) == v
+                if v is not None
+                else getattr(TimeLimitRule, k).is_(None)
+                for k, v in key.items()
+            ]
+        )
+    )
+    rule = found or TimeLimitRule(**key)
+    rule.unit, rule.yellow_after, rule.red_after = (
+        values["unit"],
+        values["yellow_after"],
+        values["red_after"],
+    )
+    rule.updated_at = utcnow()
+    session.add(rule)
+    forget_rules(session.info["db"])
+    return rule

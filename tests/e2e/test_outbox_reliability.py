@@ -311,3 +311,21 @@ async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_t
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     alerts = [r for r in caplog.records if "outbox.dead" in r.getMessage()]
     assert len(alerts) == 1 and len(errors) == 1 and str(dead.id) in errors[0].getMessage()
+
+
+# --- the commands refuse the embedded broker ----------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["worker", "scheduler"])
+def test_job_commands_need_a_real_broker(command: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANWANG_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "needs a real broker" in done.stderr and "SANWANG_BROKER_URL" in done.stderr

@@ -23,7 +23,7 @@ from hub.db import Database, utcnow
 from hub.notify import LogNotifier, Notification, WebhookNotifier, notifier_for, notify
 from hub.outbox.delivery import backoff_seconds, deliver
 from hub.outbox.model import OutboxMessage, SendState
-from hub.outbox.relay import relay_once, requeue_stale
+from hub.outbox.relay import prune_delivered, relay_once, requeue_stale
 from hub.outbox.service import enqueue, register_sender
 from tests.sinks import webhook_sink
 
@@ -247,6 +247,32 @@ async def test_the_embedded_worker_delivers_each_key_in_order(db: Database, fast
         assert [s for k, s in seen if k == key] == list(range(6))
 
 
+async def test_the_embedded_worker_boots_like_the_cli_and_has_its_own_engine(
+    db: Database, fast: Settings
+) -> None:
+    from dramatiq.middleware import TimeLimit
+
+    topic, seen = unique("test.boot"), {}
+
+    async def sender(payload: dict[str, Any], key: str) -> None:
+        seen["loop"] = asyncio.get_running_loop()
+        seen["db"] = jobs.actor_database(jobs.current_settings())
+
+    register_sender(topic, sender)
+    await write(db, topic, "case-1", "boot-1")
+    runtime = await jobs.start_embedded(fast, db)
+    try:
+        (limit,) = [m for m in jobs.current_broker().middleware if isinstance(m, TimeLimit)]
+        assert limit.manager.is_alive()  # process_boot ran: time limits are enforced
+        async with asyncio.timeout(20):
+            while (await all_rows(db))[0].state != SendState.DELIVERED:
+                await asyncio.sleep(0.05)
+    finally:
+        await jobs.stop(runtime)
+    assert seen["loop"] is not asyncio.get_running_loop()
+    assert seen["db"] is not db and seen["db"].url == db.url
+
+
 # --- retries, backoff, dead letters ---------------------------------------------------------
 
 
@@ -459,3 +485,23 @@ async def test_relay_moves_nothing_that_is_not_due(db: Database, broker: Any) ->
             select(func.count(OutboxMessage.id)).where(OutboxMessage.state == SendState.PENDING)
         )
     assert count == 1
+
+
+async def test_delivered_messages_are_pruned_after_the_retention(
+    db: Database, fast: Settings, broker: Any
+) -> None:
+    rec = Recorder(unique("test.prune"))
+    old = await write(db, rec.topic, "case-1", "prune-old")
+    await write(db, rec.topic, "case-2", "prune-recent")
+    await relay_and_deliver(db, broker, fast)
+    await relay_and_deliver(db, broker, fast)
+    assert await prune_delivered(db, 1) == 0  # delivered just now: kept
+    scope = await system_scope(db)
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == old.id)
+            .values(delivered_at=utcnow() - timedelta(days=2))
+        )
+    assert await prune_delivered(db, 1) == 1
+    assert {r.idempotency_key for r in await all_rows(db)} == {"prune-recent"}

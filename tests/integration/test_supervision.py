@@ -20,7 +20,8 @@ CLOCKS = """query($id: ID!) { caseClocks(caseId: $id) { seq level tenantCode pha
   caseCards(caseId: $id) { level phase automatic reason tenantCode }
   case(id: $id) { status card dueAt timeline { action note } } }"""
 
-DISPATCH = """mutation($id: ID!, $input: DispatchInput!) { dispatchCase(caseId: $id, input: $input) {
+DISPATCH = """mutation($id: ID!, $input: DispatchInput!) {
+  dispatchCase(caseId: $id, input: $input) {
   __typename ... on CaseResult { case { id status dueAt } } ... on UserError { code message } } }"""
 
 
@@ -265,3 +266,30 @@ async def test_the_working_calendar_is_data_an_admin_can_edit(hub: Hub) -> None:
     assert refused["setWorkDay"]["code"] == "FORBIDDEN"
     done = await hub.gql(edit, {"w": True})
     assert done["setWorkDay"] == {"__typename": "WorkDay", "workday": True, "reason": "防汛值班"}
+
+
+SET_RULE = """mutation($i: TimeLimitRuleInput!) { setTimeLimitRule(input: $i) {
+  __typename ... on TimeLimitRule { level phase unit yellowAfter redAfter }
+  ... on UserError { code field } } }"""
+
+
+async def test_time_limits_are_data_an_admin_can_change(hub: Hub) -> None:
+    rule = {"level": "TOWN", "phase": "ACCEPT", "unit": "HOURS", "yellowAfter": 0.5,
+            "redAfter": 1, "category": "NOISE"}
+    refused = await mutate(hub, SET_RULE, hub.token("SUPERVISOR"), i=rule)
+    assert refused["code"] == "FORBIDDEN"
+    bad = await mutate(hub, SET_RULE, i={**rule, "yellowAfter": 2})
+    assert bad["code"] == "VALIDATION" and bad["field"] == "yellowAfter"
+    unknown = await mutate(hub, SET_RULE, i={**rule, "category": "SMELL"})
+    assert unknown["code"] == "VALIDATION" and unknown["field"] == "category"
+    done = await mutate(hub, SET_RULE, i=rule)
+    assert done["yellowAfter"] == 0.5
+    noise = await dispatched(hub, "laiji", category="NOISE", externalId="noise")
+    dust = await dispatched(hub, "laiji", externalId="dust")
+    noise_hop = (await clocks(hub, noise))["caseClocks"][0]
+    dust_hop = (await clocks(hub, dust))["caseClocks"][0]
+    assert iso(noise_hop["redAt"]) - iso(noise_hop["yellowAt"]) == timedelta(minutes=30)
+    assert iso(dust_hop["redAt"]) - iso(dust_hop["yellowAt"]) == timedelta(hours=2)
+    rules = await hub.gql("{ timeLimitRules { level phase category yellowAfter } }")
+    assert {"level": "TOWN", "phase": "ACCEPT", "category": "NOISE", "yellowAfter": 0.5} in rules[
+        "timeLimitRules"]
