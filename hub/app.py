@@ -19,7 +19,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from hub import metrics
+from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
 from hub.config import Settings, get_settings
 from hub.db import Database
@@ -95,6 +95,10 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, 503
         )
+    problem = await jobs.broker_problem(request.app.state.settings)
+    if problem:
+        log.warning("readiness: %s", problem)
+        return JSONResponse({"status": "unavailable", "reason": problem}, 503)
     return JSONResponse({"status": "ok"})
 
 
@@ -138,8 +142,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await db.dispose()
+        # With the embedded broker the worker and the scheduler run in this process.
+        runtime = await jobs.start_embedded(settings, db)
+        try:
+            yield
+        finally:
+            await jobs.stop(runtime)
+            await db.dispose()
 
     app = Starlette(
         routes=[

@@ -124,6 +124,7 @@ def serve(
         if demo:
             created = await _seed(settings)
             typer.echo("demo world: " + ", ".join(f"{k} +{v}" for k, v in created.items()))
+            await _start_demo_feeds(settings)
 
     asyncio.run(prepare())
     if demo:
@@ -142,6 +143,23 @@ def serve(
         port=port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+    )
+
+
+async def _start_demo_feeds(settings: Settings) -> None:
+    """Grid patrols with short limits, so cards appear within minutes (the job registers on
+    import and runs in the embedded scheduler, or in `sanwang scheduler`)."""
+    from hub.demo import activity
+
+    settings.sweep_interval_seconds = min(settings.sweep_interval_seconds, 10.0)
+    db = _database(settings)
+    try:
+        await activity.install_demo_rules(db)
+    finally:
+        await db.dispose()
+    typer.echo(
+        f"demo feeds: a grid patrol finding every {activity.PATROL_SECONDS:.0f} s "
+        "(patrol limits: accept within 1.2 min, red at 3 min)"
     )
 
 

@@ -30,7 +30,6 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = Field(
         None, description="apply migrations when serving; default: only on SQLite"
     )
-    city_code: str = Field("xinmi", description="the city tenant (command centre)")
     case_number_prefix: str = Field("XM", description="prefix of human case numbers")
     timezone: str = Field("Asia/Shanghai", description="where days and working hours are counted")
     graphql_max_depth: int = 12

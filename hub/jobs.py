@@ -49,7 +49,7 @@ log = logging.getLogger("hub.jobs")
 EMBEDDED = "embedded"
 # Modules that register periodic jobs with @periodic, imported when a scheduler starts
 # (the card sweep adds itself here).
-PERIODIC_MODULES: list[str] = []
+PERIODIC_MODULES: list[str] = ["hub.supervision.jobs"]
 
 
 # --- the broker ---------------------------------------------------------------------------------
@@ -392,3 +392,27 @@ async def stop(runtime: EmbeddedRuntime) -> None:
         await stop_scheduler(runtime.scheduler)
     if runtime.worker is not None and runtime.settings is not None:
         await asyncio.to_thread(stop_worker, runtime.worker, runtime.settings)
+
+
+async def broker_problem(settings: Settings) -> str | None:
+    """Why the broker cannot be reached, or None (for /readyz). The embedded one always can."""
+    url = settings.broker_url
+    if url == EMBEDDED:
+        return None
+    try:
+        if url.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+            await asyncio.to_thread(client.ping)
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 5672), 2
+        )
+        writer.close()
+        return None
+    except Exception as exc:  # any failure means not ready; say which
+        return f"broker: {type(exc).__name__}"

@@ -231,3 +231,4 @@ def anyio_backend() -> str:
 
 
 collect_ignore = ["perf"]  # benchmarks run on demand: python -m tests.perf.<name>
+pytest_plugins = ["tests.processes"]  # its fixtures (a Redis namespace per test)

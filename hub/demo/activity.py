@@ -27,7 +27,7 @@ PATROL_SECONDS = 20.0
 # Short limits for patrol cases, so the demo shows cards within minutes.
 DEMO_RULES = [
     {"level": "GRID", "phase": "ACCEPT", "unit": "HOURS", "yellow_after": 0.02, "red_after": 0.05},
-    {"level": "GRID", "phase": "HANDLE", "unit": "HOURS", "yellow_after": 0.1, "red_after": 0.2},
+    {"level": "GRID", "phase": "HANDLE", "unit": "HOURS", "yellow_after": 0.05, "red_after": 0.1},
 ]
 FINDINGS = [
     (Category.DUST, "料场未苫盖", "巡查发现{name}料场物料未苫盖，风起扬尘"),
@@ -51,7 +51,7 @@ async def install_demo_rules(db: Database) -> None:
 @periodic("demo.patrol", seconds=PATROL_SECONDS)
 async def patrol(db: Database) -> None:
     """One patrol finding: registered, dispatched to the village's grid member, and accepted in
-    time two times out of three."""
+    time half of the time."""
     rnd = random.Random()
     source = rnd.choice(world.SOURCES)
     category, title, text = rnd.choice(FINDINGS)
@@ -72,7 +72,7 @@ async def patrol(db: Database) -> None:
             await cases.dispatch(session, scope, str(done.case.id), cases.DispatchInput(
                 tenant_code=source.tenant, assignee_id=member.id, note="请网格员核查"),
                 tz=local_tz())
-            if rnd.random() < 2 / 3:
+            if rnd.random() < 0.5:
                 await cases.accept(session, scope, str(done.case.id), "已签收，马上到现场")
         await session.commit()
     log.info("demo patrol: %s %s", done.case.number, done.case.title)

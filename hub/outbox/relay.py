@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dramatiq
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, select, text, update
 
 from hub.auth import system_scope
 from hub.db import Database, utcnow
@@ -150,6 +151,27 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 500) ->
     return (await _relay_batch(db, broker, limit, None))[1]
 
 
+ANALYZE_EVERY_SECONDS = 60.0
+_analyzed: dict[str, float] = {}
+
+
+async def _fresh_statistics(db: Database) -> None:
+    """ANALYZE the outbox before draining a backlog (PostgreSQL, at most once a minute).
+    The table swings from nearly empty to thousands of rows (a broker outage, a burst of
+    changes) faster than autovacuum's analyze follows, and on stale statistics the planner
+    takes the tenant index for selective and scans every row of it per statement."""
+    now = time.monotonic()
+    if db.is_sqlite or now - _analyzed.get(db.url, -ANALYZE_EVERY_SECONDS) < ANALYZE_EVERY_SECONDS:
+        return
+    _analyzed[db.url] = now
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text(f"analyze {Outbox.__tablename__}"))
+            await conn.commit()
+    except Exception as exc:  # an optimisation: the drain goes on without it
+        log.warning("could not analyze the outbox table: %s", exc)
+
+
 async def relay_all(db: Database, broker: dramatiq.Broker, limit: int = 500) -> int:
     """Relay batch after batch until no due row is left, or the broker stops taking them."""
     total, after = 0, None
@@ -158,6 +180,10 @@ async def relay_all(db: Database, broker: dramatiq.Broker, limit: int = 500) -> 
         total += sent
         if batch.seen < limit or sent < len(batch.ids):
             return total
+        if not batch.ids and batch.end == after:
+            return total  # a full batch of rows waiting behind older ones, all due at one instant
+        if after is None:  # a full first batch: a backlog
+            await _fresh_statistics(db)
         after = batch.end
 
 

@@ -31,6 +31,15 @@ from hub.timelimits.model import TimeLimitRule as RuleRow
 
 Info = strawberry.Info[Context, None]
 StatsGroup = strawberry.enum(stats.StatsGroup, name="StatsGroup")
+CardGroup = strawberry.enum(stats.CardGroup, name="CardGroup")
+
+
+@strawberry.type(description="Cards earned by one town or one grid member.")
+class CardCount:
+    key: str
+    label: str
+    yellow_cards: int
+    red_cards: int
 
 
 @strawberry.type(description="One group of the command-centre counts.")
@@ -187,6 +196,20 @@ class Query:
                 red_cards=r.red_cards,
                 on_time_rate=r.on_time_rate,
             )
+            for r in rows
+        ]
+
+    @strawberry.field(description="Cards issued in a period, per town or per grid member.")
+    async def card_counts(
+        self,
+        info: Info,
+        group_by: CardGroup,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[CardCount]:
+        rows = await info.context.read(stats.card_counts, from_, to, group_by)
+        return [
+            CardCount(key=r.key, label=r.label, yellow_cards=r.yellow, red_cards=r.red)
             for r in rows
         ]
 

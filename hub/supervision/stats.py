@@ -232,3 +232,47 @@ async def board(session: AsyncSession, scope: Scope, soon_hours: float = 24) -> 
         t: BoardRow(t, n, o or 0, soon_rows.get(t, 0), y or 0, r or 0) for t, n, o, y, r in counts
     }
     return [found.get(t) or BoardRow(t, 0, 0, soon_rows.get(t, 0), 0, 0) for t in scope.tenant_ids]
+
+
+class CardGroup(enum.Enum):
+    TENANT = "TENANT"
+    MEMBER = "MEMBER"
+
+
+@dataclass
+class CardCount:
+    key: str
+    label: str
+    yellow: int = 0
+    red: int = 0
+
+
+async def card_counts(
+    session: AsyncSession,
+    scope: Scope,
+    start: datetime | None,
+    end: datetime | None,
+    group: CardGroup,
+) -> list[CardCount]:
+    """Cards issued in [start, end) per town or per grid member (the monthly evaluation)."""
+    from hub.grid.model import Member
+
+    scope.require(Permission.CASE_READ)
+    if group == CardGroup.TENANT:
+        query = select(CaseCard.tenant_id, CaseCard.tenant_id, CaseCard.level, func.count())
+    else:
+        query = select(CaseCard.member_id, Member.name, CaseCard.level, func.count()).join(
+            Member, Member.id == CaseCard.member_id
+        )
+    query = query.where(*_period(CaseCard.issued_at, start, end)).group_by(
+        *query.selected_columns[:3]
+    )
+    rows: dict[str, CardCount] = {}
+    for key, label, level, count in await session.execute(query):
+        name = _label(scope, StatsGroup.TENANT, str(key)) if group == CardGroup.TENANT else label
+        row = rows.setdefault(str(key), CardCount(str(key), name))
+        if level == "RED":
+            row.red += count
+        else:
+            row.yellow += count
+    return sorted(rows.values(), key=lambda r: (-r.red, -r.yellow, r.label))

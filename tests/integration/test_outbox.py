@@ -23,7 +23,7 @@ from hub.db import Database, utcnow
 from hub.notify import LogNotifier, Notification, WebhookNotifier, notifier_for, notify
 from hub.outbox.delivery import backoff_seconds, deliver
 from hub.outbox.model import OutboxMessage, SendState
-from hub.outbox.relay import prune_delivered, relay_once, requeue_stale
+from hub.outbox.relay import prune_delivered, relay_all, relay_once, requeue_stale
 from hub.outbox.service import enqueue, register_sender
 from tests.sinks import webhook_sink
 
@@ -221,6 +221,22 @@ async def test_a_dead_message_holds_back_the_rest_of_its_key(
     assert (await row(db, first.id)).state == SendState.DEAD
     assert await relay_once(db, broker) == 0
     assert (await row(db, second.id)).state == SendState.PENDING
+
+
+async def test_two_relays_at_once_never_move_a_row_twice(
+    db: Database, db_url: str, broker: Any
+) -> None:
+    scope = await system_scope(db)
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        for n in range(300):
+            await enqueue(session, await town(db), "notify", f"case-{n % 150}", f"two-{n}", {})
+    other = Database(db_url)  # a second replica
+    try:
+        moved = await asyncio.gather(relay_all(db, broker, 40), relay_all(other, broker, 40))
+    finally:
+        await other.dispose()
+    ids = [m.message_id for m in _drain(broker)]
+    assert sum(moved) == len(ids) == len(set(ids)) == 150  # the first of each key, once
 
 
 async def test_the_embedded_worker_delivers_each_key_in_order(db: Database, fast: Settings) -> None:
@@ -505,3 +521,16 @@ async def test_delivered_messages_are_pruned_after_the_retention(
         )
     assert await prune_delivered(db, 1) == 1
     assert {r.idempotency_key for r in await all_rows(db)} == {"prune-recent"}
+
+
+async def test_a_drain_ends_when_a_full_batch_only_waits_behind_older_rows(
+    db: Database, broker: Any
+) -> None:
+    scope = await system_scope(db)
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        for n in range(12):
+            await enqueue(session, await town(db), "notify", "one-case", f"tie-{n}", {})
+        await session.flush()
+        await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+    assert await relay_all(db, broker, 4) == 1  # the first; the rest wait for it
+    assert await relay_all(db, broker, 4) == 0  # and a drain of waiting rows ends

@@ -293,3 +293,23 @@ async def test_time_limits_are_data_an_admin_can_change(hub: Hub) -> None:
     rules = await hub.gql("{ timeLimitRules { level phase category yellowAfter } }")
     assert {"level": "TOWN", "phase": "ACCEPT", "category": "NOISE", "yellowAfter": 0.5} in rules[
         "timeLimitRules"]
+
+
+COUNTS = """query($g: CardGroup!) { cardCounts(groupBy: $g) { key label yellowCards redCards } }"""
+
+
+async def test_cards_are_counted_per_town_and_per_member(hub: Hub) -> None:
+    cells = (await hub.gql(op("GridCells"), {"tenantCode": "laiji"}))["gridCells"]
+    member = next(c for c in cells if c["level"] == 3)["members"][0]
+    case = (await register(hub, tenantCode="laiji"))["case"]["id"]
+    await mutate(hub, DISPATCH, id=case, input={"tenantCode": "laiji",
+                                                 "assigneeId": member["id"]})
+    assert await sweep_at(hub, "laiji", utcnow() + timedelta(hours=5)) == 2  # yellow and red
+    towns = (await hub.gql(COUNTS, {"g": "TENANT"}))["cardCounts"]
+    assert towns == [{"key": towns[0]["key"], "label": "来集镇", "yellowCards": 1,
+                      "redCards": 1}]
+    members = (await hub.gql(COUNTS, {"g": "MEMBER"}))["cardCounts"]
+    assert members == [{"key": member["id"], "label": member["name"], "yellowCards": 1,
+                        "redCards": 1}]
+    hops = (await clocks(hub, case))["caseClocks"]
+    assert hops[0]["level"] == "GRID", "a dispatch naming a member opens a grid-level hop"
