@@ -24,6 +24,7 @@ from hub.auth import AuthError, authenticate
 from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.gql import Context
+from hub.plugins import connector_routes
 from hub.schema import build_schema
 
 log = logging.getLogger("hub.app")
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
     )
     graphql = HubGraphQL(db, settings, settings.signing_key())
+    state = {"db": db, "settings": settings, "key": graphql.key}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *connector_routes(state),
         ],
         lifespan=lifespan,
     )

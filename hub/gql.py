@@ -7,7 +7,6 @@ shared by two resolvers) scoped to the caller's tenants.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from graphql import GraphQLError
@@ -114,10 +112,6 @@ def should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (GraphQLError, DomainError))
 
 
-def gql_enum(cls: type[enum.Enum], description: str | None = None) -> Any:
-    return strawberry.enum(cls, description=description)
-
-
 # --- what the client selected -------------------------------------------------------------------
 
 
@@ -138,7 +132,3 @@ def selected(root: Iterable[Any], *path: str) -> set[str]:
     for name in path:
         level = _fields(s for f in level if f.name == name for s in f.selections)
     return {f.name for f in level}
-
-
-def session_of(ctx: Context) -> Callable[[], AsyncSession]:
-    return lambda: ctx.db.session(ctx.scope.tenant_ids)

@@ -30,6 +30,7 @@ def official_day(day: date) -> tuple[bool, str]:
         _, holiday = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:  # a year the library does not know yet: weekends only
         return not weekend, "周末" if weekend else "工作日"
+    # Holidays' names come in English from the library; people read Chinese.
     if workday:
         return True, "调休上班" if weekend else "工作日"
     return False, _HOLIDAY_NAMES.get(str(holiday), "周末") if holiday else "周末"

@@ -1,8 +1,7 @@
-"""Time limits (限时办结), counted on a working-day calendar (pure).
+"""Working-day arithmetic (pure): how the time limits count days on a calendar.
 
-Defaults until the per-tenant rules arrive: accept within 2 hours (the platform is patrolled
-every two hours); resolve within 5 working days, or 1 for URGENT; platform cases keep the
-platform's own deadline.
+The limits themselves are data (hub/timelimits); which days are working days is data too
+(hub/calendar, seeded from China's official calendar). This module only counts.
 """
 
 from __future__ import annotations
@@ -11,22 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.cases.enums import Priority
-
-ACCEPT_WITHIN = timedelta(hours=2)
-RESOLVE_WORKING_DAYS = {Priority.NORMAL: 5, Priority.URGENT: 1}
-
 IsWorkday = Callable[[date], bool]
-
-
-def china_workday(day: date) -> bool:
-    """China's calendar with public holidays and make-up workdays (调休), weekends outside it."""
-    import chinese_calendar
-
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the library does not know yet
-        return day.weekday() < 5
 
 
 def add_working_days(start: datetime, days: int, tz: ZoneInfo, is_workday: IsWorkday) -> datetime:
@@ -43,13 +27,3 @@ def add_working_days(start: datetime, days: int, tz: ZoneInfo, is_workday: IsWor
         if is_workday(day):
             days -= 1
     return datetime.combine(day, clock.replace(tzinfo=None), tzinfo=tz)
-
-
-def resolve_due(
-    start: datetime, priority: Priority, tz: ZoneInfo, is_workday: IsWorkday = china_workday
-) -> datetime:
-    return add_working_days(start, RESOLVE_WORKING_DAYS[priority], tz, is_workday)
-
-
-def accept_due(start: datetime) -> datetime:
-    return start + ACCEPT_WITHIN

@@ -21,8 +21,6 @@ class CaseStatus(enum.StrEnum):
 OPEN_STATUSES = frozenset(
     {CaseStatus.REGISTERED, CaseStatus.DISPATCHED, CaseStatus.HANDLING, CaseStatus.UNDER_REVIEW}
 )
-# Statuses a new report about the same problem may still attach to.
-ATTACHABLE_STATUSES = OPEN_STATUSES | {CaseStatus.RESOLVED, CaseStatus.FEEDBACK_GIVEN}
 FINAL_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.MERGED, CaseStatus.REJECTED})
 
 

@@ -267,8 +267,11 @@ def unmasked_reads(rows: list[CaseRow], view: View) -> list[tuple[CaseRow, list[
     for row in rows:
         if not _loaded(row, "reports"):
             continue
-        shown = [str(r.id) for r in row.reports
-                 if r.reporter_phone and (not r.anonymous or view.sees_anonymous)]
+        shown = [
+            str(r.id)
+            for r in row.reports
+            if r.reporter_phone and (not r.anonymous or view.sees_anonymous)
+        ]
         if shown:
             reads.append((row, shown))
     return reads

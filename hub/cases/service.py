@@ -753,10 +753,6 @@ async def _move_reports(session: AsyncSession, case: Case, target: Case) -> int:
     return len(reports)
 
 
-async def source_exists(session: AsyncSession, source_id: uuid.UUID) -> Source | None:
-    return await session.get(Source, source_id)
-
-
 async def audit_unmasked(
     session: AsyncSession, scope: Scope, reads: list[tuple[Case, list[str]]]
 ) -> None:

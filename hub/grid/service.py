@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from hub.auth import Scope
 from hub.db import Database
 from hub.grid.geometry import GridIndex, cell_shape
-from hub.grid.model import GridCell, Member
+from hub.grid.model import GridCell
 from hub.roles import Permission
 
 INDEX_CACHE_SECONDS = 30.0
@@ -53,15 +52,3 @@ async def grid_index(db: Database) -> GridIndex:
     index = GridIndex(s for s in shapes if s is not None)
     db.cache["grid_index"] = (time.monotonic(), index)
     return index
-
-
-def forget_grid_index(db: Database) -> None:
-    db.cache.pop("grid_index", None)
-
-
-async def get_cell(session: AsyncSession, cell_id: uuid.UUID) -> GridCell | None:
-    return await session.get(GridCell, cell_id)
-
-
-async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
-    return await session.get(Member, member_id)

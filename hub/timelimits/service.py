@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.calendar.service import workdays
@@ -173,12 +173,6 @@ async def end_current(session: AsyncSession, case: Case, reason: str) -> None:
     hop = await current_hop(session, case)
     if hop is not None:
         end_hop(hop, reason)
-
-
-async def move_hops(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> None:
-    await session.execute(
-        update(CaseHop).where(CaseHop.case_id == case.id).values(tenant_id=tenant_id)
-    )
 
 
 # --- pauses (挂起/解挂) --------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.cases.deadlines import accept_due, add_working_days, china_workday, resolve_due
-from hub.cases.enums import Priority
+from hub.calendar.service import official_day
+from hub.cases.deadlines import add_working_days
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -35,20 +35,23 @@ def test_weekday_table(start: datetime, days: int, due: datetime) -> None:
     assert add_working_days(start, days, TZ, weekdays) == due
 
 
-def test_national_day_golden_week_is_skipped_and_make_up_saturday_counts() -> None:
+def china_workday(day: date) -> bool:
+    return official_day(day)[0]
+
+
+def test_national_day_golden_week_is_skipped_and_make_up_days_count() -> None:
     # 2025: 1-8 October are holidays; Sunday 28 September and Saturday 11 October are workdays.
-    assert not china_workday(date(2025, 10, 3))
-    assert china_workday(date(2025, 9, 28))
-    assert china_workday(date(2025, 10, 11))
+    assert official_day(date(2025, 10, 3)) == (False, "国庆节")
+    assert official_day(date(2025, 9, 28)) == (True, "调休上班")
+    assert official_day(date(2025, 10, 11)) == (True, "调休上班")
     start = datetime(2025, 9, 30, 9, tzinfo=TZ)
-    assert resolve_due(start, Priority.URGENT, TZ) == datetime(2025, 10, 9, 9, tzinfo=TZ)
-    assert resolve_due(start, Priority.NORMAL, TZ) == datetime(2025, 10, 14, 9, tzinfo=TZ)
+    assert add_working_days(start, 1, TZ, china_workday) == datetime(2025, 10, 9, 9, tzinfo=TZ)
+    assert add_working_days(start, 5, TZ, china_workday) == datetime(2025, 10, 14, 9, tzinfo=TZ)
 
 
-def test_urgent_is_sooner_and_accept_is_two_hours() -> None:
-    start = datetime(2026, 11, 23, 10, tzinfo=TZ)
-    assert resolve_due(start, Priority.URGENT, TZ) < resolve_due(start, Priority.NORMAL, TZ)
-    assert (accept_due(start) - start).total_seconds() == 7200
+def test_a_year_the_library_does_not_know_falls_back_to_weekends() -> None:
+    assert official_day(date(2099, 6, 1)) == (True, "工作日")  # a Monday
+    assert official_day(date(2099, 6, 6)) == (False, "周末")
 
 
 @given(
