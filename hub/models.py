@@ -7,11 +7,30 @@ from hub.grid.model import GridCell, Member
 from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
 from hub.sources.model import Source
+from hub.sync.model import CaseFeed
 from hub.tenancy.model import Principal, Tenant
 from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, TimeLimitRule
 
 __all__ = [
-    "AuditEntry", "AuditHead", "Case", "CaseCard", "CaseCounter", "CaseHop", "CaseLink", "Event",
-    "ExtensionRequest", "ExternalRef", "GridCell", "Member", "MonitoringPoint", "OutboxMessage",
-    "Principal", "Report", "Source", "Tenant", "TimeLimitRule", "WorkDay",
+    "AuditEntry",
+    "AuditHead",
+    "Case",
+    "CaseCard",
+    "CaseCounter",
+    "CaseFeed",
+    "CaseHop",
+    "CaseLink",
+    "Event",
+    "ExtensionRequest",
+    "ExternalRef",
+    "GridCell",
+    "Member",
+    "MonitoringPoint",
+    "OutboxMessage",
+    "Principal",
+    "Report",
+    "Source",
+    "Tenant",
+    "TimeLimitRule",
+    "WorkDay",
 ]  # fmt: skip

@@ -26,11 +26,12 @@ from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
 from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
+from hub.sync.schema import Query as SyncQuery
 from hub.tenancy.schema import Query as TenancyQuery
 
 Query = merge_types(
     "Query",
-    (TenancyQuery, GridQuery, CaseQuery, AuditQuery, SupervisionQuery, OutboxQuery),
+    (TenancyQuery, GridQuery, CaseQuery, AuditQuery, SupervisionQuery, SyncQuery, OutboxQuery),
 )
 Mutation = merge_types("Mutation", (CaseMutation, SupervisionMutation, OutboxMutation))
 Subscription = merge_types("Subscription", (CaseSubscription,))

@@ -13,6 +13,7 @@ escapes :func:`parse`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -237,6 +238,9 @@ def _parse(
     end = len(raw)
     if raw.endswith(b"\r\n"):
         end -= 2
+    elif raw.endswith(b"\n"):
+        end -= 1
+        notes.append("LF_ONLY")
     else:
         notes.append("MISSING_CRLF")
     if end - 6 < 4:
@@ -286,8 +290,11 @@ def _has_crlf(raw: bytes, end: int) -> bool:
     return end < len(raw)
 
 
+_HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
+
+
 def _is_hex4(b: bytes) -> bool:
-    return len(b) == 4 and all(chr(c) in _HEX for c in b)
+    return _HEX4.fullmatch(b) is not None
 
 
 def _char_count(data: bytes) -> int:
@@ -368,7 +375,7 @@ def parse_data(text: str, *, _notes: list[str] | None = None) -> Packet:
         notes.append("MISSING_ST")
     if pw is None:
         notes.append("MISSING_PW")
-    if len(mn) == 24 and all(c in _HEX for c in mn):
+    if len(mn) == 24 and _HEX.issuperset(mn):
         pass
     elif len(mn) == 14:
         notes.append("MN_14_CHARS")
@@ -447,55 +454,116 @@ def _opt_int(header: dict[str, str], key: str, notes: list[str], *, soft: bool) 
     raise HJ212Error(Reason.BAD_FIELD, f"{key}={value!r} is not a number")
 
 
+# CP content where every piece between ';'/',' separators is exactly one key=value (the common
+# case) is split with str methods in C instead of a Python loop per piece. The check: with every
+# byte but ';' ',' '=' (and blanks, which need the slow path) deleted, the skeleton must read
+# "=;=;...=", and no key may be empty.
+_NOT_SEPARATOR = bytes(b for b in range(256) if b not in b";,= \t")
+
+
+def _cp_pairs(cp_text: str, notes: list[str]) -> list[tuple[str, str]]:
+    """(key, value) pairs of CP content; items are ';'-separated, fields ','-separated."""
+    skeleton = cp_text.encode("utf-8", "surrogatepass").translate(None, _NOT_SEPARATOR)
+    n = (len(skeleton) + 1) // 2
+    if skeleton.replace(b",", b";") == b"=;" * (n - 1) + b"=":
+        tokens = cp_text.replace(",", ";").replace("=", ";").split(";")
+        keys = tokens[0::2]
+        if "" not in keys:
+            return list(zip(keys, tokens[1::2], strict=True))
+    return _cp_pairs_slow(cp_text, notes)
+
+
+def _cp_pairs_slow(cp_text: str, notes: list[str]) -> list[tuple[str, str]]:
+    """Piece by piece, tolerating blanks, empty items and items without '='."""
+    pairs = []
+    for item in cp_text.split(";"):
+        for piece in item.split(","):
+            key, eq, value = piece.partition("=")
+            if " " in piece or "\t" in piece:
+                key, value = key.strip(), value.strip()
+                if "STRAY_SPACE" not in notes:
+                    notes.append("STRAY_SPACE")
+            if not key and not eq:
+                continue
+            if not eq or not key:
+                notes.append("CP_ITEM_WITHOUT_KEY")
+                continue
+            pairs.append((key, value))
+    return pairs
+
+
+_TOP, _NUMERIC, _TEXT, _FLAG = 0, 1, 2, 3
+_KEY_INFO: dict[str, tuple[str, str, int]] = {}
+
+
+def _key_info(key: str) -> tuple[str, str, int]:
+    """(code, suffix, kind) of a CP key: ``a21026-Rtd`` -> ("a21026", "Rtd", numeric)."""
+    info = _KEY_INFO.get(key)
+    if info is not None:
+        return info
+    code, _, suffix = key.rpartition("-")
+    if not code or not suffix:
+        info = (key, "", _TOP)
+    elif suffix in NUMERIC_SUFFIXES:
+        info = (code, suffix, _NUMERIC)
+    elif suffix == "Flag":
+        info = (code, suffix, _FLAG)
+    else:
+        info = (code, suffix, _TEXT)
+    if len(key) <= 40 and len(_KEY_INFO) < 50_000:  # bounded: keys come from the network
+        _KEY_INFO[key] = info
+    return info
+
+
 def _parse_cp(cp_text: str, notes: list[str], version: Version) -> CP:
     cp: CP = {}
     if not cp_text:
         return cp
-    spaces = " " in cp_text or "\t" in cp_text
-    if spaces and not cp_text.strip(" \t;"):
-        notes.append("STRAY_SPACE") if "STRAY_SPACE" not in notes else None
-        return cp
-    numeric = NUMERIC_SUFFIXES
-    for item in cp_text.split(";"):
-        if not item:
+    known_flags = _KNOWN_FLAGS[version]
+    key_info = _KEY_INFO.get
+    pairs = _cp_pairs(cp_text, notes)
+    clashes = 0
+    for key, value in pairs:
+        info = key_info(key) or _key_info(key)
+        code, suffix, kind = info
+        if kind == _TOP:
+            # top-level key (DataTime, RtdInterval, QnRtn, QN of 2005 replies, ...)
+            if type(cp.get(key)) is dict:
+                notes.append(f"CP_KEY_CLASH:{key}")
+                clashes += 1
+                continue
+            cp[key] = value
             continue
-        for pair in item.split(","):
-            key, eq, value = pair.partition("=")
-            if spaces:
-                key, value = key.strip(), value.strip()
-                if not key and not eq:
-                    continue
-            if not eq or not key:
-                notes.append("CP_ITEM_WITHOUT_KEY")
-                continue
-            code, dash, suffix = key.rpartition("-")
-            if not dash or not code or not suffix:
-                # top-level key (DataTime, RtdInterval, QnRtn, QN of 2005 replies, ...)
-                prev = cp.get(key)
-                if prev is not None:
-                    notes.append(
-                        f"CP_KEY_CLASH:{key}" if isinstance(prev, dict) else f"DUPLICATE:{key}"
-                    )
-                    if isinstance(prev, dict):
+        fields = cp.get(code)
+        if fields is None:
+            fields = cp[code] = {}
+        elif type(fields) is not dict:
+            notes.append(f"CP_KEY_CLASH:{code}")
+            clashes += 1
+            continue
+        if kind == _NUMERIC:
+            if "." in value and "_" not in value:
+                try:
+                    number = float(value)
+                except ValueError:
+                    pass
+                else:
+                    if number - number == 0.0:  # finite
+                        fields[suffix] = number
                         continue
-                cp[key] = value
-                continue
-            fields = cp.get(code)
-            if fields is None:
-                fields = cp[code] = {}
-            elif not isinstance(fields, dict):
-                notes.append(f"CP_KEY_CLASH:{code}")
-                continue
-            elif suffix in fields:
+            fields[suffix] = _number(value, key, notes)
+        else:
+            fields[suffix] = value
+            if kind == _FLAG and value not in known_flags:
+                notes.append(f"UNKNOWN_DATA_FLAG:{code}={value}")
+    # a repeated key overwrote an earlier value: fewer values stored than pairs read
+    stored = sum(len(v) if type(v) is dict else 1 for v in cp.values())
+    if stored + clashes != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen and f"DUPLICATE:{key}" not in notes:
                 notes.append(f"DUPLICATE:{key}")
-            if suffix in numeric:
-                fields[suffix] = _number(value, key, notes)
-            else:
-                fields[suffix] = value
-                if suffix == "Flag" and value not in _KNOWN_FLAGS[version]:
-                    notes.append(f"UNKNOWN_DATA_FLAG:{code}={value}")
-    if spaces and "STRAY_SPACE" not in notes:
-        notes.append("STRAY_SPACE")
+            seen.add(key)
     return cp
 
 

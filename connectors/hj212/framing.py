@@ -92,6 +92,9 @@ class Framer:
             if early >= 0:
                 self._emit(out, early + 2)
                 continue
+            if len(buf) >= end - 1 and buf[end - 2 : end - 1] == b"\n":
+                self._emit(out, end - 1)  # LF only (no CR), decided without the next byte
+                continue
             if len(buf) < end:
                 break
             if buf[end - 2 : end] == _CRLF:

@@ -43,6 +43,7 @@ from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
 from hub.roles import Permission
 from hub.sources.model import Source
+from hub.sync.service import record_change
 from hub.timelimits import service as clocks
 from hub.timelimits.model import Phase
 
@@ -467,6 +468,7 @@ async def record(
         {"number": case.number, "from": from_status, "to": to_status, "note": note, **(data or {})},
         at=now,
     )
+    await record_change(session, case)
     announce(session, CaseNotice(kind, now, case.tenant_id, case))
     return event
 

@@ -4,6 +4,7 @@ stored), and what the hub understands of a call (category, source, phone)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -328,3 +329,10 @@ async def test_anonymous_flag_is_kept(hub: Hub) -> None:
     async with hub.db.session((await hub.scope()).tenant_ids) as session:
         row = await session.scalar(select(Report).where(Report.external_id == CALL["callId"]))
     assert row is not None and row.anonymous is True and row.reporter_phone == "13800000000"
+
+
+async def test_simultaneous_deliveries_of_one_call_make_one_case(hub: Hub) -> None:
+    answers = await asyncio.gather(*(post(hub, CALL) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json()["caseId"] for a in answers}) == 1
+    assert (await case(hub, answers[0].json()["caseId"]))["reportCount"] == 1

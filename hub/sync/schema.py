@@ -1,0 +1,50 @@
+"""GraphQL: the change feed the city platform keeps its copy in step with."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.cases.nodes import Case, case_node
+from hub.cases.schema import PageInfo, view_of
+from hub.gql import Context, selected
+from hub.sync import service
+
+
+@strawberry.type
+class CaseChangeEdge:
+    cursor: str
+    node: Case
+
+
+@strawberry.type
+class CaseChangeConnection:
+    page_info: PageInfo
+    edges: list[CaseChangeEdge]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Every change to a case moves it to the end of this feed; page with after "
+        "and never miss a change. Within one page a case appears at most once."
+    )
+    async def case_changes(
+        self,
+        info: strawberry.Info[Context, None],
+        after: str | None = None,
+        first: int | None = 100,
+    ) -> CaseChangeConnection:
+        ctx = info.context
+        include = selected(info.selected_fields, "caseChanges", "edges", "node")
+        page = await ctx.read(service.changes, after, first, key=ctx.key, include=include)
+        view = view_of(ctx)
+        return CaseChangeConnection(
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=page.cursors[-1] if page.cursors else after,
+            ),
+            edges=[
+                CaseChangeEdge(cursor=c, node=case_node(r, view))
+                for r, c in zip(page.cases, page.cursors, strict=True)
+            ],
+        )

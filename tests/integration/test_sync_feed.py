@@ -1,0 +1,104 @@
+"""The change feed (caseChanges): it never skips a change, even when transactions commit in
+the opposite order to the one they changed things in (the trap of sequence-ordered feeds)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.cases import service
+from tests.conftest import Backend, Hub, register
+from tests.operations import op
+
+CHANGES = op("CaseChanges")
+
+
+async def drain(hub: Hub, after: str | None, token: str | None = None) -> tuple[list[str], str]:
+    """Page to the end; the ids seen in order, and the cursor to ask again with."""
+    seen: list[str] = []
+    while True:
+        page = (await hub.gql(CHANGES, {"after": after, "first": 3}, token=token))["caseChanges"]
+        ids = [e["node"]["id"] for e in page["edges"]]
+        assert len(ids) == len(set(ids)), "a case appears at most once in a page"
+        seen += ids
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen, after
+
+
+async def test_every_change_moves_the_case_to_the_end(hub: Hub) -> None:
+    ids = [
+        (await register(hub, externalId=f"f{n}", tenantCode="laiji"))["case"]["id"]
+        for n in range(5)
+    ]
+    seen, cursor = await drain(hub, None)
+    assert seen == ids
+    again, cursor = await drain(hub, cursor)
+    assert again == [], "nothing new, nothing repeated"
+    await hub.gql(op("DispatchCase"), {"caseId": ids[1], "input": {"tenantCode": "laiji"}})
+    await hub.gql(op("RejectCase"), {"caseId": ids[3], "reason": "不属实"})
+    moved, cursor = await drain(hub, cursor)
+    assert moved == [ids[1], ids[3]]
+    page = (await hub.gql(CHANGES, {"first": 10}))["caseChanges"]
+    node = next(e["node"] for e in page["edges"] if e["node"]["id"] == ids[3])
+    assert node["status"] == "REJECTED" and node["tenant"] == {"code": "laiji"}
+    everything, _ = await drain(hub, None)
+    assert everything == [ids[0], ids[2], ids[4], ids[1], ids[3]]
+
+
+async def test_a_town_follows_only_its_own_cases(hub: Hub) -> None:
+    mine = (await register(hub, externalId="m", tenantCode="chaohua"))["case"]["id"]
+    await register(hub, externalId="o", tenantCode="dawei")
+    seen, _ = await drain(hub, None, token=hub.token("OPERATOR", ["chaohua"]))
+    assert seen == [mine]
+
+
+async def test_a_forged_cursor_is_refused(hub: Hub) -> None:
+    response = await hub.post(CHANGES, {"after": "bm90LWEtY3Vyc29y", "first": 5}, token=hub.admin)
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "VALIDATION", "field": "after"}
+
+
+async def test_transactions_committing_out_of_order_are_not_skipped(
+    hub: Hub, backend: Backend
+) -> None:
+    if backend.name != "postgres":
+        pytest.skip("SQLite has one writer at a time: commits cannot interleave")
+    # Two towns, so the two transactions share no lock (audit chains are per town).
+    a = (await register(hub, externalId="a", tenantCode="goutang"))["case"]["id"]
+    b = (await register(hub, externalId="b", tenantCode="pingmo"))["case"]["id"]
+    _, cursor = await drain(hub, None)
+    scope = await hub.scope()
+    tz = ZoneInfo("Asia/Shanghai")
+    first = hub.db.session(scope.tenant_ids, write=True)
+    second = hub.db.session(scope.tenant_ids, write=True)
+    try:
+        # The first transaction changes case a and stays open...
+        await service.dispatch(first, scope, a, service.DispatchInput("goutang"), tz=tz)
+        # ...while a second one, begun later, changes case b and commits first.
+        await service.dispatch(second, scope, b, service.DispatchInput("pingmo"), tz=tz)
+        await second.commit()
+        held_back, cursor = await drain(hub, cursor)
+        assert held_back == [], "nothing is served past a transaction still running"
+        await first.commit()
+    finally:
+        await first.close()
+        await second.close()
+    seen, _ = await drain(hub, cursor)
+    assert seen == [a, b], "neither change is lost, and they come in transaction order"
+
+
+async def contract_fields(hub: Hub) -> dict[str, Any]:
+    case = await register(hub, channel="PLATFORM", externalId="ZZ-1", tenantCode="pingmo")
+    page = (await hub.gql(CHANGES, {"first": 1}))["caseChanges"]
+    return {"case": case, "node": page["edges"][0]["node"]}
+
+
+async def test_the_feed_carries_what_the_platform_needs(hub: Hub) -> None:
+    got = await contract_fields(hub)
+    node = got["node"]
+    assert node["id"] == got["case"]["case"]["id"] and node["card"] == "NONE"
+    assert node["externalRefs"] == [{"system": "platform", "externalId": "ZZ-1"}]
+    assert node["updatedAt"] and node["number"].startswith("XM-")
