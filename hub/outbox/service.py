@@ -73,8 +73,20 @@ async def enqueue(
     )
     if existing is not None:
         return existing
+    row = _new_message(tenant_id, topic, ordering_key, idempotency_key, payload)
+    session.add(row)
+    return row
+
+
+def _new_message(
+    tenant_id: uuid.UUID,
+    topic: str,
+    ordering_key: str,
+    idempotency_key: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
     now = _created_stamp()
-    row = OutboxMessage(
+    return OutboxMessage(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         topic=topic,
@@ -86,8 +98,6 @@ async def enqueue(
         created_at=now,
         next_attempt_at=now,
     )
-    session.add(row)
-    return row
 
 
 async def enqueue_many(
@@ -107,21 +117,7 @@ async def enqueue_many(
         if idempotency_key in seen:
             continue
         seen.add(idempotency_key)
-        now = _created_stamp()
-        session.add(
-            OutboxMessage(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                topic=topic,
-                ordering_key=ordering_key,
-                idempotency_key=idempotency_key,
-                payload=payload,
-                state=SendState.PENDING,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        session.add(_new_message(tenant_id, topic, ordering_key, idempotency_key, payload))
 
 
 # --- ADMIN: look and retry --------------------------------------------------------------------
