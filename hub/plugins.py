@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 
 log = logging.getLogger("hub.plugins")
 
-CONNECTOR_MODULES: list[str] = ["connectors.hotline"]
+CONNECTOR_MODULES: list[str] = ["connectors.hotline", "connectors.platform"]
 
 
 def connector_routes(state: Any) -> list[BaseRoute]:

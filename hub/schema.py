@@ -22,6 +22,8 @@ from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
 from hub.gql import should_mask
 from hub.grid.schema import Query as GridQuery
+from hub.monitoring.schema import Mutation as MonitoringMutation
+from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
 from hub.supervision.schema import Mutation as SupervisionMutation
@@ -31,9 +33,20 @@ from hub.tenancy.schema import Query as TenancyQuery
 
 Query = merge_types(
     "Query",
-    (TenancyQuery, GridQuery, CaseQuery, AuditQuery, SupervisionQuery, SyncQuery, OutboxQuery),
+    (
+        TenancyQuery,
+        GridQuery,
+        CaseQuery,
+        AuditQuery,
+        SupervisionQuery,
+        SyncQuery,
+        OutboxQuery,
+        MonitoringQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (CaseMutation, SupervisionMutation, OutboxMutation))
+Mutation = merge_types(
+    "Mutation", (CaseMutation, SupervisionMutation, OutboxMutation, MonitoringMutation)
+)
 Subscription = merge_types("Subscription", (CaseSubscription,))
 
 

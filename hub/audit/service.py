@@ -107,9 +107,16 @@ async def append_many(
     entries, at = [], utcnow()
     for action, subject_type, subject_id, data in items:
         entry = AuditEntry(
-            tenant_id=tenant_id, seq=head.seq + 1, at=at, action=action,
-            subject_type=subject_type, subject_id=str(subject_id), actor_id=actor.id,
-            actor_name=actor.name, data=dict(data), prev_hash=head.hash,
+            tenant_id=tenant_id,
+            seq=head.seq + 1,
+            at=at,
+            action=action,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            actor_id=actor.id,
+            actor_name=actor.name,
+            data=dict(data),
+            prev_hash=head.hash,
         )
         entry.hash = chain.entry_hash(head.hash, content_of(entry))
         head.seq, head.hash = entry.seq, entry.hash

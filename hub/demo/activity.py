@@ -43,8 +43,9 @@ async def install_demo_rules(db: Database) -> None:
     scope = await system_scope(db)
     async with db.session(scope.tenant_ids, write=True) as session:
         for rule in DEMO_RULES:
-            await clocks.set_rule(session, {**rule, "category": None, "priority": None,
-                                            "channel": Channel.GRID.value})
+            await clocks.set_rule(
+                session, {**rule, "category": None, "priority": None, "channel": Channel.GRID.value}
+            )
         await session.commit()
 
 
@@ -58,10 +59,14 @@ async def patrol(db: Database) -> None:
     scope = scope_for(PATROLLER, (await system_scope(db)).directory)
     async with db.session(scope.tenant_ids, write=True) as session:
         inp = cases.RegisterInput(
-            channel=Channel.GRID, title=f"{source.name}{title}",
-            description=text.format(name=source.name), category=category,
-            external_id=f"patrol-{uuid.uuid4().hex[:12]}", tenant_code=source.tenant,
-            latitude=source.latitude, longitude=source.longitude,
+            channel=Channel.GRID,
+            title=f"{source.name}{title}",
+            description=text.format(name=source.name),
+            category=category,
+            external_id=f"patrol-{uuid.uuid4().hex[:12]}",
+            tenant_code=source.tenant,
+            latitude=source.latitude,
+            longitude=source.longitude,
             payload={"demo": True, "source": source.name},
         )
         done = await cases.register(session, scope, inp, tz=local_tz(), prefix="XM")
@@ -69,9 +74,15 @@ async def patrol(db: Database) -> None:
             select(Member).where(Member.grid_cell_id == done.case.grid_cell_id).limit(1)
         )
         if done.duplicate_of is None and member is not None:
-            await cases.dispatch(session, scope, str(done.case.id), cases.DispatchInput(
-                tenant_code=source.tenant, assignee_id=member.id, note="请网格员核查"),
-                tz=local_tz())
+            await cases.dispatch(
+                session,
+                scope,
+                str(done.case.id),
+                cases.DispatchInput(
+                    tenant_code=source.tenant, assignee_id=member.id, note="请网格员核查"
+                ),
+                tz=local_tz(),
+            )
             if rnd.random() < 0.5:
                 await cases.accept(session, scope, str(done.case.id), "已签收，马上到现场")
         await session.commit()

@@ -27,8 +27,14 @@ Key = tuple[str, str]  # (tenant code, cell code or source name)
 
 async def seed_demo(db: Database) -> dict[str, int]:
     """Create whatever of the demo world is missing; return how many rows of each were made."""
-    counts = {"tenants": 0, "grid_cells": 0, "members": 0, "sources": 0, "monitoring_points": 0,
-              "work_days": 0}
+    counts = {
+        "tenants": 0,
+        "grid_cells": 0,
+        "members": 0,
+        "sources": 0,
+        "monitoring_points": 0,
+        "work_days": 0,
+    }
     async with db.session((), write=True) as session, session.begin():
         tenants, counts["tenants"] = await _seed_tenants(session)
     async with db.session(tenants.values(), write=True) as session, session.begin():

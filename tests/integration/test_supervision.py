@@ -274,8 +274,14 @@ SET_RULE = """mutation($i: TimeLimitRuleInput!) { setTimeLimitRule(input: $i) {
 
 
 async def test_time_limits_are_data_an_admin_can_change(hub: Hub) -> None:
-    rule = {"level": "TOWN", "phase": "ACCEPT", "unit": "HOURS", "yellowAfter": 0.5,
-            "redAfter": 1, "category": "NOISE"}
+    rule = {
+        "level": "TOWN",
+        "phase": "ACCEPT",
+        "unit": "HOURS",
+        "yellowAfter": 0.5,
+        "redAfter": 1,
+        "category": "NOISE",
+    }
     refused = await mutate(hub, SET_RULE, hub.token("SUPERVISOR"), i=rule)
     assert refused["code"] == "FORBIDDEN"
     bad = await mutate(hub, SET_RULE, i={**rule, "yellowAfter": 2})
@@ -292,7 +298,8 @@ async def test_time_limits_are_data_an_admin_can_change(hub: Hub) -> None:
     assert iso(dust_hop["redAt"]) - iso(dust_hop["yellowAt"]) == timedelta(hours=2)
     rules = await hub.gql("{ timeLimitRules { level phase category yellowAfter } }")
     assert {"level": "TOWN", "phase": "ACCEPT", "category": "NOISE", "yellowAfter": 0.5} in rules[
-        "timeLimitRules"]
+        "timeLimitRules"
+    ]
 
 
 COUNTS = """query($g: CardGroup!) { cardCounts(groupBy: $g) { key label yellowCards redCards } }"""
@@ -302,14 +309,13 @@ async def test_cards_are_counted_per_town_and_per_member(hub: Hub) -> None:
     cells = (await hub.gql(op("GridCells"), {"tenantCode": "laiji"}))["gridCells"]
     member = next(c for c in cells if c["level"] == 3)["members"][0]
     case = (await register(hub, tenantCode="laiji"))["case"]["id"]
-    await mutate(hub, DISPATCH, id=case, input={"tenantCode": "laiji",
-                                                 "assigneeId": member["id"]})
+    await mutate(hub, DISPATCH, id=case, input={"tenantCode": "laiji", "assigneeId": member["id"]})
     assert await sweep_at(hub, "laiji", utcnow() + timedelta(hours=5)) == 2  # yellow and red
     towns = (await hub.gql(COUNTS, {"g": "TENANT"}))["cardCounts"]
-    assert towns == [{"key": towns[0]["key"], "label": "来集镇", "yellowCards": 1,
-                      "redCards": 1}]
+    assert towns == [{"key": towns[0]["key"], "label": "来集镇", "yellowCards": 1, "redCards": 1}]
     members = (await hub.gql(COUNTS, {"g": "MEMBER"}))["cardCounts"]
-    assert members == [{"key": member["id"], "label": member["name"], "yellowCards": 1,
-                        "redCards": 1}]
+    assert members == [
+        {"key": member["id"], "label": member["name"], "yellowCards": 1, "redCards": 1}
+    ]
     hops = (await clocks(hub, case))["caseClocks"]
     assert hops[0]["level"] == "GRID", "a dispatch naming a member opens a grid-level hop"

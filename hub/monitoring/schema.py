@@ -1,0 +1,164 @@
+"""GraphQL: the online-monitoring device registry (registerMonitoringPoint, monitoringPoints)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from hub.gql import Context, UserError
+from hub.monitoring import service
+from hub.monitoring.model import MonitoringPoint as PointRow
+from hub.monitoring.model import PointKind as PointKindEnum
+from hub.sources.model import Source as SourceRow
+from hub.sources.schema import Source
+
+Info = strawberry.Info[Context, None]
+PointKind = strawberry.enum(PointKindEnum, name="PointKind")
+
+
+@strawberry.type(description="A pollutant's limit at a point; either bound may be absent.")
+class PollutantLimit:
+    pollutant: str = strawberry.field(description="HJ 212 factor code, e.g. a34004 or w01018")
+    max: float | None
+    min: float | None
+    unit: str | None
+
+
+@strawberry.type(description="The newest value of one pollutant reported by a point.")
+class LatestReading:
+    pollutant: str
+    value: float | None
+    unit: str | None
+    flag: str | None = strawberry.field(description="HJ 212 data flag (N F M S D C T B ...)")
+    at: datetime
+
+
+@strawberry.type(description="An HJ 212 device on a stack or outfall, or an air station.")
+class MonitoringPoint:
+    id: strawberry.ID
+    mn: str = strawberry.field(description="The MN the device sends in every packet")
+    name: str
+    kind: PointKind
+    tenant_code: str
+    online: bool = strawberry.field(
+        description="Heard from within the last 10 minutes (hub.monitoring.service.ONLINE_WINDOW)"
+    )
+    last_seen_at: datetime | None
+    latitude: float | None
+    longitude: float | None
+    source: Source | None
+    latest: list[LatestReading] = strawberry.field(
+        description="The newest value per pollutant. Always empty for now: readings are not "
+        "stored yet (they come with the readings part of the monitoring work)."
+    )
+    limits: list[PollutantLimit]
+
+
+def point_node(
+    info: Info, row: PointRow, source: SourceRow | None, now: datetime
+) -> MonitoringPoint:
+    return MonitoringPoint(
+        id=strawberry.ID(str(row.id)),
+        mn=row.mn,
+        name=row.name,
+        kind=PointKind(row.kind),
+        tenant_code=info.context.scope.directory.by_id[row.tenant_id].code,
+        online=service.is_online(row, now),
+        last_seen_at=row.last_seen_at,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        source=Source.of(source) if source is not None else None,
+        latest=[],
+        limits=[
+            PollutantLimit(
+                pollutant=str(item["pollutant"]),
+                max=item.get("max"),
+                min=item.get("min"),
+                unit=item.get("unit"),
+            )
+            for item in row.limits or []
+        ],
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="The monitoring points the caller sees, by MN; tenantCode narrows to one "
+        "tenant and the tenants below it."
+    )
+    async def monitoring_points(
+        self, info: Info, tenant_code: str | None = None
+    ) -> list[MonitoringPoint]:
+        ctx = info.context
+        points, sources = await ctx.read(service.points_with_sources, tenant_code)
+        now = ctx.now
+        return [
+            point_node(info, p, sources.get(p.source_id) if p.source_id else None, now)
+            for p in points
+        ]
+
+
+@strawberry.input(description="A pollutant's limit; min must not exceed max.")
+class LimitInput:
+    pollutant: str = strawberry.field(description="HJ 212 factor code: letters and digits, ≤ 16")
+    max: float | None = None
+    min: float | None = None
+    unit: str | None = None
+
+
+@strawberry.input(description="A device to register; registering an MN again updates its point.")
+class MonitoringPointInput:
+    mn: str = strawberry.field(description="The device's MN: 1 to 24 letters or digits")
+    name: str
+    kind: PointKind
+    tenant_code: str
+    source_id: strawberry.ID | None = None
+    password: str | None = strawberry.field(
+        default=None, description="The PW the device must send (≤ 32); none means any"
+    )
+    latitude: float | None = None
+    longitude: float | None = None
+    limits: list[LimitInput] | None = None
+
+
+@strawberry.type
+class MonitoringPointResult:
+    point: MonitoringPoint
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Register a device by MN, or update the point of an MN already registered "
+        "(ADMIN, MONITOR, DISPATCHER)."
+    )
+    async def register_monitoring_point(
+        self, info: Info, input: MonitoringPointInput
+    ) -> Annotated[
+        MonitoringPointResult | UserError, strawberry.union("MonitoringPointMutationResult")
+    ]:
+        spec = service.PointSpec(
+            mn=input.mn,
+            name=input.name,
+            kind=PointKindEnum(input.kind.value),
+            tenant_code=input.tenant_code,
+            source_id=str(input.source_id) if input.source_id is not None else None,
+            password=input.password,
+            latitude=input.latitude,
+            longitude=input.longitude,
+            limits=tuple(
+                service.LimitSpec(
+                    pollutant=item.pollutant, max=item.max, min=item.min, unit=item.unit
+                )
+                for item in input.limits or []
+            ),
+        )
+        ctx = info.context
+        done = await ctx.write(service.register_point, spec)
+        if isinstance(done, UserError):
+            return done
+        point, source = done
+        return MonitoringPointResult(point=point_node(info, point, source, ctx.now))

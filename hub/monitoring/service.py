@@ -1,0 +1,247 @@
+"""The device registry: registering monitoring points (by MN) and listing them with their state.
+
+A point is keyed by its MN, the identity its HJ 212 device sends in every packet: registering an
+MN again updates that point in place (same id), and may move it to another town the caller sees.
+Readings are not stored yet, so a point's latest values are empty for now.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.audit import service as audit
+from hub.auth import Scope
+from hub.cases.service import check_point, parse_id
+from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.monitoring.model import MonitoringPoint, PointKind
+from hub.roles import Role
+from hub.sources.model import Source
+
+# A point is online when its device was last heard from at most this long ago. HJ 212 devices
+# send real-time data every 30 s to a few minutes and minute data every 10 minutes at most, so a
+# device silent for longer than 10 minutes has missed at least one upload.
+ONLINE_WINDOW = timedelta(minutes=10)
+
+# Who may register or change a point: the administrators, the online-monitoring operators and
+# the command centre. Town offices see their towns' points but do not register devices.
+REGISTRARS = frozenset({Role.ADMIN, Role.MONITOR, Role.DISPATCHER})
+
+MN_PATTERN = re.compile(r"[A-Za-z0-9]{1,24}")
+POLLUTANT_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")  # HJ 212 factor codes: a34004
+NAME_MAX = 200
+PASSWORD_MAX = 32
+UNIT_MAX = 16
+LIMITS_MAX = 64
+# HJ 212 separates fields with ; , = and & and ends packets with CR LF: a PW holding any of them
+# could never be sent by a device.
+PASSWORD_FORBIDDEN = set(";,=&\r\n\x00")
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    pollutant: str
+    max: float | None = None
+    min: float | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    mn: str
+    name: str
+    kind: PointKind
+    tenant_code: str
+    source_id: str | None = None
+    password: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    limits: Sequence[LimitSpec] = field(default_factory=tuple)
+
+
+def is_online(point: MonitoringPoint, now: datetime) -> bool:
+    """Heard from within ONLINE_WINDOW of now."""
+    return point.last_seen_at is not None and now - point.last_seen_at <= ONLINE_WINDOW
+
+
+# --- validation (pure) --------------------------------------------------------------------------
+
+
+def check_mn(mn: str) -> str:
+    value = mn.strip()
+    if not MN_PATTERN.fullmatch(value):
+        raise invalid("mn", "mn must be 1 to 24 letters or digits")
+    return value
+
+
+def check_name(name: str) -> str:
+    value = name.strip()
+    if not value:
+        raise invalid("name", "name is required")
+    if len(value) > NAME_MAX or "\x00" in value:
+        raise invalid("name", f"name must be at most {NAME_MAX} characters, without NUL")
+    return value
+
+
+def check_password(password: str | None) -> str | None:
+    if password is None or password == "":
+        return None  # no PW: the device may send any
+    if len(password) > PASSWORD_MAX:
+        raise invalid("password", f"password must be at most {PASSWORD_MAX} characters")
+    if PASSWORD_FORBIDDEN & set(password) or not password.isprintable():
+        raise invalid("password", "password may not hold ; , = & or control characters")
+    return password
+
+
+def _finite(value: float | None, what: str) -> None:
+    if value is not None and not math.isfinite(value):
+        raise invalid("limits", f"{what} must be a finite number")
+
+
+def check_limits(limits: Iterable[LimitSpec]) -> list[dict[str, Any]]:
+    """The limits as stored: [{pollutant, max, min, unit}], one per pollutant."""
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, limit in enumerate(limits):
+        where = f"limits[{i}]"
+        code = limit.pollutant.strip()
+        if not POLLUTANT_PATTERN.fullmatch(code):
+            raise invalid(
+                "limits", f"{where}: pollutant must be an HJ 212 factor code such as a34004"
+            )
+        if code in seen:
+            raise invalid("limits", f"{where}: pollutant {code} is given twice")
+        seen.add(code)
+        _finite(limit.max, f"{where}.max")
+        _finite(limit.min, f"{where}.min")
+        if limit.max is None and limit.min is None:
+            raise invalid("limits", f"{where}: give max, min or both")
+        if limit.max is not None and limit.min is not None and limit.min > limit.max:
+            raise invalid("limits", f"{where}: min must not exceed max")
+        unit = (limit.unit or "").strip() or None
+        if unit is not None and (len(unit) > UNIT_MAX or not unit.isprintable()):
+            raise invalid("limits", f"{where}: unit must be at most {UNIT_MAX} characters")
+        found.append({"pollutant": code, "max": limit.max, "min": limit.min, "unit": unit})
+    if len(found) > LIMITS_MAX:
+        raise invalid("limits", f"at most {LIMITS_MAX} limits per point")
+    return found
+
+
+# --- use cases ------------------------------------------------------------------------------------
+
+
+async def register_point(
+    session: AsyncSession, scope: Scope, spec: PointSpec
+) -> tuple[MonitoringPoint, Source | None]:
+    """Register a device by its MN, or update the point already registered under it; the point
+    and the source it watches."""
+    if scope.roles.isdisjoint(REGISTRARS):
+        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN, MONITOR or DISPATCHER register points")
+    mn = check_mn(spec.mn)
+    name = check_name(spec.name)
+    kind = PointKind(spec.kind).value
+    tenant = scope.directory.by_code.get(spec.tenant_code.strip())
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {spec.tenant_code!r}")
+    password = check_password(spec.password)
+    check_point(spec.latitude, spec.longitude)
+    limits = check_limits(spec.limits)
+    source = await _source_for(session, tenant.id, spec.source_id)
+    source_id = source.id if source is not None else None
+
+    point = await session.scalar(
+        select(MonitoringPoint)
+        .where(MonitoringPoint.mn == mn)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    created = point is None
+    moved_from = None if point is None or point.tenant_id == tenant.id else point.tenant_id
+    if point is None:
+        point = MonitoringPoint(mn=mn, tenant_id=tenant.id, limits=[])
+        session.add(point)
+    point.tenant_id = tenant.id
+    point.name = name
+    point.kind = kind
+    point.source_id = source_id
+    point.password = password
+    point.latitude = spec.latitude
+    point.longitude = spec.longitude
+    point.limits = limits
+    await session.flush()
+
+    data = {
+        "mn": mn,
+        "name": name,
+        "kind": kind,
+        "tenant": tenant.code,
+        "source_id": str(source_id) if source_id else None,
+        "password_set": password is not None,  # never the PW itself
+        "latitude": spec.latitude,
+        "longitude": spec.longitude,
+        "limits": limits,
+    }
+    if moved_from is not None:
+        data["moved_from"] = scope.directory.by_id[moved_from].code
+        await audit.append(
+            session,
+            moved_from,
+            scope.principal,
+            "monitoring.move_point",
+            "monitoring_point",
+            point.id,
+            {"mn": mn, "to": tenant.code},
+        )
+    action = "monitoring.register_point" if created else "monitoring.update_point"
+    await audit.append(
+        session, tenant.id, scope.principal, action, "monitoring_point", point.id, data
+    )
+    return point, source
+
+
+async def _source_for(
+    session: AsyncSession, tenant_id: uuid.UUID, source_id: str | None
+) -> Source | None:
+    if source_id is None:
+        return None
+    parsed = parse_id(source_id)
+    source = None if parsed is None else await session.get(Source, parsed)
+    if source is None:
+        raise not_found("source", "sourceId")
+    if source.tenant_id != tenant_id:
+        raise invalid("sourceId", "the source belongs to another town than the point")
+    return source
+
+
+async def list_points(
+    session: AsyncSession, scope: Scope, tenant_code: str | None = None
+) -> list[MonitoringPoint]:
+    """The points the caller sees, optionally of one tenant and the tenants below it."""
+    query = select(MonitoringPoint).order_by(MonitoringPoint.mn)
+    if tenant_code is not None:
+        tenant = scope.directory.by_code.get(tenant_code)
+        if tenant is None or not scope.sees(tenant.id):
+            raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+        query = query.where(MonitoringPoint.tenant_id.in_(scope.directory.subtree(tenant.id)))
+    return list(await session.scalars(query))
+
+
+async def points_with_sources(
+    session: AsyncSession, scope: Scope, tenant_code: str | None = None
+) -> tuple[list[MonitoringPoint], dict[uuid.UUID, Source]]:
+    """The points and, in one more query for the whole list, the sources they watch."""
+    points = await list_points(session, scope, tenant_code)
+    ids = {p.source_id for p in points if p.source_id is not None}
+    sources: dict[uuid.UUID, Source] = {}
+    if ids:
+        rows = await session.scalars(select(Source).where(Source.id.in_(ids)))
+        sources = {s.id: s for s in rows}
+    return points, sources
