@@ -10,47 +10,43 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# Generic parts of the hotline intake: body decoding, refusals, field types, China's box.
-from connectors.hotline.intake import (
+from connectors.ingest import (
     CLOCK_SKEW,
     LAT_RANGE,
     LON_RANGE,
     Answer,
     Coordinate,
+    Naming,
+    OffsetTime,
     Problem,
     Refused,
     Text,
-    _offset_time,
-    _problem,
     decode,
+    problem_of,
+    register_once,
 )
 from hub.auth import Scope
 from hub.cases import service
 from hub.cases.enums import Category, Channel
-from hub.cases.model import Report
 from hub.config import Settings
 from hub.db import Database
-from hub.errors import DomainError, ErrorCode
 
 log = logging.getLogger("connectors.platform")
 
 # Field names of the register use case -> the contract's.
-FIELD_NAMES = {
-    "externalId": "platformCaseId",
-    "tenantCode": "town",
-    "receivedAt": "assignedAt",
-    "dueAt": "deadline",
-}
-
-OffsetTime = Annotated[datetime, BeforeValidator(_offset_time)]
+NAMING = Naming(
+    "platformCaseId",
+    {
+        "externalId": "platformCaseId",
+        "tenantCode": "town",
+        "receivedAt": "assignedAt",
+        "dueAt": "deadline",
+    },
+)
 
 
 class PlatformCase(BaseModel):
@@ -75,7 +71,7 @@ def parse(payload: dict[str, Any], now: datetime) -> PlatformCase:
     try:
         case = PlatformCase.model_validate(payload)
     except ValidationError as exc:
-        raise Refused(422, [_problem(e) for e in exc.errors(include_url=False)]) from None
+        raise Refused(422, [problem_of(e) for e in exc.errors(include_url=False)]) from None
     problems: list[Problem] = []
     if case.assigned_at.astimezone(UTC) > now + CLOCK_SKEW:
         problems.append(Problem("assignedAt", "assignedAt is in the future"))
@@ -109,75 +105,4 @@ async def ingest(
         due_at=case.deadline.astimezone(UTC) if case.deadline else None,
         payload=payload,
     )
-    tz = ZoneInfo(settings.timezone)
-    for attempt in (1, 2):
-        async with db.session(scope.tenant_ids, write=True) as session:
-            try:
-                done = await _register(session, scope, inp, tz, settings.case_number_prefix)
-                answer = Answer(
-                    201 if done.created else 200,
-                    {
-                        "caseId": str(done.case.id),
-                        "caseNumber": done.case.number,
-                        "duplicateOf": str(done.duplicate_of.id) if done.duplicate_of else None,
-                    },
-                )
-                await session.commit()
-                return answer
-            except DomainError as exc:
-                await session.rollback()
-                raise await _refusal(db, scope, exc, inp) from None
-            except IntegrityError:
-                # A simultaneous delivery of the same id committed first: the retry sees it.
-                await session.rollback()
-                if attempt == 2:
-                    log.warning(
-                        "platform case %s: conflict persisted after a retry", inp.external_id
-                    )
-                    raise Refused(
-                        409,
-                        [Problem("platformCaseId", "a concurrent change conflicted; try again")],
-                        "CONFLICT",
-                    ) from None
-    raise AssertionError("unreachable")
-
-
-async def _register(
-    session: AsyncSession,
-    scope: Scope,
-    inp: service.RegisterInput,
-    tz: ZoneInfo,
-    prefix: str,
-) -> service.Registered:
-    if inp.tenant_code:
-        town = scope.directory.by_code.get(inp.tenant_code)
-        if town is None or not scope.sees(town.id):
-            raise DomainError(ErrorCode.VALIDATION, f"unknown town {inp.tenant_code!r}", "town")
-    return await service.register(session, scope, inp, tz=tz, prefix=prefix)
-
-
-async def _refusal(
-    db: Database, scope: Scope, exc: DomainError, inp: service.RegisterInput
-) -> Refused:
-    field = FIELD_NAMES.get(exc.field or "", exc.field) or "body"
-    if exc.code == ErrorCode.CONFLICT:
-        changed = await _changed_fields(db, scope, inp)
-        detail = f" (changed: {', '.join(changed)})" if changed else ""
-        message = f"platformCaseId {inp.external_id} was received before with another body{detail}"
-        return Refused(409, [Problem("platformCaseId", message)], "CONFLICT")
-    if exc.code == ErrorCode.FORBIDDEN:
-        return Refused(403, [Problem(field, exc.message)], "FORBIDDEN")
-    return Refused(422, [Problem(field, exc.message)], "VALIDATION")
-
-
-async def _changed_fields(db: Database, scope: Scope, inp: service.RegisterInput) -> list[str]:
-    async with db.session(scope.tenant_ids) as session:
-        before = await session.scalar(
-            select(Report.payload)
-            .where(Report.channel == Channel.PLATFORM, Report.external_id == inp.external_id)
-            .limit(1)
-        )
-    if not isinstance(before, dict):
-        return []
-    keys = sorted(set(before) | set(inp.payload))
-    return [k for k in keys if before.get(k) != inp.payload.get(k)][:20]
+    return await register_once(db, scope, settings, inp, NAMING)
