@@ -24,7 +24,7 @@ from hub.auth import AuthError, authenticate
 from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.gql import Context
-from hub.plugins import connector_routes
+from hub.plugins import connector_routes, install_connectors
 from hub.schema import build_schema
 
 log = logging.getLogger("hub.app")
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     db = db or Database(
         settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
     )
+    install_connectors(settings)
     graphql = HubGraphQL(db, settings, settings.signing_key())
     state = {"db": db, "settings": settings, "key": graphql.key}
 

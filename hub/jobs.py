@@ -42,6 +42,7 @@ from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.outbox.relay import prune_delivered, relay_all, requeue_stale
 from hub.outbox.service import install_senders
+from hub.plugins import install_connectors
 from hub.tenancy.service import TenantInfo, directory
 
 log = logging.getLogger("hub.jobs")
@@ -100,6 +101,7 @@ def configure(settings: Settings) -> dramatiq.Broker:
         raise RuntimeError(f"the broker is already {_state.key[0]!r}: one broker per process")
     _state.settings = settings
     install_senders(settings)
+    install_connectors(settings)
     importlib.import_module("hub.outbox.actors")
     return _state.broker
 

@@ -1,7 +1,9 @@
 """How the hub finds its connectors without importing them at module top: by module name.
 
 Each connector package may offer ``routes(app_state) -> list[BaseRoute]`` (HTTP ingest
-endpoints mounted by the app). Connectors depend on hub; hub only knows these names.
+endpoints mounted by the app) and ``install(settings)`` (registers its outbox senders and its
+case-change hooks; called by every process that changes cases or delivers messages: the API,
+the worker and the scheduler). Connectors depend on hub; hub only knows these names.
 """
 
 from __future__ import annotations
@@ -25,3 +27,11 @@ def connector_routes(state: Any) -> list[BaseRoute]:
         if make is not None:
             found.extend(make(state))
     return found
+
+
+def install_connectors(settings: Any) -> None:
+    """Let every connector register its senders and hooks (idempotent: registries are keyed)."""
+    for name in CONNECTOR_MODULES:
+        install = getattr(importlib.import_module(name), "install", None)
+        if install is not None:
+            install(settings)

@@ -33,6 +33,7 @@ from hub.cases.enums import (
     Satisfaction,
     channel_bit,
 )
+from hub.cases.hooks import run_hooks
 from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Report
 from hub.cases.routing import Route, route_report
 from hub.config import local_tz
@@ -469,6 +470,7 @@ async def record(
         at=now,
     )
     await record_change(session, case)
+    await run_hooks(session, case, event)
     announce(session, CaseNotice(kind, now, case.tenant_id, case))
     return event
 
