@@ -24,7 +24,7 @@ from hub.auth import AuthError, authenticate
 from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.gql import Context
-from hub.plugins import connector_routes, install_connectors
+from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.schema import build_schema
 
 log = logging.getLogger("hub.app")
@@ -148,7 +148,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # With the embedded broker the worker and the scheduler run in this process.
         runtime = await jobs.start_embedded(settings, db)
         try:
-            yield
+            async with connector_lifespans(state):
+                yield
         finally:
             await jobs.stop(runtime)
             await db.dispose()

@@ -106,7 +106,9 @@ def _demo_tokens(settings: Settings) -> dict[str, str]:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port (GraphQL, ingest, health)")] = 8000,
-    hj212_port: Annotated[int, typer.Option("--hj212-port", help="HJ 212 TCP port")] = 9212,
+    hj212_port: Annotated[
+        int | None, typer.Option("--hj212-port", help="HJ 212 TCP port (0: off)")
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="seed the demo world first")] = False,
 ) -> None:
     """Run the hub."""
@@ -115,6 +117,11 @@ def serve(
     from hub.app import create_app
 
     settings = _settings()
+    settings.demo = demo
+    settings.http_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    settings.hj212_host = host
+    if hj212_port is not None:
+        settings.hj212_port = hj212_port
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -134,9 +141,6 @@ def serve(
         for role, token in _demo_tokens(settings).items():
             typer.echo(f"  {role:<10} {token}")
     typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
-    typer.echo(
-        f"(--hj212-port {hj212_port}: the HJ 212 listener comes with the monitoring connector)"
-    )
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often the relay moves due outbox rows into the broker"
     )
     worker_threads: int = Field(4, ge=1, description="dramatiq worker threads per process")
+    # Set by `sanwang serve` from its options; connectors read them in their lifespan.
+    demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
+    http_url: str = Field(
+        "http://127.0.0.1:8000", description="where this hub's HTTP API answers (for simulators)"
+    )
+    hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
+    hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
 
     @property
     def is_sqlite(self) -> bool:
