@@ -365,7 +365,8 @@ def air_quality(
             missing.append((ind, "O3_8h > 800 and no O3_1h value to report O3 from"))
     if not entries:
         return None
-    result = tuple(entries.values())
+    order = list(Indicator)  # HJ 633 Table 1's column order, whatever order they came in
+    result = tuple(sorted(entries.values(), key=lambda e: order.index(e.indicator)))
     aqi = max(e.value for e in result)
     return AirQuality(
         aqi=aqi,

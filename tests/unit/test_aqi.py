@@ -145,21 +145,18 @@ def test_hj633_2026_every_edge(
     assert iaqi(indicator, concentration, HJ633_2026) == expected, where
 
 
-@pytest.mark.parametrize(("indicator", "where", "concentration", "expected"), edges_2026())
-def test_hj633_2026_edges_lie_on_the_right_side(
-    indicator: str, where: str, concentration: float, expected: int
-) -> None:
-    """Just below an edge the IAQI is at most the edge's, just above it more (below the top)."""
+@pytest.mark.parametrize("indicator", sorted(TABLE_2026))
+def test_hj633_2026_one_unit_off_an_edge_is_on_its_side(indicator: str) -> None:
+    """One rounding unit below an edge the IAQI is at most the edge's, one unit above it more."""
     column = TABLE_2026[indicator]
-    value = iaqi(indicator, concentration, HJ633_2026)
-    assert value is not None
-    if "top" in where:
-        return
-    for i, bp in enumerate(column):
-        if bp is not None and where.startswith("one unit below") and where.endswith(f" {bp}"):
-            assert value <= STEPS[i]
-        if bp is not None and where.startswith("one unit above") and where.endswith(f" {bp}"):
-            assert value > STEPS[i]
+    unit = 0.1 if indicator.startswith("CO") else 1
+    for i, bp in enumerate(column[1:-1], start=1):
+        if bp is None or column[i + 1] is None:
+            continue
+        below = iaqi(indicator, bp - unit, HJ633_2026)
+        above = iaqi(indicator, bp + unit, HJ633_2026)
+        assert below is not None and above is not None
+        assert below <= STEPS[i] < above, (bp, below, above)
 
 
 # --- rounding -----------------------------------------------------------------------------
@@ -384,7 +381,7 @@ def test_edition_switch_on_2026_03_01() -> None:
     assert before is not None and after is not None
     # HJ 633-2012: PM2.5 60 is 50 + 50/40*25 = 81.25 -> 82, PM10 120 is 50 + 50/100*70 = 85.
     assert (before.standard, before.aqi) == ("HJ 633-2012", 85)
-    assert [e.value for e in before.iaqi] == [82, 85]
+    assert [e.value for e in before.iaqi] == [85, 82]  # in Table 1's order: PM10 first
     assert before.primary_pollutants == (Pollutant.PM10,)
     assert (after.standard, after.aqi) == ("HJ 633-2026", 100)
     assert after.primary_pollutants == (Pollutant.PM10, Pollutant.PM25)
