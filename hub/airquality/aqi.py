@@ -409,16 +409,6 @@ O3_1H_LIMIT = 200  # GB 3095 grade II, 1-hour (unchanged in 2026)
 HOURS = range(24)
 WINDOW = 8
 
-_MEANS: Mapping[Indicator, Pollutant] = MappingProxyType(
-    {
-        Indicator.SO2_24H: Pollutant.SO2,
-        Indicator.NO2_24H: Pollutant.NO2,
-        Indicator.PM10_24H: Pollutant.PM10,
-        Indicator.CO_24H: Pollutant.CO,
-        Indicator.PM25_24H: Pollutant.PM25,
-    }
-)
-
 Hourly = Mapping[str, Mapping[int, float | None]]
 Day = list[float | None]  # 24 slots, None = no valid value
 
