@@ -268,17 +268,11 @@ def json_route(
     log = logging.getLogger(f"connectors.{path.rsplit('/', 1)[-1]}")
 
     async def endpoint(request: Request) -> JSONResponse:
+        scope = await authorize(request, db, key, permission, what)
+        if not isinstance(scope, Scope):
+            return scope
         try:
-            scope = await authenticate(db, request.headers.get("authorization"), key)
-        except AuthError as exc:
-            refused = Refused(401, [Problem("authorization", str(exc))], "UNAUTHENTICATED")
-            return _answer(refused, {"WWW-Authenticate": "Bearer"})
-        if not scope.principal.can(permission):
-            needs = " or ".join(sorted(PERMISSIONS[permission]))
-            message = f"the token's roles may not post {what} (needs {needs})"
-            return _answer(Refused(403, [Problem("authorization", message)], "FORBIDDEN"))
-        try:
-            answer = await ingest(db, scope, settings, await _read(request), utcnow())
+            answer = await ingest(db, scope, settings, await read_body(request), utcnow())
         except Refused as refused:
             # Field names only: messages may quote what was sent (never log a phone number).
             log.info(
@@ -287,13 +281,29 @@ def json_route(
                 refused.status,
                 ",".join(p.field for p in refused.problems),
             )
-            return _answer(refused)
+            return answer_refusal(refused)
         return JSONResponse(answer.body, status_code=answer.status)
 
     return Route(path, endpoint, methods=["POST"])
 
 
-async def _read(request: Request) -> bytes:
+async def authorize(
+    request: Request, db: Database, key: str, permission: Permission, what: str
+) -> Scope | JSONResponse:
+    """The caller's scope, or the 401/403 answer to give instead."""
+    try:
+        scope = await authenticate(db, request.headers.get("authorization"), key)
+    except AuthError as exc:
+        refused = Refused(401, [Problem("authorization", str(exc))], "UNAUTHENTICATED")
+        return answer_refusal(refused, {"WWW-Authenticate": "Bearer"})
+    if not scope.principal.can(permission):
+        needs = " or ".join(sorted(PERMISSIONS[permission]))
+        message = f"the token's roles may not post {what} (needs {needs})"
+        return answer_refusal(Refused(403, [Problem("authorization", message)], "FORBIDDEN"))
+    return scope
+
+
+async def read_body(request: Request) -> bytes:
     """The body, refusing one larger than the cap without reading all of it."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -307,5 +317,5 @@ async def _read(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(refused: Refused, headers: dict[str, str] | None = None) -> JSONResponse:
+def answer_refusal(refused: Refused, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(refused.body(), status_code=refused.status, headers=headers)

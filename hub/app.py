@@ -168,4 +168,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(Timing)
     app.state.db = db
     app.state.settings = settings
+    app.state.connectors = state  # what connectors keep between requests (tests reach it here)
     return app

@@ -74,6 +74,30 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often the relay moves due outbox rows into the broker"
     )
     worker_threads: int = Field(4, ge=1, description="dramatiq worker threads per process")
+    # The online-monitoring network (HJ 212).
+    hj212_max_connections: int = Field(2000, ge=1, description="device connections at once")
+    hj212_idle_seconds: float = Field(
+        900.0, gt=0, description="a device connection silent this long is closed"
+    )
+    hj212_max_packet: int = Field(
+        4096, ge=64, le=9999, description="largest data segment accepted (the standard: 1024)"
+    )
+    hj212_modbus_crc_mns: list[str] = Field(
+        default_factory=list,
+        description="MNs of devices allowed to send a CRC-16/MODBUS instead of Appendix A's",
+    )
+    reading_batch_rows: int = Field(
+        5000, ge=1, description="readings written per transaction at most (group commit)"
+    )
+    reading_batch_delay_ms: float = Field(
+        20.0, ge=0, description="how long a batch waits for more readings before committing"
+    )
+    alarm_consecutive: int = Field(
+        3, ge=1, description="consecutive real-time values over the limit that open an alarm"
+    )
+    offline_minutes: float = Field(
+        60.0, gt=0, description="a device silent this long opens an offline alarm"
+    )
     # Set by `sanwang serve` from its options; connectors read them in their lifespan.
     demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
     http_url: str = Field(

@@ -50,7 +50,7 @@ log = logging.getLogger("hub.jobs")
 EMBEDDED = "embedded"
 # Modules that register periodic jobs with @periodic, imported when a scheduler starts
 # (the card sweep adds itself here).
-PERIODIC_MODULES: list[str] = ["hub.supervision.jobs"]
+PERIODIC_MODULES: list[str] = ["hub.supervision.jobs", "hub.monitoring.jobs"]
 
 
 # --- the broker ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -22,6 +23,34 @@ HTTP_SECONDS = Histogram(
     "sanwang_http_request_seconds",
     "Time to answer an HTTP request",
     ["route"],
+    registry=REGISTRY,
+)
+# The online-monitoring network.
+HJ212_PACKETS = Counter(
+    "sanwang_hj212_packets",
+    "HJ 212 packets received, by transport and outcome (STORED, UNKNOWN_MN, BAD_PASSWORD, "
+    "IGNORED) or codec reason (BAD_CRC, BAD_LENGTH, GARBAGE ...)",
+    ["transport", "outcome"],
+    registry=REGISTRY,
+)
+HJ212_CONNECTIONS = Gauge(
+    "sanwang_hj212_connections", "Open HJ 212 device connections", registry=REGISTRY
+)
+READINGS_STORED = Counter(
+    "sanwang_readings_written",
+    "Readings handed to the database (repeats included)",
+    registry=REGISTRY,
+)
+READING_BATCH_SECONDS = Histogram(
+    "sanwang_reading_batch_seconds",
+    "Time to commit one batch of readings (group commit)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
+ALARM_EPISODES = Counter(
+    "sanwang_alarm_episodes",
+    "Alarm episodes opened and ended",
+    ["kind", "event"],
     registry=REGISTRY,
 )
 KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics")

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute
 
 log = logging.getLogger("hub.plugins")
 
-CONNECTOR_MODULES: list[str] = ["connectors.hotline", "connectors.platform"]
+CONNECTOR_MODULES: list[str] = ["connectors.hotline", "connectors.platform", "connectors.hj212"]
 
 
 def connector_routes(state: Any) -> list[BaseRoute]:

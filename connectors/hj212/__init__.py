@@ -8,7 +8,13 @@
 * :func:`required_reply`, :func:`reply_9014`, :func:`reply_9013` (2005 style for 2005 devices);
 * :class:`Framer` for TCP streams; :class:`Assembler` for PNUM/PNO messages;
 * one exception type, :class:`HJ212Error` with a :class:`Reason`.
+
+The hub loads this package as a connector (``hub.plugins``): :func:`routes` mounts
+POST /ingest/hj212 and :func:`lifespan` runs the TCP listener (modules imported on call, so
+the codec stays free of I/O).
 """
+
+from typing import Any
 
 from .assembly import Assembler, Message, merge
 from .codec import (
@@ -73,3 +79,15 @@ __all__ = [
     "reply_9014",
     "required_reply",
 ]
+
+
+def routes(state: dict[str, Any]) -> list[Any]:
+    from connectors.hj212.http import routes as make
+
+    return make(state)
+
+
+def lifespan(state: dict[str, Any]) -> Any:
+    from connectors.hj212.runtime import lifespan as run
+
+    return run(state)

@@ -109,3 +109,4 @@ class EventKind(enum.StrEnum):
     EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # 延期申请
     EXTENSION_APPROVED = "EXTENSION_APPROVED"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
+    ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over

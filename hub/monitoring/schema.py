@@ -9,6 +9,7 @@ import strawberry
 
 from hub.gql import Context, UserError
 from hub.monitoring import service
+from hub.monitoring.model import Interval as IntervalEnum
 from hub.monitoring.model import MonitoringPoint as PointRow
 from hub.monitoring.model import PointKind as PointKindEnum
 from hub.sources.model import Source as SourceRow
@@ -16,6 +17,7 @@ from hub.sources.schema import Source
 
 Info = strawberry.Info[Context, None]
 PointKind = strawberry.enum(PointKindEnum, name="PointKind")
+ReadingInterval = strawberry.enum(IntervalEnum, name="ReadingInterval")
 
 
 @strawberry.type(description="A pollutant's limit at a point; either bound may be absent.")
@@ -50,8 +52,7 @@ class MonitoringPoint:
     longitude: float | None
     source: Source | None
     latest: list[LatestReading] = strawberry.field(
-        description="The newest value per pollutant. Always empty for now: readings are not "
-        "stored yet (they come with the readings part of the monitoring work)."
+        description="The newest value per pollutant (kept by the reading writer per batch)"
     )
     limits: list[PollutantLimit]
 
@@ -70,7 +71,7 @@ def point_node(
         latitude=row.latitude,
         longitude=row.longitude,
         source=Source.of(source) if source is not None else None,
-        latest=[],
+        latest=[LatestReading(**item) for item in service.latest_of(row)],
         limits=[
             PollutantLimit(
                 pollutant=str(item["pollutant"]),
@@ -80,6 +81,31 @@ def point_node(
             )
             for item in row.limits or []
         ],
+    )
+
+
+@strawberry.type(description="A stored value of one pollutant at one point.")
+class Reading:
+    at: datetime
+    value: float | None = strawberry.field(description="Rtd for real-time data, Avg otherwise")
+    min: float | None
+    max: float | None
+    flag: str | None = strawberry.field(description="HJ 212 data flag (N F M S D C T B ...)")
+    interval: ReadingInterval
+
+
+@strawberry.type(description="A packet held back: its device is unknown or sent a wrong PW.")
+class QuarantinedPacket:
+    id: strawberry.ID
+    received_at: datetime
+    mn: str
+    reason: str = strawberry.field(description="UNKNOWN_MN or BAD_PASSWORD")
+    cn: str | None
+    peer: str | None
+    raw: str = strawberry.field(description="The data segment(s) as received")
+    readings: int = strawberry.field(description="How many values it carried")
+    released_at: datetime | None = strawberry.field(
+        description="When registering the device stored its readings"
     )
 
 
@@ -98,6 +124,56 @@ class Query:
         return [
             point_node(info, p, sources.get(p.source_id) if p.source_id else None, now)
             for p in points
+        ]
+
+    @strawberry.field(
+        description="Stored readings of one pollutant at one point in [from, to), oldest "
+        "first; interval narrows to one data kind. At most 10,000 rows."
+    )
+    async def readings(
+        self,
+        info: Info,
+        point_id: strawberry.ID,
+        pollutant: str,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        interval: ReadingInterval | None = None,
+    ) -> list[Reading]:
+        kind = IntervalEnum(interval.value) if interval is not None else None
+        rows = await info.context.read(service.readings, str(point_id), pollutant, from_, to, kind)
+        return [
+            Reading(
+                at=r.at,
+                value=r.value,
+                min=r.min,
+                max=r.max,
+                flag=r.flag,
+                interval=ReadingInterval(r.interval),
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(
+        description="Packets held back from unknown devices or wrong PWs, newest first "
+        "(MONITOR, ADMIN); registering the MN stores what they carried."
+    )
+    async def quarantined_packets(
+        self, info: Info, mn: str | None = None, first: int = 50
+    ) -> list[QuarantinedPacket]:
+        rows = await info.context.read(service.quarantined, mn, first)
+        return [
+            QuarantinedPacket(
+                id=strawberry.ID(str(r.id)),
+                received_at=r.received_at,
+                mn=r.mn,
+                reason=r.reason,
+                cn=r.cn,
+                peer=r.peer,
+                raw=r.raw,
+                readings=len(r.samples),
+                released_at=r.released_at,
+            )
+            for r in rows
         ]
 
 

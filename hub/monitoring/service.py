@@ -2,7 +2,7 @@
 
 A point is keyed by its MN, the identity its HJ 212 device sends in every packet: registering an
 MN again updates that point in place (same id), and may move it to another town the caller sees.
-Readings are not stored yet, so a point's latest values are empty for now.
+Registering an MN releases the readings its packets carried while it was unknown (quarantine).
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases.service import check_point, parse_id
+from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
-from hub.monitoring.model import MonitoringPoint, PointKind
+from hub.monitoring.model import (
+    Interval,
+    MonitoringPoint,
+    PointKind,
+    QuarantinedPacket,
+    Reading,
+)
 from hub.roles import Role
 from hub.sources.model import Source
 
@@ -200,6 +207,7 @@ async def register_point(
             point.id,
             {"mn": mn, "to": tenant.code},
         )
+    data["released_packets"] = await release_quarantine(session, point)
     action = "monitoring.register_point" if created else "monitoring.update_point"
     await audit.append(
         session, tenant.id, scope.principal, action, "monitoring_point", point.id, data
@@ -245,3 +253,133 @@ async def points_with_sources(
         rows = await session.scalars(select(Source).where(Source.id.in_(ids)))
         sources = {s.id: s for s in rows}
     return points, sources
+
+
+# --- readings ---------------------------------------------------------------------------------
+
+READINGS_MAX = 10_000  # rows per readings query: a day of 10-second data, or a year of hours
+QUARANTINE_READERS = frozenset({Role.ADMIN, Role.MONITOR})
+
+
+async def point_by_id(session: AsyncSession, point_id: str) -> MonitoringPoint:
+    parsed = parse_id(point_id)
+    point = None if parsed is None else await session.get(MonitoringPoint, parsed)
+    if point is None:
+        raise not_found("monitoring point", "pointId")
+    return point
+
+
+async def readings(
+    session: AsyncSession,
+    scope: Scope,
+    point_id: str,
+    pollutant: str,
+    start: datetime,
+    end: datetime,
+    interval: Interval | None,
+) -> list[Reading]:
+    """One pollutant's stored readings at one point in [start, end), oldest first."""
+    for name, value in (("from", start), ("to", end)):
+        if value.tzinfo is None:
+            raise invalid(name, f"{name} needs a UTC offset, e.g. 2026-11-28T08:00:00+08:00")
+    if end <= start:
+        raise invalid("to", "to must be after from")
+    if not POLLUTANT_PATTERN.fullmatch(pollutant):
+        raise invalid("pollutant", "pollutant must be an HJ 212 factor code such as a34004")
+    point = await point_by_id(session, point_id)
+    query = (
+        select(Reading)
+        .where(
+            Reading.point_id == point.id,
+            Reading.pollutant == pollutant,
+            Reading.at >= start,
+            Reading.at < end,
+        )
+        .order_by(Reading.at, Reading.interval)
+        .limit(READINGS_MAX + 1)
+    )
+    if interval is not None:
+        query = query.where(Reading.interval == interval.value)
+    rows = list(await session.scalars(query))
+    if len(rows) > READINGS_MAX:
+        raise invalid("to", f"more than {READINGS_MAX} readings: ask for a shorter span")
+    return rows
+
+
+def latest_of(point: MonitoringPoint) -> list[dict[str, Any]]:
+    """The newest value per pollutant, as the reading writer keeps it, by pollutant code."""
+    found = []
+    for code, item in sorted((point.latest or {}).items()):
+        found.append(
+            {
+                "pollutant": code,
+                "value": item.get("value"),
+                "unit": item.get("unit"),
+                "flag": item.get("flag"),
+                "at": datetime.fromisoformat(item["at"]),
+            }
+        )
+    return found
+
+
+async def quarantined(
+    session: AsyncSession, scope: Scope, mn: str | None, first: int
+) -> list[QuarantinedPacket]:
+    """Packets held back from unknown devices or wrong PWs, newest first (MONITOR, ADMIN)."""
+    if scope.roles.isdisjoint(QUARANTINE_READERS):
+        raise DomainError(ErrorCode.FORBIDDEN, "only MONITOR or ADMIN see quarantined packets")
+    if not 1 <= first <= 500:
+        raise invalid("first", "first must be between 1 and 500")
+    query = select(QuarantinedPacket).order_by(QuarantinedPacket.received_at.desc()).limit(first)
+    if mn is not None:
+        query = query.where(QuarantinedPacket.mn == check_mn(mn))
+    return list(await session.scalars(query))
+
+
+async def release_quarantine(session: AsyncSession, point: MonitoringPoint) -> int:
+    """Store the readings held for a device registered now: its first data is not lost.
+    Packets refused for a wrong PW are released only if they carried the PW now registered."""
+    held = await session.scalars(
+        select(QuarantinedPacket).where(
+            QuarantinedPacket.mn == point.mn, QuarantinedPacket.released_at.is_(None)
+        )
+    )
+    rows: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+    released = 0
+    now = utcnow()
+    for packet in held:
+        if packet.reason == "BAD_PASSWORD" and not _sent_password(packet.raw, point.password):
+            continue
+        packet.released_at = now
+        released += 1
+        for s in packet.samples:
+            at = datetime.fromisoformat(s["at"])
+            rows[(s["pollutant"], s["interval"], at)] = {
+                "point_id": point.id,
+                "tenant_id": point.tenant_id,
+                "pollutant": s["pollutant"],
+                "interval": s["interval"],
+                "at": at,
+                "value": s.get("value"),
+                "min": s.get("min"),
+                "max": s.get("max"),
+                "flag": s.get("flag"),
+            }
+    await _insert_ignoring_repeats(session, list(rows.values()))
+    return released
+
+
+def _sent_password(raw: str, password: str | None) -> bool:
+    if password is None:
+        return True
+    return f"PW={password};" in raw
+
+
+async def _insert_ignoring_repeats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if session.info["db"].is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    await session.execute(dialect_insert(Reading.__table__).on_conflict_do_nothing(), rows)

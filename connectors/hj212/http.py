@@ -1,0 +1,64 @@
+"""POST /ingest/hj212: raw HJ 212 packets in the body (role MONITOR or ADMIN), handled as on
+the TCP port; the answer body holds the reply packets the standard requires."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connectors.hj212.link import Link
+from connectors.ingest import Problem, Refused, answer_refusal, authorize, read_body
+from hub.auth import Scope
+from hub.monitoring.writer import ReadingWriter
+from hub.roles import Permission
+
+ACCEPTED = {"STORED", "PART", "IGNORED"}
+FIELD_OF = {"UNKNOWN_MN": "MN", "BAD_PASSWORD": "PW"}  # the packet field at fault
+
+
+def writer_of(state: dict[str, Any]) -> ReadingWriter:
+    """The process's one reading writer (made on first use when no lifespan made it)."""
+    writer = state.get("hj212_writer")
+    if writer is None:
+        writer = state["hj212_writer"] = ReadingWriter(state["db"], state["settings"])
+    return writer
+
+
+def routes(state: dict[str, Any]) -> list[BaseRoute]:
+    db, settings, key = state["db"], state["settings"], state["key"]
+
+    async def endpoint(request: Request) -> Response:
+        scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "HJ 212 packets")
+        if not isinstance(scope, Scope):
+            return scope
+        try:
+            body = await read_body(request)
+        except Refused as refused:
+            return answer_refusal(refused)
+        link = Link(
+            writer_of(state),
+            ZoneInfo(settings.timezone),
+            "http",
+            request.client.host if request.client else None,
+            max_length=settings.hj212_max_packet,
+            modbus_crc=settings.hj212_modbus_crc_mns,
+        )
+        replies = await link.receive(body) + await link.finish()
+        outcomes = ",".join(f"{k}={v}" for k, v in sorted(link.outcomes.items()))
+        headers = {"X-HJ212-Outcomes": outcomes}
+        if not link.outcomes:
+            problem = Problem("body", "no HJ 212 packet in the body (each starts with ##)")
+            return answer_refusal(Refused(422, [problem]))
+        if ACCEPTED.isdisjoint(link.outcomes):
+            problems = [
+                Problem(FIELD_OF.get(outcome, "body"), f"{count} packet(s) refused: {outcome}")
+                for outcome, count in sorted(link.outcomes.items())
+            ]
+            return JSONResponse(Refused(422, problems).body(), status_code=422, headers=headers)
+        return Response(replies, media_type="text/plain", headers=headers)
+
+    return [Route("/ingest/hj212", endpoint, methods=["POST"])]
