@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date as datetime_date
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import strawberry
 
+from hub.airquality import aqi
 from hub.gql import Context, UserError
 from hub.monitoring import service
 from hub.monitoring.model import Interval as IntervalEnum
@@ -109,6 +112,57 @@ class QuarantinedPacket:
     )
 
 
+@strawberry.type(description="One pollutant's individual air quality index (IAQI).")
+class IndividualIndex:
+    pollutant: str = strawberry.field(description="SO2 NO2 PM10 CO O3 PM2.5")
+    indicator: str = strawberry.field(
+        description="The averaging the value is of, e.g. PM2.5_24h, O3_8h, O3_1h"
+    )
+    value: int
+    concentration: float = strawberry.field(description="µg/m³ (CO mg/m³), as used")
+
+
+@strawberry.type(description="A day's air quality at an air station by HJ 633.")
+class AirQuality:
+    aqi: int
+    category: str = strawberry.field(description="优 良 轻度污染 中度污染 重度污染 严重污染")
+    category_key: str = strawberry.field(
+        description="EXCELLENT GOOD LIGHTLY_POLLUTED MODERATELY_POLLUTED HEAVILY_POLLUTED "
+        "SEVERELY_POLLUTED"
+    )
+    level: int = strawberry.field(description="1 (一级) to 6 (六级)")
+    colour: str = strawberry.field(description="The category's colour as #RRGGBB")
+    standard: str = strawberry.field(description="The HJ 633 edition used, e.g. HJ 633-2026")
+    primary_pollutants: list[str] = strawberry.field(description="Empty when AQI ≤ 50")
+    iaqi: list[IndividualIndex]
+    missing: list[str] = strawberry.field(
+        description="Pollutants without a valid daily value, and why"
+    )
+
+
+def air_quality_node(found: aqi.AirQuality) -> AirQuality:
+    category = found.category
+    return AirQuality(
+        aqi=found.aqi,
+        category=category.name,
+        category_key=category.key,
+        level=category.level,
+        colour=category.hex,
+        standard=found.standard,
+        primary_pollutants=[p.value for p in found.primary_pollutants],
+        iaqi=[
+            IndividualIndex(
+                pollutant=entry.pollutant.value,
+                indicator=entry.indicator.value,
+                value=entry.value,
+                concentration=entry.concentration,
+            )
+            for entry in found.iaqi
+        ],
+        missing=[f"{indicator.value}: {why}" for indicator, why in found.missing],
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -152,6 +206,19 @@ class Query:
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        description="A day's air quality at an air station from its stored hourly data, by "
+        "the HJ 633 edition in force that day (HJ 633-2026 from 2026-03-01, HJ 633-2012 "
+        "before); null when no pollutant has a valid daily value."
+    )
+    async def air_quality(
+        self, info: Info, point_id: strawberry.ID, date: datetime_date
+    ) -> AirQuality | None:
+        ctx = info.context
+        tz = ZoneInfo(ctx.settings.timezone)
+        found = await ctx.read(service.daily_air_quality, str(point_id), date, tz)
+        return air_quality_node(found) if found is not None else None
 
     @strawberry.field(
         description="Packets held back from unknown devices or wrong PWs, newest first "

@@ -12,12 +12,14 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.airquality import aqi
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases.service import check_point, parse_id
@@ -383,3 +385,35 @@ async def _insert_ignoring_repeats(session: AsyncSession, rows: list[dict[str, A
     else:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     await session.execute(dialect_insert(Reading.__table__).on_conflict_do_nothing(), rows)
+
+
+# --- air quality ------------------------------------------------------------------------------
+
+NORMAL_FLAGS = (None, "N", "3")  # 2017/2025 "N"; HJ/T 212-2005 air stations "3"
+
+
+async def daily_air_quality(
+    session: AsyncSession, scope: Scope, point_id: str, day: date, tz: ZoneInfo
+) -> aqi.AirQuality | None:
+    """The day's AQI of an air station from its stored hourly data (values flagged normal),
+    by the edition of HJ 633 in force that day; None when no pollutant has a valid value."""
+    point = await point_by_id(session, point_id)
+    if point.kind != PointKind.AIR_STATION:
+        raise invalid("pointId", "air quality is computed for air stations only")
+    start = datetime.combine(day, time(0), tz)
+    end = start + timedelta(days=1)
+    codes = list(aqi.FACTOR_CODES)
+    rows = await session.execute(
+        select(Reading.pollutant, Reading.at, Reading.value, Reading.flag).where(
+            Reading.point_id == point.id,
+            Reading.pollutant.in_(codes),
+            Reading.interval == "HOUR",
+            Reading.at >= start,
+            Reading.at < end,
+        )
+    )
+    hourly: dict[str, dict[int, float | None]] = {}
+    for pollutant, at, value, flag in rows:
+        normal = flag in NORMAL_FLAGS and value is not None and value >= 0
+        hourly.setdefault(pollutant, {})[at.astimezone(tz).hour] = value if normal else None
+    return aqi.daily_air_quality(day, hourly)

@@ -242,7 +242,8 @@ class ReadingWriter:
             for mn, point in fresh.items():
                 cached = self._points.get(mn)
                 if cached is not None:  # what this process wrote is newer than what it read
-                    point.last_seen_at = cached.last_seen_at or point.last_seen_at
+                    seen = [t for t in (cached.last_seen_at, point.last_seen_at) if t]
+                    point.last_seen_at = max(seen, default=None)
                     point.latest = cached.latest
             self._points = fresh
             self._loaded_at = time.monotonic()
