@@ -141,6 +141,8 @@ def serve(
         for role, token in _demo_tokens(settings).items():
             typer.echo(f"  {role:<10} {token}")
     typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
+    if settings.hj212_port:
+        typer.echo(f"HJ 212 devices: tcp://{host}:{settings.hj212_port}")
     uvicorn.run(
         create_app(settings),
         host=host,

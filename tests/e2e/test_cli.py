@@ -9,10 +9,15 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+
+from connectors.hj212 import parse
+from connectors.hj212.devices import data_packet
+from hub.demo import world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +73,19 @@ def test_token_create_prints_the_token_alone_on_the_last_line(home: Path) -> Non
 
 
 def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) -> None:
-    port = free_port()
+    port, hj212_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--hj212-port",
+            str(hj212_port),
+        ],
         cwd=home,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -98,12 +113,37 @@ def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) 
         assert httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"}).status_code == 401
         page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "graphiql" in page.text.lower()
+        _demo_devices_report(base, tokens["MONITOR"])
+        _a_device_is_answered(hj212_port)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, "".join(lines) + out
     again = sanwang(home, "demo")
     assert "tenants +0" in again.stdout, "the demo world is seeded once"
+
+
+def _demo_devices_report(base: str, token: str) -> None:
+    """The demo devices send over the real TCP port: points come online with values."""
+    query = {"query": "{ monitoringPoints { mn online latest { pollutant value } } }"}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        points = httpx.post(
+            f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {token}"}
+        ).json()["data"]["monitoringPoints"]
+        if sum(1 for p in points if p["online"] and p["latest"]) >= len(points) // 2:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"demo devices did not report: {points}")
+
+
+def _a_device_is_answered(port: int) -> None:
+    point = world.POINTS[0]
+    packet = data_packet(point, {"a34013": 3.0}, datetime.now(UTC).replace(microsecond=0), 1)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"garbage" + packet)
+        reply = conn.makefile("rb").readline()
+    assert parse(reply).cn == "9014" and parse(reply).qn == parse(packet).qn
 
 
 def _wait_healthy(base: str) -> None:

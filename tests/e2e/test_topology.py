@@ -87,7 +87,9 @@ async def test_two_replicas_a_worker_and_a_scheduler_card_once_and_notify_once(
         )
         ports = [free_port(), free_port()]
         for port in ports:
-            started.append(sanwang(f"serve --port {port}", env, tmp_path))
+            started.append(
+                sanwang(f"serve --port {port} --hj212-port {free_port()}", env, tmp_path)
+            )
         started.append(sanwang("worker", env, tmp_path))
         started.append(sanwang("scheduler", env, tmp_path))
         bases = [f"http://127.0.0.1:{p}" for p in ports]
