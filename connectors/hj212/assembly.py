@@ -76,7 +76,8 @@ class Assembler:
         return len(self._pending)
 
     def add(self, packet: Packet, now: float = 0.0) -> Message | None:
-        self.expire(now)
+        if self._pending:
+            self.expire(now)
         if packet.pnum is None or packet.pno is None:
             return Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
         if packet.pnum == 1:

@@ -3,12 +3,12 @@ values were taken, and which values count as normal."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from connectors.hj212.assembly import Message
-from connectors.hj212.codec import Packet, is_normal_flag
+from connectors.hj212.codec import Version, is_normal_flag
 from hub.monitoring.model import Interval
 from hub.monitoring.writer import Sample, Upload
 
@@ -26,8 +26,16 @@ def data_time(text: str | None, tz: ZoneInfo) -> datetime | None:
     """``DataTime`` (yyyyMMddHHmmss, local time; some devices add milliseconds) as UTC."""
     if not text or len(text) < 14 or not text[:14].isdigit():
         return None
+    return _local_time(text[:14], tz)
+
+
+@lru_cache(maxsize=4096)  # every device of a round sends the same DataTime
+def _local_time(digits: str, tz: ZoneInfo) -> datetime | None:
     try:
-        local = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+        local = datetime(
+            int(digits[:4]), int(digits[4:6]), int(digits[6:8]),
+            int(digits[8:10]), int(digits[10:12]), int(digits[12:14]),
+        )  # fmt: skip
     except ValueError:
         return None
     return local.replace(tzinfo=tz).astimezone(UTC)
@@ -44,43 +52,45 @@ def samples_of(message: Message, tz: ZoneInfo, received_at: datetime) -> list[Sa
     at = data_time(raw_time if isinstance(raw_time, str) else None, tz)
     at = at or received_at.replace(microsecond=0)
     found = []
+    version = first.version
     for code, fields in message.cp.items():
-        if not isinstance(fields, dict) or len(code) > POLLUTANT_MAX:
+        if type(fields) is not dict or len(code) > POLLUTANT_MAX:
             continue
-        sample = _sample(code, fields, interval, at, first)
+        sample = _sample(code, fields, interval, at, version)
         if sample is not None:
             found.append(sample)
     return found
 
 
 def _sample(
-    code: str, fields: dict[str, object], interval: Interval, at: datetime, packet: Packet
+    code: str, fields: dict[str, object], interval: Interval, at: datetime, version: Version
 ) -> Sample | None:
-    main = "Rtd" if interval is Interval.REALTIME else "Avg"
-    value = _number(fields.get(main))
+    value = _number(fields.get("Rtd" if interval is Interval.REALTIME else "Avg"))
     if value is None and interval is Interval.REALTIME:
         value = _number(fields.get("Avg"))
     if value is None:
         return None  # information items (i-codes), state items without a value
     flag = fields.get("Flag")
-    flag_text = flag[:4] if isinstance(flag, str) else None
+    flag_text = flag[:4] if type(flag) is str else None
     return Sample(
-        pollutant=code,
-        interval=interval,
-        at=at,
-        value=value,
-        min=_number(fields.get("Min")),
-        max=_number(fields.get("Max")),
-        flag=flag_text,
-        normal=flag_text is None or is_normal_flag(flag_text, packet.version),
+        code,
+        interval,
+        at,
+        value,
+        _number(fields.get("Min")),
+        _number(fields.get("Max")),
+        flag_text,
+        flag_text is None or is_normal_flag(flag_text, version),
     )
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else None  # type: ignore[return-value,operator]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
+    return None
 
 
 def upload_of(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.monitoring.model import Interval
 
@@ -51,9 +51,9 @@ def limits_of(stored: list[dict[str, Any]] | None) -> dict[str, Limit]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """What is remembered per (point, pollutant) between values."""
+class Watch(NamedTuple):
+    """What is remembered per (point, pollutant) between values (a tuple: one is made per
+    value judged, tens of thousands a second)."""
 
     streak: int = 0  # consecutive alarming real-time values
     open: bool = False  # an episode is open
