@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -352,3 +353,23 @@ def _metrics() -> str:
 def test_framer_is_the_codec_one() -> None:
     assert Framer(max_length=100).max_length == 100  # the listener uses the codec's framer
     assert datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_random_bytes_never_break_the_connection(hub: Hub, monitoring: Monitoring) -> None:
+    """Fuzzing over the socket: whatever arrives, the next good packet is still answered."""
+    rnd = random.Random(212)
+    device = await monitoring.connect()
+    good = upload({"a34013": 4.0}, now(), 1)
+    for round_ in range(40):
+        size = rnd.randint(1, 300)
+        blob = bytes(rnd.getrandbits(8) for _ in range(size))
+        if round_ % 3 == 0:  # make it look like a packet start now and then
+            blob = b"##" + blob
+        if round_ % 5 == 0:  # or a real packet cut short
+            blob = good[: rnd.randint(1, len(good) - 1)]
+        await device.send(blob + b"\r\n")
+    await device.send(good)
+    while (reply := await device.reply()).cn != "9014":
+        assert reply.cn == "9011"  # only CRC-error answers may come before it
+    assert reply.qn == parse(good).qn
+    await device.close()
