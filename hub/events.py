@@ -29,22 +29,32 @@ class CaseNotice:
 
 
 class Broadcaster:
+    """Fans notices out to subscribers' queues. Changes are also committed on other threads
+    (the embedded job worker, the reading writer), so a notice reaches each queue through the
+    event loop that owns it."""
+
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[CaseNotice]] = set()
+        self._queues: dict[asyncio.Queue[CaseNotice], asyncio.AbstractEventLoop] = {}
 
     def publish(self, notice: CaseNotice) -> None:
-        for queue in list(self._queues):
-            with contextlib.suppress(asyncio.QueueFull):  # a stalled subscriber loses events
-                queue.put_nowait(notice)
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for queue, loop in list(self._queues.items()):
+            if loop is here:
+                _offer(queue, notice)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_offer, queue, notice)
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[CaseNotice]]:
         queue: asyncio.Queue[CaseNotice] = asyncio.Queue(QUEUE_SIZE)
-        self._queues.add(queue)
+        self._queues[queue] = asyncio.get_running_loop()
         try:
             yield queue
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)
 
     async def stream(self, tenant_ids: Collection[uuid.UUID]) -> AsyncIterator[CaseNotice]:
         async with self.subscribe() as queue:
@@ -52,6 +62,11 @@ class Broadcaster:
                 notice = await queue.get()
                 if notice.tenant_id in tenant_ids:
                     yield notice
+
+
+def _offer(queue: asyncio.Queue[CaseNotice], notice: CaseNotice) -> None:
+    with contextlib.suppress(asyncio.QueueFull):  # a stalled subscriber loses events
+        queue.put_nowait(notice)
 
 
 broadcaster = Broadcaster()

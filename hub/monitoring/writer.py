@@ -16,9 +16,9 @@ it was (the devices, unanswered, send again).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -137,7 +137,20 @@ class _Item:
     upload: Upload
     reason: QuarantineReason | None
     done: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop  # the submitter's: the future is resolved there
     received_at: datetime = field(default_factory=utcnow)
+
+    def resolve(self, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 @dataclass(slots=True)
@@ -149,6 +162,10 @@ class _Staged:
 
 
 class ReadingWriter:
+    """Admits uploads on the caller's event loop (registry lookups, quarantine decisions) and
+    writes them on a thread of its own, with its own event loop and connections: the batch's
+    round trips to the database never wait behind the parsing of the next packets."""
+
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
@@ -159,28 +176,67 @@ class ReadingWriter:
         self._watches: dict[tuple[uuid.UUID, str], Watch] = {}
         self._episodes: dict[tuple[uuid.UUID, str], AlarmEpisode] = {}
         self._queue: list[_Item] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._queue_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
+        self._wake: asyncio.Event | None = None
+        self._wdb: Database | None = None
         self._closing = False
         self._load_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
 
     # -- life
 
     async def start(self) -> None:
-        if self._task is not None:
-            return
-        await self._load(force=True)
-        await self._load_open_episodes()
-        self._task = asyncio.create_task(self._run(), name="reading-writer")
+        async with self._start_lock:
+            if self._thread is not None:
+                return
+            await self._load(force=True)
+            ready = threading.Event()
+            failed: list[BaseException] = []
+            self._closing = False
+            self._thread = threading.Thread(
+                target=self._thread_main, args=(ready, failed), name="reading-writer", daemon=True
+            )
+            self._thread.start()
+            await asyncio.to_thread(ready.wait)
+            if failed:
+                self._thread = None
+                raise failed[0]
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
         self._closing = True
+        loop.call_soon_threadsafe(self._signal)
+        await asyncio.to_thread(thread.join)
+        self._thread = self._loop = None
+
+    def _thread_main(self, ready: threading.Event, failed: list[BaseException]) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self._wdb = Database(self.db.url, app_role=self.db.app_role, pool_size=2)
+            try:
+                await self._load_open_episodes()
+            except BaseException as exc:
+                failed.append(exc)
+                ready.set()
+                await self._wdb.dispose()
+                return
+            ready.set()
+            try:
+                await self._run()
+            finally:
+                await self._wdb.dispose()
+
+        asyncio.run(main())
+
+    def _signal(self) -> None:
+        assert self._wake is not None
         self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     @property
     def queued(self) -> int:
@@ -194,17 +250,19 @@ class ReadingWriter:
 
     async def submit_many(self, uploads: Sequence[Upload]) -> list[Outcome]:
         """Several uploads (one read of a connection), committed in one batch if they fit."""
-        if self._task is None:
+        if self._thread is None:
             await self.start()
         loop = asyncio.get_running_loop()
         items = []
         outcomes = []
         for upload in uploads:
             point, reason = await self._admit(upload)
-            items.append(_Item(point, upload, reason, loop.create_future()))
+            items.append(_Item(point, upload, reason, loop.create_future(), loop))
             outcomes.append(Outcome(reason.value) if reason is not None else Outcome.STORED)
-        self._queue.extend(items)
-        self._wake.set()
+        with self._queue_lock:
+            self._queue.extend(items)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._signal)
         await asyncio.gather(*(item.done for item in items))
         return outcomes
 
@@ -279,8 +337,8 @@ class ReadingWriter:
         )
 
     async def _load_open_episodes(self) -> None:
-        assert self._scope is not None
-        async with self.db.session(self._scope.tenant_ids) as session:
+        assert self._scope is not None and self._wdb is not None
+        async with self._wdb.session(self._scope.tenant_ids) as session:
             rows = await session.scalars(
                 select(AlarmEpisode).where(
                     AlarmEpisode.ended_at.is_(None),
@@ -295,6 +353,9 @@ class ReadingWriter:
     # -- the batch loop
 
     async def _run(self) -> None:
+        """The writer thread's loop: a batch as soon as the previous one is committed; from
+        idle, wait a little for company first."""
+        assert self._wake is not None
         delay = self.settings.reading_batch_delay_ms / 1000
         while True:
             await self._wake.wait()
@@ -305,8 +366,7 @@ class ReadingWriter:
                 continue
             if delay and not self._closing and len(self._queue) < self.settings.reading_batch_rows:
                 await asyncio.sleep(delay)  # let more uploads join this batch
-            while self._queue:
-                batch = self._take_batch()
+            while batch := self._take_batch():
                 await self._write(batch)
             if self._closing:
                 return
@@ -314,20 +374,21 @@ class ReadingWriter:
     def _take_batch(self) -> list[_Item]:
         limit = self.settings.reading_batch_rows
         rows = 0
-        for n, item in enumerate(self._queue):
-            rows += len(item.upload.samples)
-            if rows >= limit:
-                batch, self._queue = self._queue[: n + 1], self._queue[n + 1 :]
-                return batch
-        batch, self._queue = self._queue, []
+        with self._queue_lock:
+            for n, item in enumerate(self._queue):
+                rows += len(item.upload.samples)
+                if rows >= limit:
+                    batch, self._queue = self._queue[: n + 1], self._queue[n + 1 :]
+                    return batch
+            batch, self._queue = self._queue, []
         return batch
 
     async def _write(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         staged = _Staged()
         try:
-            assert self._scope is not None
-            async with self.db.session(self._scope.tenant_ids, write=True) as session:
+            assert self._scope is not None and self._wdb is not None
+            async with self._wdb.session(self._scope.tenant_ids, write=True) as session:
                 count = await self._store(session, batch)
                 quiet_before = await self._touch_points(session, batch)
                 await self._quarantine(session, batch)
@@ -336,9 +397,8 @@ class ReadingWriter:
         except Exception as exc:  # the devices are not answered and will send again
             log.exception("a batch of %d uploads could not be written", len(batch))
             for item in batch:
-                if not item.done.done():
-                    item.done.set_exception(exc)
-            await self._load(force=True)  # last_seen_at/latest as the database has them
+                item.resolve(exc)
+            self._loaded_at = 0.0  # read last_seen_at/latest again as the database has them
             return
         self._watches.update(staged.watches)
         for key, episode in staged.episodes.items():
@@ -349,8 +409,7 @@ class ReadingWriter:
         READINGS_STORED.inc(count)
         READING_BATCH_SECONDS.observe(time.perf_counter() - started)
         for item in batch:
-            if not item.done.done():
-                item.done.set_result(None)
+            item.resolve()
 
     # -- inside the transaction
 
@@ -367,7 +426,7 @@ class ReadingWriter:
             )
         if not rows:
             return 0
-        if self.db.is_sqlite:
+        if session.info["db"].is_sqlite:
             await _insert_sqlite(session, rows)
         else:
             await _insert_postgres(session, rows)
