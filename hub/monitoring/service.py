@@ -23,6 +23,7 @@ from hub.airquality import aqi
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases.service import check_point, parse_id
+from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.monitoring.model import (
@@ -74,6 +75,22 @@ class PointSpec:
     latitude: float | None = None
     longitude: float | None = None
     limits: Sequence[LimitSpec] = field(default_factory=tuple)
+
+
+# An air station registered without limits watches PM2.5 and PM10 against GB 3095's grade II
+# 24-hour limits in force on the day (GB 3095-2026: 60 and 120 µg/m³ until 2030).
+DEFAULT_AIR_POLLUTANTS = ("a34004", "a34002")
+
+
+def default_limits(kind: str, day: date | None = None) -> list[dict[str, Any]]:
+    if kind != PointKind.AIR_STATION:
+        return []
+    day = day or datetime.now(local_tz()).date()
+    found = aqi.default_air_limits(day)
+    return [
+        {"pollutant": code, "max": float(found[code]), "min": None, "unit": aqi.LIMIT_UNITS[code]}
+        for code in DEFAULT_AIR_POLLUTANTS
+    ]
 
 
 def is_online(point: MonitoringPoint, now: datetime) -> bool:
@@ -162,7 +179,7 @@ async def register_point(
         raise invalid("tenantCode", f"unknown tenant {spec.tenant_code!r}")
     password = check_password(spec.password)
     check_point(spec.latitude, spec.longitude)
-    limits = check_limits(spec.limits)
+    limits = check_limits(spec.limits) or default_limits(kind)
     source = await _source_for(session, tenant.id, spec.source_id)
     source_id = source.id if source is not None else None
 

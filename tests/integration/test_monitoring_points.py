@@ -204,3 +204,28 @@ async def test_online_means_heard_from_within_the_window(hub: Hub) -> None:
     listed = {p["mn"]: p for p in await points(hub)}
     assert listed[fresh]["online"] is True and listed[fresh]["lastSeenAt"] is not None
     assert listed[stale]["online"] is False and listed[stale]["lastSeenAt"] is not None
+
+
+async def test_an_air_station_without_limits_gets_gb_3095_grade_ii(hub: Hub) -> None:
+    done = await register(
+        hub, mn="41018301AIR0999", name="新建空气站", kind="AIR_STATION", limits=None
+    )
+    assert done["__typename"] == "MonitoringPointResult"
+    [row] = [p for p in await points(hub) if p["mn"] == "41018301AIR0999"]
+    assert row["limits"] == [
+        {"pollutant": "a34004", "max": 60.0, "min": None, "unit": "ug/m3"},
+        {"pollutant": "a34002", "max": 120.0, "min": None, "unit": "ug/m3"},
+    ]
+    done = await register(hub, mn="88888880000077", kind="WASTEWATER", limits=None)
+    [row] = [p for p in await points(hub) if p["mn"] == "88888880000077"]
+    assert row["limits"] == []
+
+
+def test_default_air_limits_follow_the_edition_of_the_day() -> None:
+    from datetime import date
+
+    from hub.monitoring.service import default_limits
+
+    assert [x["max"] for x in default_limits("AIR_STATION", date(2026, 2, 28))] == [75.0, 150.0]
+    assert [x["max"] for x in default_limits("AIR_STATION", date(2026, 3, 1))] == [60.0, 120.0]
+    assert default_limits("FLUE_GAS", date(2026, 3, 1)) == []
