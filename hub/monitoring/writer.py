@@ -16,6 +16,7 @@ it was (the devices, unanswered, send again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import threading
@@ -141,7 +142,8 @@ class _Item:
     received_at: datetime = field(default_factory=utcnow)
 
     def resolve(self, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.done, error)
+        with contextlib.suppress(RuntimeError):  # the submitter's loop is gone: nobody waits
+            self.loop.call_soon_threadsafe(_settle, self.done, error)
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
@@ -398,7 +400,7 @@ class ReadingWriter:
             log.exception("a batch of %d uploads could not be written", len(batch))
             for item in batch:
                 item.resolve(exc)
-            self._loaded_at = 0.0  # read last_seen_at/latest again as the database has them
+            self._loaded_at = 0.0  # read the registry again before the next upload
             return
         self._watches.update(staged.watches)
         for key, episode in staged.episodes.items():
