@@ -28,6 +28,13 @@ Sender = Callable[[dict[str, Any], str], Awaitable[None]]
 
 _senders: dict[str, Sender] = {}
 
+
+class PermanentFailure(Exception):
+    """A sender raises this when the receiver refused the message for good (say an HTTP 4xx):
+    retrying cannot help, so the message is dead-lettered at once instead of after the last
+    attempt."""
+
+
 # Modules whose ``install(settings)`` registers senders; imported by the job system at start,
 # never at the top of hub modules (connectors depend on the hub, not the reverse).
 SENDER_MODULES: list[str] = ["hub.notify.notifier"]
