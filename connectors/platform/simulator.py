@@ -173,10 +173,10 @@ class Simulator:
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
             return _error(422, "limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
         start, size = int(after), int(limit)
-        items = [dict(i) for i in self.feed[start : start + size]]
+        items = [dict(i) if isinstance(i, dict) else i for i in self.feed[start : start + size]]
         end = start + len(items)
         if items and self._roll(self.chaos.duplicate_rate):
-            items.append(dict(self.rand.choice(items)))  # one delivered twice in a page
+            items.append(self.rand.choice(items))  # one delivered twice in a page
             end = max(start, end - self.rand.randint(1, 3))  # and the next page overlaps
         if self._roll(self.chaos.shuffle_rate):
             self.rand.shuffle(items)
