@@ -5,6 +5,7 @@ status of them goes back up, in order, through the outbox. See docs/platform.md.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,8 @@ def install(settings: Any) -> None:
     from hub.cases.hooks import on_case_change
     from hub.outbox.service import register_sender
 
+    # httpx narrates every request at INFO: a poll every few seconds would fill the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     register_sender(push.TOPIC, push.send_status)
     on_case_change("platform.status", push.on_case_change)
     if "connectors.platform.jobs" not in jobs.PERIODIC_MODULES:

@@ -65,7 +65,8 @@ class PullResult:
     error: str | None = None
 
     def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        key = str(outcome)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
 
 async def puller_scope(db: Database) -> Scope:

@@ -4,6 +4,7 @@ them: real processes, the simulator on a real loopback port."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,3 +102,49 @@ def test_reconcile_against_a_simulator_process_repairs_then_finds_nothing(
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_serve_demo_shows_assignments_arriving_and_statuses_going_back(tmp_path: Path) -> None:
+    port = free_port()
+    environ = {k: v for k, v in env("").items() if k != "SANWANG_DATABASE_URL"}
+    environ["SANWANG_PLATFORM_DEMO_ASSIGNMENT_SECONDS"] = "1"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--hj212-port",
+            "0",
+        ],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        url = None
+        deadline = time.monotonic() + 90
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("platform simulator at "):
+                url = line.split()[3].rstrip(":")
+        assert url, "".join(lines)
+        statuses: dict[str, list] = {}
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{url}/_sim/state", timeout=5).json()
+            statuses = {k: [r["status"] for r in v] for k, v in state["cases"].items()}
+            if any("DISPATCHED" in s for s in statuses.values()):
+                break
+            time.sleep(0.5)
+        assert any(s[:2] == ["RECEIVED", "DISPATCHED"] for s in statuses.values()), statuses
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, "".join(lines) + out
