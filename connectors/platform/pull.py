@@ -39,6 +39,7 @@ from hub.cases.enums import FINAL_STATUSES, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
 from hub.db import Database, utcnow
+from hub.errors import DomainError
 from hub.roles import Role
 
 log = logging.getLogger("connectors.platform")
@@ -154,6 +155,9 @@ async def _failed(db: Database, failures: int, error: str, psettings: PlatformSe
     )
 
 
+BATCH = 50  # assignments registered in one transaction (the pull's throughput)
+
+
 async def take_page(
     db: Database, scope: Scope, settings: Settings, items: list[Any], result: PullResult
 ) -> None:
@@ -164,8 +168,79 @@ async def take_page(
             result.count(await _refuse_bad(db, parsed))
         else:
             updates.append(parsed)
+    seen = await _seen_among(db, [u.update_id for u in updates])
+    todo: list[Update] = []
     for update in in_taking_order(updates):
+        if update.update_id in seen:
+            result.count(SEEN)  # taken before, or twice in this page
+        else:
+            seen.add(update.update_id)
+            todo.append(update)
+    batch: list[Update] = []
+    for update in todo:
+        if update.type == UpdateKind.ASSIGNED and len(batch) < BATCH:
+            batch.append(update)
+            continue
+        await _take_batch(db, scope, settings, batch, result)
+        batch = [update] if update.type == UpdateKind.ASSIGNED else []
+        if update.type != UpdateKind.ASSIGNED:
+            result.count(await take_update(db, scope, settings, update))
+    await _take_batch(db, scope, settings, batch, result)
+
+
+async def _seen_among(db: Database, update_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    async with db.session(()) as session:
+        for start in range(0, len(update_ids), 500):
+            chunk = update_ids[start : start + 500]
+            found.update(
+                await session.scalars(
+                    select(PlatformUpdate.update_id).where(PlatformUpdate.update_id.in_(chunk))
+                )
+            )
+    return found
+
+
+async def _take_batch(
+    db: Database, scope: Scope, settings: Settings, batch: list[Update], result: PullResult
+) -> None:
+    """Assignments in one transaction; if any of them is refused (or a concurrent delivery
+    got there first) nothing of the batch is kept and each is taken on its own instead."""
+    if not batch:
+        return
+    if await _register_all(db, scope, settings, batch):
+        for _ in batch:
+            result.count(Outcome.APPLIED)
+        return
+    for update in batch:
         result.count(await take_update(db, scope, settings, update))
+
+
+async def _register_all(
+    db: Database, scope: Scope, settings: Settings, batch: list[Update]
+) -> bool:
+    now = utcnow()
+    try:
+        inputs = [
+            intake.register_input(
+                intake.parse(dict(u.assignment or {}), now), dict(u.assignment or {})
+            )
+            for u in batch
+        ]
+    except NotTaken:
+        return False
+    tz = intake_tz(settings)
+    try:
+        async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+            for update, inp in zip(batch, inputs, strict=True):
+                done = await service.register(
+                    session, scope, inp, tz=tz, prefix=settings.case_number_prefix
+                )
+                reason = "" if done.created else f"assigned before (case {done.case.number})"
+                session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
+    except (DomainError, IntegrityError):
+        return False
+    return True
 
 
 # --- one update ---------------------------------------------------------------------------------
