@@ -232,12 +232,16 @@ async def _register_all(
     tz = intake_tz(settings)
     try:
         async with db.session(scope.tenant_ids, write=True) as session, session.begin():
-            for update, inp in zip(batch, inputs, strict=True):
-                done = await service.register(
-                    session, scope, inp, tz=tz, prefix=settings.case_number_prefix
-                )
-                reason = "" if done.created else f"assigned before (case {done.case.number})"
-                session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
+            # One flush for the batch (bulk INSERTs) instead of one per case. A repeat of an
+            # assignment pending in this very batch is then not seen: the unique keys refuse
+            # it at the flush, and the batch is taken one by one instead.
+            with session.sync_session.no_autoflush:
+                for update, inp in zip(batch, inputs, strict=True):
+                    done = await service.register(
+                        session, scope, inp, tz=tz, prefix=settings.case_number_prefix
+                    )
+                    reason = "" if done.created else f"assigned before (case {done.case.number})"
+                    session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
     except (DomainError, IntegrityError):
         return False
     return True

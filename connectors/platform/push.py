@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from connectors.platform.adapter import Platform, Refused, StatusUpdate, make_platform
 from connectors.platform.settings import PlatformSettings, platform_settings
@@ -47,17 +48,34 @@ def status_payload(platform_case_id: str, case: Case, status: str, event: Event)
 
 
 async def _refs(session: AsyncSession, case: Case, event: Event) -> list[str]:
-    """The platform ids a change is told to: all of the case's, or for an attached report
-    only its own (the others heard nothing new: the status did not change)."""
+    """The platform ids a change is told to: all of the case's; for a registration or an
+    attached report only that report's own (the case's other ids heard nothing new). The
+    report is in the session already (no query: registering is the pull's hot path)."""
+    if event.action in (EventKind.REGISTER, EventKind.REPORT_ATTACHED):
+        report = _in_session(session, event.data.get("report"))
+        if report is None:
+            report = await session.get(Report, uuid.UUID(str(event.data.get("report"))))
+        if report is None or report.channel != Channel.PLATFORM or not report.external_id:
+            return []
+        return [report.external_id]
     stmt = select(ExternalRef.external_id).where(
         ExternalRef.case_id == case.id, ExternalRef.system == PLATFORM_SYSTEM
     )
-    if event.to_status is None:
-        report = await session.get(Report, uuid.UUID(str(event.data.get("report"))))
-        if report is None or report.external_id is None:
-            return []
-        stmt = stmt.where(ExternalRef.external_id == report.external_id)
     return sorted(await session.scalars(stmt))
+
+
+def _in_session(session: AsyncSession, report_id: Any) -> Report | None:
+    """The report from the session (just registered: pending, or flushed into the identity
+    map), without a query."""
+    try:
+        key = identity_key(Report, uuid.UUID(str(report_id)))
+    except ValueError:
+        return None
+    found = session.identity_map.get(key)
+    if isinstance(found, Report):
+        return found
+    wanted = key[1][0]
+    return next((o for o in session.new if isinstance(o, Report) and o.id == wanted), None)
 
 
 def _concerns_platform(case: Case, event: Event) -> bool:

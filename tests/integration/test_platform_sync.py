@@ -480,3 +480,27 @@ async def test_the_adapter_tells_refusals_from_failures(
         await wrong.aclose()
     finally:
         await platform.aclose()
+
+
+async def test_a_batch_with_a_refusal_or_a_repeat_is_taken_one_by_one(
+    db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
+) -> None:
+    simulator, psettings = sim
+    good = [simulator.assign() for _ in range(3)]
+    body = simulator.new_assignment()
+    simulator.assign(body)
+    again = simulator.update(body["platformCaseId"], "ASSIGNED", assignment=body)  # same body
+    changed = simulator.update(
+        body["platformCaseId"], "ASSIGNED", assignment={**body, "title": "改了标题"}
+    )
+    nowhere = simulator.assign(town="atlantis")  # the hub knows no such town: 422
+    result = await pull(db, settings, psettings)
+    assert result.outcomes == {"APPLIED": 5, "REFUSED": 2}
+    seen = await updates(db)
+    assert "assigned before" in seen[again["updateId"]].reason
+    assert seen[changed["updateId"]].outcome == "REFUSED"
+    assert "409" in seen[changed["updateId"]].reason
+    assert seen[nowhere["updateId"]].outcome == "REFUSED"
+    assert "town" in seen[nowhere["updateId"]].reason
+    cases = await platform_cases(db)
+    assert set(cases) == {g["platformCaseId"] for g in good} | {body["platformCaseId"]}

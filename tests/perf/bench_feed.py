@@ -1,9 +1,9 @@
 """The change feed read from its beginning by a client paging with first: 500, through the
 real ASGI app (auth, strawberry, SQLAlchemy, asyncpg, PostgreSQL).
 
-    python -m tests.perf.generate --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_feed \
-        --cases 100000 --fresh
-    python -m tests.perf.bench_feed --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_feed
+    URL=postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_feed
+    python -m tests.perf.generate --url $URL --cases 100000 --fresh
+    python -m tests.perf.bench_feed --url $URL
 
 The generator COPYs cases past the application, so their feed rows are written here first
 (as migration 0003 backfills them: in the order they last changed). Then a city-wide ADMIN
