@@ -42,9 +42,17 @@ def status_payload(platform_case_id: str, case: Case, status: str, event: Event)
         "platformCaseId": platform_case_id,
         "caseNumber": case.number,
         "status": status,
-        "note": event.note,
+        "note": _note(event),
         "at": event.at.isoformat(),
     }
+
+
+def _note(event: Event) -> str | None:
+    """The event's note; a merge also says which case now holds the platform's case."""
+    into = (event.data or {}).get("into") if event.action == EventKind.MERGE else None
+    if not into:
+        return event.note
+    return f"并入 {into}" + (f"：{event.note}" if event.note else "")
 
 
 async def _refs(session: AsyncSession, case: Case, event: Event) -> list[str]:

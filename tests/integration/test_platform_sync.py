@@ -504,3 +504,33 @@ async def test_a_batch_with_a_refusal_or_a_repeat_is_taken_one_by_one(
     assert "town" in seen[nowhere["updateId"]].reason
     cases = await platform_cases(db)
     assert set(cases) == {g["platformCaseId"] for g in good} | {body["platformCaseId"]}
+
+
+async def test_a_merged_platform_case_tells_the_platform_where_it_went(
+    db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
+) -> None:
+    from hub.cases import service
+
+    simulator, psettings = sim
+    install(settings)
+    merged, kept = simulator.assign(), simulator.assign()
+    await pull(db, settings, psettings)
+    cases = await platform_cases(db)
+    scope = await system_scope(db)
+    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+        target = cases[kept["platformCaseId"]]
+        await service.merge(
+            session, scope, str(cases[merged["platformCaseId"]].id), str(target.id), "同一工地"
+        )
+    async with db.session(scope.tenant_ids) as session:
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.topic == push.TOPIC)
+                .order_by(OutboxMessage.created_at)
+            )
+        )
+    last = rows[-1].payload
+    assert last["platformCaseId"] == merged["platformCaseId"] and last["status"] == "MERGED"
+    assert last["note"] == f"并入 {target.number}：同一工地"
+    assert len(rows) == 3  # two registrations and the merge; the kept case's status is unchanged
