@@ -122,7 +122,7 @@ async def pull_once(
             page = await platform.assignments(cursor, psettings.page_size)
             result.pages += 1
             result.items += len(page.items)
-            await take_page(db, scope, settings, page.items, result)
+            await take_page(db, scope, settings, page.items, result, psettings.batch_size)
             if page.next is not None and page.next != cursor:
                 await _advance(db, page.next, len(page.items))
                 cursor = page.next
@@ -155,12 +155,15 @@ async def _failed(db: Database, failures: int, error: str, psettings: PlatformSe
     )
 
 
-BATCH = 50  # assignments registered in one transaction (the pull's throughput)
-
-
 async def take_page(
-    db: Database, scope: Scope, settings: Settings, items: list[Any], result: PullResult
+    db: Database,
+    scope: Scope,
+    settings: Settings,
+    items: list[Any],
+    result: PullResult,
+    batch_size: int = 200,
 ) -> None:
+    """Take a page's updates in order; consecutive assignments ``batch_size`` to a transaction."""
     updates: list[Update] = []
     for raw in items:
         parsed = parse_update(raw)
@@ -178,7 +181,7 @@ async def take_page(
             todo.append(update)
     batch: list[Update] = []
     for update in todo:
-        if update.type == UpdateKind.ASSIGNED and len(batch) < BATCH:
+        if update.type == UpdateKind.ASSIGNED and len(batch) < batch_size:
             batch.append(update)
             continue
         await _take_batch(db, scope, settings, batch, result)

@@ -108,6 +108,7 @@ async def on_case_change(session: AsyncSession, case: Case, event: Event) -> Non
             ordering_key(case.id),
             idempotency_key(event.id, platform_case_id),
             status_payload(platform_case_id, case, status, event),
+            fresh_key=True,  # the key embeds this new event's id
         )
 
 

@@ -23,6 +23,13 @@ class PlatformSettings(BaseSettings):
     read_timeout_seconds: float = Field(15.0, gt=0)
     poll_interval_seconds: float = Field(10.0, gt=0, description="how often the pull runs")
     page_size: int = Field(200, ge=1, le=1000, description="limit= of one page")
+    batch_size: int = Field(
+        200,
+        ge=1,
+        le=1000,
+        description="assignments registered in one transaction: more is faster, but holds the "
+        "case-number counter (and SQLite's write lock) longer, about 5 ms per assignment",
+    )
     max_pages_per_run: int = Field(50, ge=1, description="one run takes at most this many pages")
     backoff_seconds: float = Field(5.0, gt=0, description="first delay after a failed pull")
     backoff_max_seconds: float = Field(300.0, gt=0, description="cap of the backoff")
