@@ -280,5 +280,22 @@ def audit_verify(
     raise typer.Exit(1 if broken else 0)
 
 
+# --- the city platform connector: `sanwang platform reconcile` (connectors imported lazily) ---
+platform_app = typer.Typer(help="The city social-management platform.", no_args_is_help=True)
+app.add_typer(platform_app, name="platform")
+
+
+@platform_app.command("reconcile")
+def platform_reconcile(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only print what differs")] = False,
+) -> None:
+    """Compare the hub's platform cases with the platform's view, repair what differs and print
+    what was done (exit 0: in step now; 1: something needs a person or the platform is down;
+    2: SANWANG_PLATFORM_URL is not set)."""
+    from connectors.platform.cli import reconcile_command
+
+    raise typer.Exit(reconcile_command(_settings(), dry_run=dry_run))
+
+
 if __name__ == "__main__":
     app()

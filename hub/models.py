@@ -6,6 +6,7 @@ from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Rep
 from hub.grid.model import GridCell, Member
 from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
+from hub.plugins import import_connector_models
 from hub.sources.model import Source
 from hub.sync.model import CaseFeed
 from hub.tenancy.model import Principal, Tenant
@@ -34,3 +35,5 @@ __all__ = [
     "TimeLimitRule",
     "WorkDay",
 ]  # fmt: skip
+
+import_connector_models()  # connectors' own tables (e.g. the platform pull's cursor)

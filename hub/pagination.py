@@ -14,12 +14,12 @@ MAX_PAGE = 200
 DEFAULT_PAGE = 50
 
 
-def page_size(first: int | None) -> int:
+def page_size(first: int | None, maximum: int = MAX_PAGE) -> int:
     if first is None:
         return DEFAULT_PAGE
     if first < 0:
         raise invalid("first", "first must not be negative")
-    return min(first, MAX_PAGE)
+    return min(first, maximum)
 
 
 def encode_cursor(key: str, values: list[Any]) -> str:

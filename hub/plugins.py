@@ -24,6 +24,17 @@ log = logging.getLogger("hub.plugins")
 CONNECTOR_MODULES: list[str] = ["connectors.hotline", "connectors.platform", "connectors.hj212"]
 
 
+def import_connector_models() -> None:
+    """Connector tables join the metadata (migrations, the models == migrations check) by
+    module name: a connector with tables has a ``model`` module."""
+    for name in CONNECTOR_MODULES:
+        try:
+            importlib.import_module(f"{name}.model")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{name}.model":
+                raise
+
+
 def connector_routes(state: Any) -> list[BaseRoute]:
     found: list[BaseRoute] = []
     for name in CONNECTOR_MODULES:

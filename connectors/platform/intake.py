@@ -24,6 +24,7 @@ from connectors.ingest import (
     OffsetTime,
     Problem,
     Refused,
+    Register,
     Text,
     decode,
     problem_of,
@@ -89,9 +90,11 @@ async def ingest(
     db: Database, scope: Scope, settings: Settings, raw: bytes, now: datetime
 ) -> Answer:
     """Take one assignment: 201 or 200 with the case, or Refused (nothing stored)."""
-    payload = decode(raw)
-    case = parse(payload, now)
-    inp = service.RegisterInput(
+    return await take(db, scope, settings, decode(raw), now)
+
+
+def register_input(case: PlatformCase, payload: dict[str, Any]) -> service.RegisterInput:
+    return service.RegisterInput(
         channel=Channel.PLATFORM,
         title=case.title,
         description=case.description,
@@ -105,4 +108,18 @@ async def ingest(
         due_at=case.deadline.astimezone(UTC) if case.deadline else None,
         payload=payload,
     )
-    return await register_once(db, scope, settings, inp, NAMING)
+
+
+async def take(
+    db: Database,
+    scope: Scope,
+    settings: Settings,
+    payload: dict[str, Any],
+    now: datetime,
+    register: Register | None = None,
+) -> Answer:
+    """The one path of an assignment into the hub, pushed (POST) or pulled (the assignments
+    feed): parse, then register exactly once. ``register`` lets the pull write its own
+    record of the update in the same transaction."""
+    case = parse(payload, now)
+    return await register_once(db, scope, settings, register_input(case, payload), NAMING, register)

@@ -22,7 +22,7 @@ from hub.auth import system_scope
 from hub.db import Database, utcnow
 from hub.notify.notifier import LogNotifier, Notification
 from hub.outbox.model import OutboxMessage, SendState
-from hub.outbox.service import sender_for
+from hub.outbox.service import PermanentFailure, sender_for
 
 log = logging.getLogger("hub.outbox")
 
@@ -64,22 +64,31 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:MAX_ERROR_CHARS]
 
 
-async def _attempt(claimed: Claimed, settings: Any) -> str | None:
-    """Send once; the error text, or None on success."""
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    permanent: bool = False  # the receiver refused for good: dead at once
+
+
+async def _attempt(claimed: Claimed, settings: Any) -> Failure | None:
+    """Send once; the failure, or None on success."""
     sender = sender_for(claimed.topic)
     if sender is None:
-        return f"no sender is registered for topic {claimed.topic!r}"
+        return Failure(f"no sender is registered for topic {claimed.topic!r}")
     try:
         # At most half the visibility timeout, so the lease taken in _claim never runs out.
         async with asyncio.timeout(settings.outbox_visibility_seconds / 2):
             await sender(claimed.payload, claimed.idempotency_key)
+    except PermanentFailure as exc:
+        return Failure(_describe(exc), permanent=True)
     except Exception as exc:  # any failure of the outside world is one failed attempt
-        return _describe(exc)
+        return Failure(_describe(exc))
     return None
 
 
-async def _record(db: Database, claimed: Claimed, error: str | None, settings: Any) -> str:
+async def _record(db: Database, claimed: Claimed, failure: Failure | None, settings: Any) -> str:
     """Write the outcome; returns the row's state after it."""
+    error = failure.error if failure else None
     scope = await system_scope(db)
     now = utcnow()
     async with db.session(scope.tenant_ids, write=True) as session, session.begin():
@@ -93,7 +102,7 @@ async def _record(db: Database, claimed: Claimed, error: str | None, settings: A
             return row.state  # a concurrent delivery of this row recorded its outcome first
         row.attempts += 1
         row.last_error = error
-        if row.attempts >= settings.outbox_max_attempts:
+        if row.attempts >= settings.outbox_max_attempts or (failure and failure.permanent):
             row.state, row.dead_at = SendState.DEAD, now
         else:
             delay = backoff_seconds(
@@ -134,5 +143,5 @@ async def deliver(db: Database, message_id: uuid.UUID, settings: Any) -> str | N
     claimed = await _claim(db, message_id)
     if claimed is None:
         return None
-    error = await _attempt(claimed, settings)
-    return await _record(db, claimed, error, settings)
+    failure = await _attempt(claimed, settings)
+    return await _record(db, claimed, failure, settings)

@@ -28,6 +28,13 @@ Sender = Callable[[dict[str, Any], str], Awaitable[None]]
 
 _senders: dict[str, Sender] = {}
 
+
+class PermanentFailure(Exception):
+    """A sender raises this when the receiver refused the message for good (say an HTTP 4xx):
+    retrying cannot help, so the message is dead-lettered at once instead of after the last
+    attempt."""
+
+
 # Modules whose ``install(settings)`` registers senders; imported by the job system at start,
 # never at the top of hub modules (connectors depend on the hub, not the reverse).
 SENDER_MODULES: list[str] = ["hub.notify.notifier"]
@@ -64,15 +71,19 @@ async def enqueue(
     ordering_key: str,
     idempotency_key: str,
     payload: dict[str, Any],
+    *,
+    fresh_key: bool = False,
 ) -> OutboxMessage:
     """Add a message to the caller's transaction (no commit: it leaves with the change or not
     at all). A key seen before is a no-op that returns the earlier message. Messages of one
-    ordering_key are delivered in the order they were written here."""
-    existing = await session.scalar(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
-    )
-    if existing is not None:
-        return existing
+    ordering_key are delivered in the order they were written here. ``fresh_key``: the caller
+    knows the key is new (it embeds an id made in this transaction), so it is not looked up."""
+    if not fresh_key:
+        existing = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
     row = _new_message(tenant_id, topic, ordering_key, idempotency_key, payload)
     session.add(row)
     return row

@@ -26,7 +26,8 @@ class CaseChangeConnection:
 class Query:
     @strawberry.field(
         description="Every change to a case moves it to the end of this feed; page with after "
-        "and never miss a change. Within one page a case appears at most once."
+        "and never miss a change. Within one page a case appears at most once; first is capped "
+        "at 1000."
     )
     async def case_changes(
         self,

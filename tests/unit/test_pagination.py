@@ -37,3 +37,11 @@ def test_negative_first_is_refused() -> None:
     with pytest.raises(DomainError) as exc:
         page_size(-1)
     assert exc.value.field == "first"
+
+
+@pytest.mark.parametrize(("first", "size"), [(500, 500), (1000, 1000), (5000, 1000), (None, 50)])
+def test_the_change_feed_pages_up_to_its_own_maximum(first: int | None, size: int) -> None:
+    from hub.sync.service import FEED_MAX_PAGE
+
+    assert page_size(first, FEED_MAX_PAGE) == size
+    assert page_size(first) == min(size, MAX_PAGE)

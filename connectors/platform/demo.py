@@ -1,0 +1,121 @@
+"""serve --demo: the platform simulator in the API process, the pull pointed at it, an
+assignment now and then, and platform cases moved one step at a time so that their statuses
+go back up (visible at the simulator's GET /_sim/state)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.platform.settings import platform_settings, use
+from connectors.platform.simulator import Simulator, serving
+from hub.auth import Principal, scope_for, system_scope
+from hub.cases import service as cases
+from hub.cases.enums import OPEN_STATUSES, CaseStatus, Channel, Satisfaction, channel_bit
+from hub.cases.model import Case
+from hub.config import local_tz
+from hub.db import Database
+from hub.roles import Role
+
+log = logging.getLogger("connectors.platform")
+
+DEMO_POLL_SECONDS = 3.0
+HANDLER = Principal("demo-platform", "市平台案件办理（演示）", frozenset({Role.ADMIN}), ())
+_managed = False  # True when the demo (not the environment) decides where the platform is
+
+
+def prepare() -> None:
+    """At install: without SANWANG_PLATFORM_URL the demo runs its own platform, pulled often
+    (the scheduler reads the poll interval when it starts, before the lifespan runs)."""
+    global _managed
+    current = platform_settings()
+    if _managed or current.url:
+        return
+    _managed = True
+    interval = min(current.poll_interval_seconds, DEMO_POLL_SECONDS)
+    use(current.model_copy(update={"poll_interval_seconds": interval}))
+
+
+@contextlib.asynccontextmanager
+async def running(state: dict[str, Any]) -> AsyncIterator[None]:
+    if not _managed:
+        log.info("platform: pulling from %s (SANWANG_PLATFORM_URL)", platform_settings().url)
+        yield
+        return
+    sim = Simulator(seed=2026)
+    async with serving(sim) as url:
+        settings = platform_settings()
+        use(settings.model_copy(update={"url": url}))
+        every = settings.demo_assignment_seconds
+        message = (
+            f"platform simulator at {url}: an assignment every {every:.0f} s, pulled every "
+            f"{settings.poll_interval_seconds:.0f} s; what went back: {url}/_sim/state"
+        )
+        print(message, flush=True)
+        log.info(message)
+        for _ in range(3):
+            sim.assign()
+        feeder = asyncio.create_task(_feed(sim, state["db"], every))
+        try:
+            yield
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+            use(settings.model_copy(update={"url": None}))
+
+
+async def _feed(sim: Simulator, db: Database, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        sim.assign()
+        try:
+            await advance_platform_cases(db, 3)
+        except Exception:  # the demo goes on; say why in the log
+            log.exception("demo: moving platform cases failed")
+
+
+async def advance_platform_cases(db: Database, how_many: int) -> int:
+    """Move the least recently changed open platform cases one workflow step each."""
+    scope = scope_for(HANDLER, (await system_scope(db)).directory)
+    moving = [*OPEN_STATUSES, CaseStatus.RESOLVED, CaseStatus.FEEDBACK_GIVEN]
+    async with db.session(scope.tenant_ids) as session:
+        ids = list(
+            await session.scalars(
+                select(Case.id)
+                .where(Case.status.in_(moving))
+                .where(Case.channel_mask.op("&")(channel_bit(Channel.PLATFORM)) != 0)
+                .order_by(Case.updated_at)
+                .limit(how_many)
+            )
+        )
+    for case_id in ids:
+        async with db.session(scope.tenant_ids, write=True) as session:
+            await step(session, scope, str(case_id))
+            await session.commit()
+    return len(ids)
+
+
+async def step(session: Any, scope: Any, case_id: str) -> None:
+    case = await cases.case_for_change(session, case_id)
+    status = CaseStatus(case.status)
+    if status == CaseStatus.REGISTERED:
+        town = scope.directory.by_id[case.tenant_id].code
+        await cases.dispatch(
+            session, scope, case_id, cases.DispatchInput(town, note="演示：转办"), tz=local_tz()
+        )
+    elif status == CaseStatus.DISPATCHED:
+        await cases.accept(session, scope, case_id, "演示：已签收")
+    elif status == CaseStatus.HANDLING:
+        await cases.submit_result(session, scope, case_id, "已现场核查，责令整改完毕", None)
+    elif status == CaseStatus.UNDER_REVIEW:
+        await cases.review(session, scope, case_id, True, "审核通过")
+    elif status == CaseStatus.RESOLVED:
+        await cases.record_feedback(session, scope, case_id, Satisfaction.SATISFIED, "已回访")
+    elif status == CaseStatus.FEEDBACK_GIVEN:
+        await cases.close(session, scope, case_id, "结案")

@@ -1,0 +1,147 @@
+"""Every status of a platform case goes back up: a case-change hook writes one outbox message
+per status (in the change's transaction), ordered per case, keyed by the event; the sender
+delivers it through the adapter. A status the platform refuses for good is dead-lettered at
+once (hub.outbox.service.PermanentFailure) and shows in ADMIN's deadLetters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+import weakref
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
+
+from connectors.platform.adapter import Platform, Refused, StatusUpdate, make_platform
+from connectors.platform.settings import PlatformSettings, platform_settings
+from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
+from hub.cases.model import Case, Event, ExternalRef, Report
+from hub.cases.service import PLATFORM_SYSTEM
+from hub.outbox import service as outbox
+
+TOPIC = "platform.status"
+
+
+def ordering_key(case_id: uuid.UUID) -> str:
+    return f"platform:{case_id}"
+
+
+def idempotency_key(event_id: uuid.UUID, platform_case_id: str) -> str:
+    """One status of one platform case: the event, and which of the case's platform ids (a
+    case may hold several assignments). Stable, so a resend is recognised by the platform."""
+    digest = hashlib.sha256(platform_case_id.encode()).hexdigest()[:16]
+    return f"platform:{event_id}:{digest}"
+
+
+def status_payload(platform_case_id: str, case: Case, status: str, event: Event) -> dict[str, Any]:
+    return {
+        "platformCaseId": platform_case_id,
+        "caseNumber": case.number,
+        "status": status,
+        "note": _note(event),
+        "at": event.at.isoformat(),
+    }
+
+
+def _note(event: Event) -> str | None:
+    """The event's note; a merge also says which case now holds the platform's case."""
+    into = (event.data or {}).get("into") if event.action == EventKind.MERGE else None
+    if not into:
+        return event.note
+    return f"并入 {into}" + (f"：{event.note}" if event.note else "")
+
+
+async def _refs(session: AsyncSession, case: Case, event: Event) -> list[str]:
+    """The platform ids a change is told to: all of the case's; for a registration or an
+    attached report only that report's own (the case's other ids heard nothing new). The
+    report is in the session already (no query: registering is the pull's hot path)."""
+    if event.action in (EventKind.REGISTER, EventKind.REPORT_ATTACHED):
+        report = _in_session(session, event.data.get("report"))
+        if report is None:
+            report = await session.get(Report, uuid.UUID(str(event.data.get("report"))))
+        if report is None or report.channel != Channel.PLATFORM or not report.external_id:
+            return []
+        return [report.external_id]
+    stmt = select(ExternalRef.external_id).where(
+        ExternalRef.case_id == case.id, ExternalRef.system == PLATFORM_SYSTEM
+    )
+    return sorted(await session.scalars(stmt))
+
+
+def _in_session(session: AsyncSession, report_id: Any) -> Report | None:
+    """The report from the session (just registered: pending, or flushed into the identity
+    map), without a query."""
+    try:
+        key = identity_key(Report, uuid.UUID(str(report_id)))
+    except ValueError:
+        return None
+    found = session.identity_map.get(key)
+    if isinstance(found, Report):
+        return found
+    wanted = key[1][0]
+    return next((o for o in session.new if isinstance(o, Report) and o.id == wanted), None)
+
+
+def _concerns_platform(case: Case, event: Event) -> bool:
+    if not case.channel_mask & channel_bit(Channel.PLATFORM):
+        return False  # no platform report ever came to this case: no reference to look up
+    if event.to_status is not None:
+        return True
+    return event.action == EventKind.REPORT_ATTACHED and event.data.get("channel") == "PLATFORM"
+
+
+async def on_case_change(session: AsyncSession, case: Case, event: Event) -> None:
+    """The hook: a status (or a progress note, or a platform assignment attached to an open
+    case) becomes one outbox message per platform id of the case."""
+    if not _concerns_platform(case, event):
+        return
+    status = event.to_status or case.status
+    for platform_case_id in await _refs(session, case, event):
+        await outbox.enqueue(
+            session,
+            case.tenant_id,
+            TOPIC,
+            ordering_key(case.id),
+            idempotency_key(event.id, platform_case_id),
+            status_payload(platform_case_id, case, status, event),
+            fresh_key=True,  # the key embeds this new event's id
+        )
+
+
+# --- the sender ---------------------------------------------------------------------------------
+
+# One adapter (one HTTP client) per event loop and settings: clients belong to their loop.
+_platforms: weakref.WeakKeyDictionary[Any, tuple[PlatformSettings, Platform]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def platform_for_loop(settings: PlatformSettings) -> Platform:
+    loop = asyncio.get_running_loop()
+    found = _platforms.get(loop)
+    if found is None or found[0] is not settings:
+        found = _platforms[loop] = (settings, make_platform(settings))
+    return found[1]
+
+
+async def send_status(payload: dict[str, Any], key: str) -> None:
+    """Deliver one status: any failure is retried by the outbox, a refusal is final."""
+    settings = platform_settings()
+    if not settings.url:
+        raise RuntimeError("SANWANG_PLATFORM_URL is not set: the status waits")
+    update = StatusUpdate(
+        platform_case_id=payload["platformCaseId"],
+        case_number=payload["caseNumber"],
+        status=CaseStatus(payload["status"]),
+        note=payload.get("note"),
+        at=payload["at"],
+        idempotency_key=key,
+    )
+    try:
+        await platform_for_loop(settings).send_status(update)
+    except Refused as exc:
+        raise outbox.PermanentFailure(str(exc)) from exc

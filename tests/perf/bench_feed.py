@@ -1,0 +1,117 @@
+"""The change feed read from its beginning by a client paging with first: 500, through the
+real ASGI app (auth, strawberry, SQLAlchemy, asyncpg, PostgreSQL).
+
+    URL=postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_feed
+    python -m tests.perf.generate --url $URL --cases 100000 --fresh
+    python -m tests.perf.bench_feed --url $URL
+
+The generator COPYs cases past the application, so their feed rows are written here first
+(as migration 0003 backfills them: in the order they last changed). Then a city-wide ADMIN
+pages through caseChanges(first: 500) until hasNextPage is false, checking that every case
+comes exactly once. Prints pages, changes, total seconds, changes/s and page latencies.
+Budget: 100,000 changes in at most 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+
+import asyncpg
+import httpx
+
+from hub.app import create_app
+from hub.auth import issue_jwt
+from hub.config import Settings
+from tests.operations import op
+from tests.perf.generate import asyncpg_dsn
+
+SECRET = "perf-secret-key-not-for-production"
+BUDGET_SECONDS = 10.0
+PAGE = 500
+
+
+async def backfill(url: str) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        added = await conn.execute(
+            "insert into case_feed (case_id, tenant_id, seq, txid, changed_at) "
+            "select id, tenant_id, nextval('case_feed_seq'), 0, updated_at from ("
+            "  select c.* from cases c where not exists "
+            "  (select 1 from case_feed f where f.case_id = c.id) order by updated_at, id"
+            ") as ordered"
+        )
+        await conn.execute("vacuum analyze case_feed")
+        return int(added.split()[-1])
+    finally:
+        await conn.close()
+
+
+async def read_feed(url: str) -> tuple[int, int, list[float], float]:
+    settings = Settings(database_url=url, secret_key=SECRET, _env_file=None)
+    app = create_app(settings)
+    token = issue_jwt(SECRET, "perf-feed", ["ADMIN"], [])
+    headers = {"Authorization": f"Bearer {token}"}
+    query = op("CaseChanges")
+    seen: set[str] = set()
+    pages, times, after = 0, [], None
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+        started, cpu = time.perf_counter(), time.process_time()
+        while True:
+            t0 = time.perf_counter()
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": query,
+                    "variables": {"after": after, "first": PAGE},
+                    "operationName": "CaseChanges",
+                },
+                headers=headers,
+            )
+            times.append(time.perf_counter() - t0)
+            body = response.json()
+            if "errors" in body:
+                raise SystemExit(f"errors: {body['errors']}")
+            feed = body["data"]["caseChanges"]
+            pages += 1
+            for edge in feed["edges"]:
+                if edge["node"]["id"] in seen:
+                    raise SystemExit(f"case {edge['node']['id']} came twice")
+                seen.add(edge["node"]["id"])
+            after = feed["pageInfo"]["endCursor"] or after
+            if not feed["pageInfo"]["hasNextPage"]:
+                break
+        total = time.perf_counter() - started
+    print(f"CPU of the hub process while paging: {time.process_time() - cpu:.1f} s")
+    return pages, len(seen), times, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="postgresql+asyncpg://postgres@host/db")
+    parser.add_argument("--no-fail", action="store_true")
+    args = parser.parse_args()
+    if not args.url.startswith("postgresql"):
+        raise SystemExit("--url must be a PostgreSQL URL")
+    added = asyncio.run(backfill(args.url))
+    print(f"feed rows written for {added:,} generated cases")
+    pages, changes, times, total = asyncio.run(read_feed(args.url))
+    ms = sorted(t * 1000 for t in times)
+    print(
+        f"caseChanges(first: {PAGE}): {changes:,} changes in {pages} pages, {total:.2f} s "
+        f"({changes / total:,.0f} changes/s); page p50 {statistics.median(ms):.1f} ms, "
+        f"p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms, max {ms[-1]:.1f} ms"
+    )
+    budget = BUDGET_SECONDS * changes / 100_000
+    verdict = "met" if total <= budget else "MISSED"
+    print(f"budget {budget:.1f} s for {changes:,} changes: {verdict}")
+    if total > budget and not args.no_fail:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
