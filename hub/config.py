@@ -74,6 +74,29 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often the relay moves due outbox rows into the broker"
     )
     worker_threads: int = Field(4, ge=1, description="dramatiq worker threads per process")
+    # --- one problem, one case (hub.cases.duplicates) ---
+    duplicate_distance_meters: float = Field(
+        300.0,
+        gt=0,
+        le=10_000,
+        description="an open case of the same category this close (and recent) is shown to the "
+        "dispatcher as a possible duplicate of a new case",
+    )
+    duplicate_window_hours: float = Field(
+        72.0, gt=0, description="how recent an open case must be to attach or be a candidate"
+    )
+    urgent_after_callers: int = Field(
+        3, ge=2, description="this many different callers about one case make it URGENT"
+    )
+    # --- the 12369 hotline (connectors.hotline) ---
+    hotline_callback_url: str | None = Field(
+        None,
+        description="where the result of a resolved hotline case is POSTed (the call system); "
+        "unset: no callbacks are sent",
+    )
+    hotline_callback_timeout_seconds: float = Field(
+        10.0, gt=0, description="connect/read timeout of one callback"
+    )
     # Set by `sanwang serve` from its options; connectors read them in their lifespan.
     demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
     http_url: str = Field(

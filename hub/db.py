@@ -175,7 +175,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # A deferred transaction that reads, then writes fails at once with SQLITE_BUSY when
         # another writer committed in between; writers take the lock up front instead.
@@ -187,6 +187,8 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Parameters hold reporters' phone numbers: never in logs or error messages.
+        hide_parameters=True,
         json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
     )
 

@@ -37,6 +37,7 @@ from connectors.ingest import (
 )
 from hub.auth import Scope
 from hub.cases import service
+from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
@@ -149,7 +150,7 @@ async def ingest(
         received_at=call.received_at.astimezone(UTC),
         payload=payload,
     )
-    tz = ZoneInfo(settings.timezone)
+    tz, rules = ZoneInfo(settings.timezone), Rules.of(settings)
 
     async def register(
         session: AsyncSession, scope: Scope, inp: service.RegisterInput
@@ -157,7 +158,7 @@ async def ingest(
         if call.source_name:
             inp.source_id = await _source_id(session, scope, call.source_name, inp.tenant_code)
         return await service.register(
-            session, scope, inp, tz=tz, prefix=settings.case_number_prefix
+            session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules
         )
 
     return await register_once(db, scope, settings, inp, NAMING, register)
