@@ -1,7 +1,7 @@
 """Which town (and grid cell) a report belongs to, and why.
 
-The order: the town the sender names; else the grid cell that contains the point; else the
-source's town; else the town or village the address names (a gazetteer of the grid cells'
+The order: the town the sender names; else the town's grid cell that contains the point; else
+the source's town; else the town or village the address names (a gazetteer of the grid cells'
 and towns' names); else the city command centre's queue. A caller only routes into towns it
 sees. The route's step and reason go on the case's timeline.
 """
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hub.cases.service import RegisterInput
 
 GAZETTEER_CACHE_SECONDS = 30.0
+CITY_LEVEL = 1  # a point only the city's cell holds says less than a source or a village
 
 
 class RouteStep(enum.StrEnum):
@@ -64,7 +65,7 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
             f"town named by the sender: {tenant.code}",
             RouteStep.TOWN,
         )
-    if cell is not None:
+    if cell is not None and cell.level > CITY_LEVEL:
         code = scope.directory.by_id[cell.tenant_id].code
         return Route(
             cell.tenant_id,
@@ -85,6 +86,14 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
     named = await _named_place(session, scope, inp.address)
     if named is not None:
         return named
+    if cell is not None:  # only the city's own cell holds the point: its command centre
+        return Route(
+            cell.tenant_id,
+            cell.cell_id,
+            None,
+            "the point lies in the city's grid cell only: command centre queue",
+            RouteStep.GRID_CELL,
+        )
     return Route(
         _fallback(scope),
         None,
