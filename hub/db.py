@@ -12,6 +12,7 @@ Two locks keep a town's rows to that town:
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -88,6 +89,12 @@ class JSONDoc(TypeDecorator[Any]):
             return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
 
+
+# Statement parameters and result rows hold reporters' phone numbers. A root logger at DEBUG
+# must not print them: SQLAlchemy logs rows at DEBUG (parameters are hidden, hide_parameters)
+# and aiosqlite logs every call with its arguments. Either is turned on only by name.
+for _name in ("sqlalchemy.engine", "aiosqlite"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
