@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     hotline_callback_timeout_seconds: float = Field(
         10.0, gt=0, description="connect/read timeout of one callback"
     )
+    hotline_demo_call_seconds: float = Field(
+        12.0, gt=0, description="serve --demo: how often the simulated call system phones in"
+    )
     # Set by `sanwang serve` from its options; connectors read them in their lifespan.
     demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
     http_url: str = Field(

@@ -409,11 +409,12 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
         hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
         office = issue_jwt(key, "demo-town-office", ["ADMIN"], [], hours=year)
         sim = Demo(settings.http_url, hotline, office, system)
-        task = asyncio.create_task(sim.run())
+        interval = getattr(settings, "hotline_demo_call_seconds", DEMO_CALL_SECONDS)
+        task = asyncio.create_task(sim.run(interval))
         log.info(
-            "hotline simulator: a 12369 call every %.0f s to %s/ingest/hotline, results called "
+            "hotline simulator: a 12369 call every %g s to %s/ingest/hotline, results called "
             "back to %s",
-            DEMO_CALL_SECONDS,
+            interval,
             settings.http_url,
             system.url,
         )
