@@ -96,6 +96,7 @@ class JSONDoc(TypeDecorator[Any]):
 for _name in ("sqlalchemy.engine", "aiosqlite"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {

@@ -11,6 +11,7 @@ import pytest
 
 from hub.demo import world
 from tests.conftest import Hub
+from tests.operations import op
 
 URL = "/ingest/hotline"
 DETAIL = """
@@ -24,14 +25,7 @@ query Case($id: ID!) {
     possibleDuplicates { case { id number status } distanceMeters reason }
   }
 }"""
-SPLIT = """
-mutation Split($reportId: ID!, $note: String) {
-  splitReport(reportId: $reportId, note: $note) {
-    __typename
-    ... on CaseResult { case { id number status reportCount tenant { code } } }
-    ... on UserError { code message field }
-  }
-}"""
+SPLIT = op("SplitReport")
 MERGE = """
 mutation Merge($caseId: ID!, $into: ID!) {
   mergeCase(caseId: $caseId, intoCaseId: $into) {
@@ -226,6 +220,11 @@ async def test_a_nearby_case_is_a_candidate_the_dispatcher_merges(hub: Hub) -> N
     candidates = (await calls.case(near["caseId"]))["possibleDuplicates"]
     assert len(candidates) == 1
     assert candidates[0]["case"]["id"] == first["caseId"]
+    desk = await hub.gql(op("PossibleDuplicates"), {"id": near["caseId"]})
+    assert desk["case"]["possibleDuplicates"][0]["case"]["status"] == "REGISTERED"
+    assert (
+        desk["case"]["possibleDuplicates"][0]["distanceMeters"] == candidates[0]["distanceMeters"]
+    )
     assert candidates[0]["distanceMeters"] == pytest.approx(120, abs=2)
     assert "120" in candidates[0]["reason"] and "same category" in candidates[0]["reason"]
     for other in (far, noise, first):
