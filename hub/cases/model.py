@@ -22,9 +22,10 @@ class Case(TenantOwned, Base):
         Index("ix_cases_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_status_due", "status", "due_at"),
-        Index("ix_cases_source_category", "source_id", "category"),
-        # The duplicate search: open cases of a category opened recently, near a point.
-        Index("ix_cases_category_created", "category", "created_at"),
+        # The duplicate search: a source's recent cases of a category; recent cases of a
+        # category in a band of latitude around a point (a few index entries, not a day's).
+        Index("ix_cases_source_category_created", "source_id", "category", "created_at"),
+        Index("ix_cases_category_latitude", "category", "latitude", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -278,6 +278,16 @@ async def register(
         )
         await _attach(session, scope, open_case, report, verdict.reason, rules)
         return Registered(open_case, report, True, open_case)
+    if verdict.candidates:
+        # The candidate rows' foreign keys will take a key-share lock on those cases. Take it
+        # now, before the case number and the audit head, in the order every registration
+        # takes its locks: else a report attaching to a candidate (its row, then the head)
+        # and this one (the head, then the candidate) deadlock.
+        await session.execute(
+            select(Case.id)
+            .where(Case.id.in_([c.case_id for c in verdict.candidates]))
+            .with_for_update(key_share=True)
+        )
     case = await _open_case(session, scope, inp, route, received, tz=tz, prefix=prefix)
     for candidate in verdict.candidates:
         session.add(
@@ -325,42 +335,69 @@ _FACTS = (
 
 
 async def _open_cases(session: AsyncSession, arrival: Arrival, rules: Rules) -> list[OpenCase]:
-    """The open cases of the arrival's category the rules could pick: of its source, of its
-    caller, and near its point (an indexed box around it). On PostgreSQL, simultaneous reports
-    about one source, from one number or near one place wait for each other here, so two of
-    them never both open a case (the keys are taken in one order: no deadlock)."""
-    if session.bind.dialect.name == "postgresql":
-        for key in sorted(_lock_keys(arrival)):
-            await session.execute(select(_advisory_lock(key)))
-    since = arrival.received_at - rules.window
+    """The open cases of the arrival's category the rules could pick, in one statement: of its
+    source, of its caller, and near its point (an indexed box around it). On PostgreSQL,
+    simultaneous reports about one source, from one number or near one place wait for each
+    other first, so two of them never both open a case (keys taken in one order: no
+    deadlock)."""
+    keys = sorted(_lock_keys(arrival))
+    if keys and session.bind.dialect.name == "postgresql":
+        await session.execute(select(*(_advisory_lock(k) for k in keys)))
+    parts = _searches(arrival, rules)
+    if not parts:
+        return []
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
     found: dict[uuid.UUID, OpenCase] = {}
-    base = select(*_FACTS).where(Case.category == arrival.category, Case.status.in_(_OPEN))
+    for row in await session.execute(query):
+        seen = found.get(row.id)
+        phones = frozenset({arrival.phone}) if row.found_by == "phone" and arrival.phone else None
+        found[row.id] = OpenCase(
+            row.id,
+            row.category,
+            row.created_at,
+            row.tenant_id,
+            row.source_id,
+            (phones or frozenset()) | (seen.phones if seen else frozenset()),
+            row.latitude,
+            row.longitude,
+        )
+    return list(found.values())
+
+
+def _searches(arrival: Arrival, rules: Rules) -> list[Select]:
+    since = arrival.received_at - rules.window
+
+    def base(found_by: str) -> Select:
+        return select(*_FACTS, literal(found_by).label("found_by")).where(
+            Case.category == arrival.category, Case.status.in_(_OPEN)
+        )
+
+    parts = []
     if arrival.source_id is not None:
-        query = base.where(
+        by_source = base("source").where(
             Case.tenant_id == arrival.tenant_id,
             Case.source_id == arrival.source_id,
             Case.created_at >= since,
         )
-        _collect(found, await session.execute(query.order_by(Case.created_at.desc()).limit(5)))
+        parts.append(by_source.order_by(Case.created_at.desc()).limit(5))
     if arrival.phone:
-        query = base.where(
-            Case.id.in_(select(Report.case_id).where(Report.reporter_phone == arrival.phone))
-        )
+        callers = select(Report.case_id).where(Report.reporter_phone == arrival.phone)
+        by_phone = base("phone").where(Case.id.in_(callers))
         if not arrival.unrouted:
-            query = query.where(Case.tenant_id == arrival.tenant_id)
-        rows = await session.execute(query.order_by(Case.created_at.desc()).limit(5))
-        _collect(found, rows, frozenset({arrival.phone}))
+            by_phone = by_phone.where(Case.tenant_id == arrival.tenant_id)
+        parts.append(by_phone.order_by(Case.created_at.desc()).limit(5))
     if arrival.latitude is not None and arrival.longitude is not None:
         lat0, lat1, lon0, lon1 = duplicates.box(
             arrival.latitude, arrival.longitude, rules.distance_m
         )
-        query = base.where(
+        near = base("near").where(
             Case.created_at >= since,
             Case.latitude.between(lat0, lat1),
             Case.longitude.between(lon0, lon1),
         )
-        _collect(found, await session.execute(query.limit(50)))
-    return list(found.values())
+        parts.append(near.limit(50))
+    # Each part keeps its own order and limit inside the union.
+    return [p.subquery().select() if len(parts) > 1 else p for p in parts]
 
 
 def _lock_keys(arrival: Arrival) -> set[str]:
@@ -373,21 +410,6 @@ def _lock_keys(arrival: Arrival) -> set[str]:
         # A cell of about 1 km: reports near one place serialise, others do not wait.
         keys.add(f"dup:area:{round(arrival.latitude, 2)}:{round(arrival.longitude, 2)}")
     return keys
-
-
-def _collect(found: dict[uuid.UUID, OpenCase], rows: Any, phones: frozenset[str] = frozenset()):
-    for row in rows:
-        seen = found.get(row.id)
-        found[row.id] = OpenCase(
-            row.id,
-            row.category,
-            row.created_at,
-            row.tenant_id,
-            row.source_id,
-            phones | (seen.phones if seen else frozenset()),
-            row.latitude,
-            row.longitude,
-        )
 
 
 def _advisory_lock(key: str) -> Any:
@@ -540,20 +562,33 @@ async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules
 
 
 async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
-    """XM-2026-000123. The counter row is taken in the caller's transaction; numbers stay unique
-    under concurrency, and a rolled-back registration may leave a gap."""
+    """XM-2026-000123, unique; a rolled-back registration may leave a gap.
+
+    On PostgreSQL the number is taken in a short transaction of its own: the counter row is
+    locked only for that one statement, not until the registration commits (which would make
+    every registration of the city wait for the one before it). SQLite has one writer at a
+    time anyway: there it is taken in the caller's transaction."""
     scope_key = f"{prefix}-{year}"
+    if session.bind.dialect.name == "postgresql":
+        db = session.info["db"]
+        async with db.session(()) as own, own.begin():
+            value = await _take_number(own, scope_key)
+    else:
+        value = await _take_number(session, scope_key)
+    return f"{scope_key}-{value:06d}"
+
+
+async def _take_number(session: AsyncSession, scope_key: str) -> int:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(CaseCounter).values(scope=scope_key, value=0).on_conflict_do_nothing()
-    )
-    value = await session.scalar(
-        update(CaseCounter)
-        .where(CaseCounter.scope == scope_key)
-        .values(value=CaseCounter.value + 1)
+    taken = await session.scalar(
+        insert(CaseCounter)
+        .values(scope=scope_key, value=1)
+        .on_conflict_do_update(
+            index_elements=[CaseCounter.scope], set_={"value": CaseCounter.value + 1}
+        )
         .returning(CaseCounter.value)
     )
-    return f"{scope_key}-{value:06d}"
+    return int(taken)
 
 
 # --- the timeline --------------------------------------------------------------------------------

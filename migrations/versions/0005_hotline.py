@@ -51,7 +51,15 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.create_index("ix_cases_category_created", ["category", "created_at"], unique=False)
+        batch_op.drop_index("ix_cases_source_category")
+        batch_op.create_index(
+            "ix_cases_source_category_created",
+            ["source_id", "category", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_cases_category_latitude", ["category", "latitude", "created_at"], unique=False
+        )
 
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index("ix_reports_reporter_phone", ["reporter_phone"], unique=False)
@@ -71,7 +79,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reports_reporter_phone")
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_index("ix_cases_category_created")
+        batch_op.drop_index("ix_cases_category_latitude")
+        batch_op.drop_index("ix_cases_source_category_created")
+        batch_op.create_index("ix_cases_source_category", ["source_id", "category"], unique=False)
 
     with op.batch_alter_table("case_candidates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_candidates_tenant_id"))
