@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///sanwang.db"
@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     )
     hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
+
+    @field_validator("hotline_callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
 
     @property
     def is_sqlite(self) -> bool:

@@ -209,3 +209,40 @@ def test_every_point_within_the_distance_is_inside_the_box(
 def test_distance_is_symmetric_and_never_negative(a, b) -> None:
     assert distance_m(*a, *b) == pytest.approx(distance_m(*b, *a))
     assert distance_m(*a, *b) >= 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duplicate_distance_meters", -1),
+        ("duplicate_distance_meters", 0),
+        ("duplicate_distance_meters", 50_000),
+        ("duplicate_distance_meters", "near"),
+        ("duplicate_window_hours", 0),
+        ("urgent_after_callers", 1),
+        ("urgent_after_callers", "many"),
+        ("hotline_callback_url", "ftp://call-system/results"),
+        ("hotline_callback_url", "call-system"),
+        ("hotline_callback_timeout_seconds", 0),
+        ("hotline_demo_call_seconds", -5),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_setting(field: str, value: object) -> None:
+    from pydantic import ValidationError
+
+    from hub.config import Settings
+
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **{field: value})
+    assert field in str(refused.value)
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.config import Settings
+
+    monkeypatch.setenv("SANWANG_DUPLICATE_DISTANCE_METERS", "150")
+    monkeypatch.setenv("SANWANG_HOTLINE_CALLBACK_URL", "http://127.0.0.1:9000/cb")
+    found = Settings(_env_file=None)
+    assert found.duplicate_distance_meters == 150.0
+    assert found.hotline_callback_url == "http://127.0.0.1:9000/cb"
+    assert Settings(_env_file=None, hotline_callback_url="").hotline_callback_url is None
