@@ -62,6 +62,7 @@ class Run:
     statuses: dict[int, int]
     seconds: float
     merged: int
+    cpu_seconds: float = 0.0  # this process' CPU time over the run (the app and the client)
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -120,9 +121,10 @@ async def session(url: str, seed: int, calls: int, concurrency: int, warmup: int
                 while not queue.empty():
                     await post(h, token, queue.get_nowait(), run)
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             run.seconds = time.perf_counter() - started
+            run.cpu_seconds = time.process_time() - cpu
             return run
     finally:
         await db.dispose()
@@ -182,12 +184,20 @@ def report(name: str, run: Run) -> dict[str, Any]:
         "calls_per_s": round(run.rate, 1),
         "statuses": run.statuses,
         "joined_an_open_case": run.merged,
+        "python_cpu_ms_per_call": round(run.cpu_seconds * 1000 / max(1, len(run.latencies_ms)), 1)
+        if run.cpu_seconds
+        else None,
     }
     print(
         f"{name:<28} {figures['calls']:>6} calls  p50 {figures['p50_ms']:>6.1f} ms  "
         f"p95 {figures['p95_ms']:>6.1f} ms  p99 {figures['p99_ms']:>6.1f} ms  "
         f"{figures['calls_per_s']:>7.1f} calls/s  statuses {run.statuses}  "
-        f"joined {run.merged}",
+        f"joined {run.merged}"
+        + (
+            f"  python CPU {figures['python_cpu_ms_per_call']} ms/call"
+            if figures["python_cpu_ms_per_call"]
+            else ""
+        ),
         flush=True,
     )
     return figures
