@@ -26,7 +26,8 @@ def sanwang(
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **(env or {})},
+        # PYTHONPATH: this checkout's code, whatever the venv has installed.
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     if check and done.returncode != 0:
         raise AssertionError(f"sanwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -72,6 +73,7 @@ def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) 
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--demo", "--port", str(port)],
         cwd=home,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
