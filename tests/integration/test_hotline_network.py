@@ -352,3 +352,22 @@ async def test_split_bad_input(hub: Hub) -> None:
     assert await calls.case(first["caseId"]) == before  # nothing half-done
     response = await hub.post(SPLIT, {"reportId": None}, token=dispatcher)
     assert response.json()["errors"]  # a null id is a GraphQL validation error
+
+
+async def test_simultaneous_calls_about_one_problem_make_one_case(hub: Hub) -> None:
+    import asyncio
+
+    calls = Calls(hub)
+    about_a_plant = await asyncio.gather(
+        *(calls.post(town="laiji", sourceName="宏达耐火材料厂") for _ in range(6))
+    )
+    assert len({a["caseId"] for a in about_a_plant}) == 1
+    assert sum(a["duplicateOf"] is None for a in about_a_plant) == 1
+    one_caller = await asyncio.gather(
+        *(calls.post(callerPhone="13955556666", category="NOISE") for _ in range(4))
+    )
+    assert len({a["caseId"] for a in one_caller}) == 1
+    found = await calls.case(about_a_plant[0]["caseId"])
+    assert found["reportCount"] == 6 and found["priority"] == "URGENT"
+    raised = [e for e in found["timeline"] if e["action"] == "PRIORITY_RAISED"]
+    assert len(raised) == 1
