@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub.auth import AuthError, Scope, authenticate
 from hub.cases import service
+from hub.cases.duplicates import Rules
 from hub.cases.model import Report
 from hub.config import Settings
 from hub.db import Database, utcnow
@@ -192,7 +193,9 @@ async def register_once(
     tz, prefix = ZoneInfo(settings.timezone), settings.case_number_prefix
 
     async def default(session: AsyncSession, scope: Scope, inp: service.RegisterInput):
-        return await service.register(session, scope, inp, tz=tz, prefix=prefix)
+        return await service.register(
+            session, scope, inp, tz=tz, prefix=prefix, rules=Rules.of(settings)
+        )
 
     run = register or default
     for attempt in (1, 2):

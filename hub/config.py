@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///sanwang.db"
@@ -98,6 +98,32 @@ class Settings(BaseSettings):
     offline_minutes: float = Field(
         60.0, gt=0, description="a device silent this long opens an offline alarm"
     )
+    # --- one problem, one case (hub.cases.duplicates) ---
+    duplicate_distance_meters: float = Field(
+        300.0,
+        gt=0,
+        le=10_000,
+        description="an open case of the same category this close (and recent) is shown to the "
+        "dispatcher as a possible duplicate of a new case",
+    )
+    duplicate_window_hours: float = Field(
+        72.0, gt=0, description="how recent an open case must be to attach or be a candidate"
+    )
+    urgent_after_callers: int = Field(
+        3, ge=2, description="this many different callers about one case make it URGENT"
+    )
+    # --- the 12369 hotline (connectors.hotline) ---
+    hotline_callback_url: str | None = Field(
+        None,
+        description="where the result of a resolved hotline case is POSTed (the call system); "
+        "unset: no callbacks are sent",
+    )
+    hotline_callback_timeout_seconds: float = Field(
+        10.0, gt=0, description="connect/read timeout of one callback"
+    )
+    hotline_demo_call_seconds: float = Field(
+        12.0, gt=0, description="serve --demo: how often the simulated call system phones in"
+    )
     # Set by `sanwang serve` from its options; connectors read them in their lifespan.
     demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
     http_url: str = Field(
@@ -105,6 +131,13 @@ class Settings(BaseSettings):
     )
     hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
+
+    @field_validator("hotline_callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
 
     @property
     def is_sqlite(self) -> bool:

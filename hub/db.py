@@ -12,6 +12,7 @@ Two locks keep a town's rows to that town:
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -87,6 +88,13 @@ class JSONDoc(TypeDecorator[Any]):
 
             return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
+
+
+# Statement parameters and result rows hold reporters' phone numbers. A root logger at DEBUG
+# must not print them: SQLAlchemy logs rows at DEBUG (parameters are hidden, hide_parameters)
+# and aiosqlite logs every call with its arguments. Either is turned on only by name.
+for _name in ("sqlalchemy.engine", "aiosqlite"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class Base(DeclarativeBase):
@@ -175,7 +183,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # A deferred transaction that reads, then writes fails at once with SQLITE_BUSY when
         # another writer committed in between; writers take the lock up front instead.
@@ -187,6 +195,8 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Parameters hold reporters' phone numbers: never in logs or error messages.
+        hide_parameters=True,
         json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
     )
 

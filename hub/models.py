@@ -2,7 +2,15 @@
 
 from hub.audit.model import AuditEntry, AuditHead
 from hub.calendar.model import WorkDay
-from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Report
+from hub.cases.model import (
+    Case,
+    CaseCandidate,
+    CaseCounter,
+    CaseLink,
+    Event,
+    ExternalRef,
+    Report,
+)
 from hub.grid.model import GridCell, Member
 from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
@@ -16,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Case",
+    "CaseCandidate",
     "CaseCard",
     "CaseCounter",
     "CaseFeed",

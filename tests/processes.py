@@ -21,6 +21,7 @@ import redis
 from tests.sinks import Sink
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Proc:
@@ -56,6 +57,8 @@ class Proc:
 def sanwang(command: str, env: dict[str, str], cwd: Path) -> Proc:
     """`sanwang COMMAND [ARGS]`, e.g. "worker" or "serve --port 8001"."""
     args = command.split()
+    # PYTHONPATH: this checkout's code, whatever the venv has installed.
+    env = {**env, "PYTHONPATH": str(ROOT)}
     return Proc([sys.executable, "-m", "hub.cli", *args], env, cwd, args[0])
 
 

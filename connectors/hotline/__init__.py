@@ -1,8 +1,12 @@
-"""The 12369 environmental complaint hotline: call intake (POST /ingest/hotline) and the pure
-parts that understand a call (classify, phones, names)."""
+"""The 12369 environmental complaint hotline: call intake (POST /ingest/hotline), the pure
+parts that understand a call (classify, phones, names), the result sent back to the call
+system (callback, through the outbox) and, under ``serve --demo``, a simulated call system
+(simulator) that phones calls in and answers the callbacks."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -12,3 +16,21 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     from connectors.hotline.http import routes as make
 
     return make(state)
+
+
+def install(settings: Any) -> None:
+    from connectors.hotline.callback import install as install_callback
+
+    install_callback(settings)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
+    """Under ``serve --demo``: the simulated call system runs beside the hub."""
+    if not state["settings"].demo:
+        yield
+        return
+    from connectors.hotline.simulator import demo
+
+    async with demo(state):
+        yield

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -35,8 +36,9 @@ from connectors.ingest import (
     problem_of,
     register_once,
 )
-from hub.auth import Scope
+from hub.auth import Scope, system_scope
 from hub.cases import service
+from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
@@ -149,7 +151,7 @@ async def ingest(
         received_at=call.received_at.astimezone(UTC),
         payload=payload,
     )
-    tz = ZoneInfo(settings.timezone)
+    tz, rules = ZoneInfo(settings.timezone), Rules.of(settings)
 
     async def register(
         session: AsyncSession, scope: Scope, inp: service.RegisterInput
@@ -157,20 +159,44 @@ async def ingest(
         if call.source_name:
             inp.source_id = await _source_id(session, scope, call.source_name, inp.tenant_code)
         return await service.register(
-            session, scope, inp, tz=tz, prefix=settings.case_number_prefix
+            session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules
         )
 
     return await register_once(db, scope, settings, inp, NAMING, register)
 
 
+SOURCES_CACHE_SECONDS = 30.0
+
+
 async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: str | None) -> Any:
-    """The one registered source the caller names (in the named town, if any), else None."""
-    query = select(Source.id, Source.name)
+    """The one registered source the caller names (in the named town, if any, and in the towns
+    the caller sees), else None."""
+    town_id = None
     if town_code:
         town = scope.directory.by_code.get(town_code)
         if town is None or not scope.sees(town.id):
             raise DomainError(ErrorCode.VALIDATION, f"unknown town {town_code!r}", "town")
-        query = query.where(Source.tenant_id == town.id)
-    rows = (await session.execute(query)).all()
+        town_id = town.id
+    candidates = [
+        (source_id, source_name)
+        for source_id, tenant_id, source_name in await _sources(session.info["db"])
+        if scope.sees(tenant_id) and town_id in (None, tenant_id)
+    ]
     places = [t.name for t in scope.directory.tenants]
-    return match_source(name, ((row.id, row.name) for row in rows), places)
+    return match_source(name, candidates, places)
+
+
+async def _sources(db: Database) -> list[tuple[Any, Any, str]]:
+    """Every registered source (id, town, name), cached briefly: a call names one of a few
+    hundred enterprises, and reading them all for every call costs more than matching."""
+    cached = db.cache.get("hotline_sources")
+    if cached and time.monotonic() - cached[0] < SOURCES_CACHE_SECONDS:
+        return cached[1]
+    everyone = await system_scope(db)
+    async with db.session(everyone.tenant_ids) as session:
+        rows = [
+            tuple(r)
+            for r in await session.execute(select(Source.id, Source.tenant_id, Source.name))
+        ]
+    db.cache["hotline_sources"] = (time.monotonic(), rows)
+    return rows

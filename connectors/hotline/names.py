@@ -89,8 +89,31 @@ def match_source(
     if not name:
         return None
     variants = place_variants(places)
-    wanted = _core(fold(name), variants)
-    if len(wanted) < MIN_CORE:
+    wanted = _cores(fold(name), variants)
+    if not wanted:
         return None
-    hits = {key for key, registered in candidates if _core(fold(registered), variants) == wanted}
+    hits = {key for key, registered in candidates if wanted & _cores(fold(registered), variants)}
     return hits.pop() if len(hits) == 1 else None
+
+
+def _cores(s: str, variants: tuple[str, ...]) -> set[str]:
+    """Every core the name may have: 丰源粮食加工厂 is 丰源粮食加工 (厂) or 丰源粮食加 (工厂);
+    the registered 丰源粮食加工有限公司 is 丰源粮食加工, and one shared core is a match."""
+    head = _core(s, variants)  # the place names stripped, the longest legal form first
+    found = {head} if len(head) >= MIN_CORE else set()
+    stripped = _strip_places(s, variants)
+    for form in LEGAL_FORMS:
+        if stripped.endswith(form) and len(stripped) - len(form) >= MIN_CORE:
+            found.add(_core(stripped[: -len(form)], variants))
+    return {c for c in found if len(c) >= MIN_CORE}
+
+
+def _strip_places(s: str, variants: tuple[str, ...]) -> str:
+    stripping = True
+    while stripping:
+        stripping = False
+        for place in variants:
+            if s.startswith(place) and len(s) - len(place) >= MIN_CORE:
+                s, stripping = s[len(place) :], True
+                break
+    return s

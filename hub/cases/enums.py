@@ -110,3 +110,6 @@ class EventKind(enum.StrEnum):
     EXTENSION_APPROVED = "EXTENSION_APPROVED"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
     ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over
+    PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
+    REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
+    SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another

@@ -22,7 +22,10 @@ class Case(TenantOwned, Base):
         Index("ix_cases_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_status_due", "status", "due_at"),
-        Index("ix_cases_source_category", "source_id", "category"),
+        # The duplicate search: a source's recent cases of a category; recent cases of a
+        # category in a band of latitude around a point (a few index entries, not a day's).
+        Index("ix_cases_source_category_created", "source_id", "category", "created_at"),
+        Index("ix_cases_category_latitude", "category", "latitude", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -67,6 +70,12 @@ class Case(TenantOwned, Base):
         lazy="raise", foreign_keys="CaseLink.case_id", viewonly=True
     )
     external_refs: Mapped[list[ExternalRef]] = relationship(lazy="raise", viewonly=True)
+    candidates: Mapped[list[CaseCandidate]] = relationship(
+        lazy="raise",
+        foreign_keys="CaseCandidate.case_id",
+        viewonly=True,
+        order_by="(CaseCandidate.distance_m, CaseCandidate.id)",
+    )
 
     @property
     def channels(self) -> list[Channel]:
@@ -81,7 +90,10 @@ class Report(TenantOwned, Base):
     a town: unique keys include tenant_id, so no town can probe another's ids through them."""
 
     __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("tenant_id", "channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel", "external_id"),
+        Index("ix_reports_reporter_phone", "reporter_phone"),  # a repeat caller's open case
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -146,6 +158,23 @@ class ExternalRef(TenantOwned, Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
     system: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(128))
+
+
+class CaseCandidate(TenantOwned, Base):
+    """An open case a new case may duplicate, found when it was opened but not sure enough to
+    merge by itself: shown to the dispatcher as possibleDuplicates."""
+
+    __tablename__ = "case_candidates"
+    __table_args__ = (UniqueConstraint("case_id", "candidate_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    distance_m: Mapped[float]
+    reason: Mapped[str] = mapped_column(String(16))  # hub.cases.duplicates.Reason
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    candidate: Mapped[Case] = relationship(foreign_keys=[candidate_id], lazy="raise")
 
 
 class CaseCounter(Base):

@@ -12,6 +12,7 @@ from datetime import datetime
 import strawberry
 from sqlalchemy import inspect
 
+from hub.cases.duplicates import Reason, candidate_reason
 from hub.cases.enums import Card as CardEnum
 from hub.cases.enums import CaseStatus as CaseStatusEnum
 from hub.cases.enums import Category as CategoryEnum
@@ -20,6 +21,7 @@ from hub.cases.enums import LinkKind as LinkKindEnum
 from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.enums import ReportOutcome as ReportOutcomeEnum
 from hub.cases.model import Case as CaseRow
+from hub.cases.model import CaseCandidate as CandidateRow
 from hub.cases.model import Event as EventRow
 from hub.cases.model import Report as ReportRow
 from hub.grid.schema import Member
@@ -127,6 +129,16 @@ class CaseLink:
     case: LinkedCase
 
 
+@strawberry.type(
+    description="An open case this one may duplicate (same category, close by, recent): the "
+    "hub was not sure enough to merge; a dispatcher decides with mergeCase."
+)
+class PossibleDuplicate:
+    case: LinkedCase
+    distance_meters: float
+    reason: str
+
+
 @strawberry.type
 class ExternalRef:
     system: str
@@ -161,6 +173,7 @@ class Case:
     timeline: list[TimelineEntry]
     links: list[CaseLink]
     external_refs: list[ExternalRef]
+    possible_duplicates: list[PossibleDuplicate]
 
 
 def _loaded(row: object, name: str) -> bool:
@@ -229,6 +242,28 @@ def case_node(row: CaseRow, view: View) -> Case:
             ExternalRef(system=r.system, external_id=r.external_id)
             for r in (row.external_refs if loaded("external_refs") else [])
         ],
+        possible_duplicates=[
+            possible_duplicate(c)
+            for c in (row.candidates if loaded("candidates") else [])
+            if c.candidate is not None  # a case the viewer may not see is not shown
+        ],
+    )
+
+
+def linked_case(row: CaseRow) -> LinkedCase:
+    return LinkedCase(
+        id=strawberry.ID(str(row.id)),
+        number=row.number,
+        title=row.title,
+        status=CaseStatusEnum(row.status),
+    )
+
+
+def possible_duplicate(row: CandidateRow) -> PossibleDuplicate:
+    return PossibleDuplicate(
+        case=linked_case(row.candidate),
+        distance_meters=row.distance_m,
+        reason=candidate_reason(Reason(row.reason), row.distance_m),
     )
 
 

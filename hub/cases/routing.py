@@ -1,24 +1,44 @@
 """Which town (and grid cell) a report belongs to, and why.
 
-The order: the town the sender names; else the grid cell that contains the point; else the
-source's town; else the city command centre's queue. A caller only routes into towns it sees.
+The order: the town the sender names; else the town's grid cell that contains the point; else
+the source's town; else the town or village the address names (a gazetteer of the grid cells'
+and towns' names); else the city command centre's queue. A caller only routes into towns it
+sees. The route's step and reason go on the case's timeline.
 """
 
 from __future__ import annotations
 
+import enum
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
+from hub.cases.gazetteer import Gazetteer, Place
+from hub.db import Database
 from hub.errors import invalid, not_found
+from hub.grid.model import GridCell
 from hub.grid.service import grid_index
 from hub.sources.model import Source
+from hub.tenancy.model import TenantKind
 
 if TYPE_CHECKING:
     from hub.cases.service import RegisterInput
+
+GAZETTEER_CACHE_SECONDS = 30.0
+CITY_LEVEL = 1  # a point only the city's cell holds says less than a source or a village
+
+
+class RouteStep(enum.StrEnum):
+    TOWN = "TOWN"  # the sender named the town
+    GRID_CELL = "GRID_CELL"  # the point lies in a grid cell
+    SOURCE = "SOURCE"  # the matched source's town
+    ADDRESS = "ADDRESS"  # the address names a town or village
+    COMMAND_CENTRE = "COMMAND_CENTRE"  # nothing to go by: the city's queue
 
 
 @dataclass(frozen=True)
@@ -27,6 +47,7 @@ class Route:
     grid_cell_id: uuid.UUID | None
     source_id: uuid.UUID | None
     reason: str
+    step: RouteStep = RouteStep.COMMAND_CENTRE
 
 
 async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) -> Route:
@@ -42,16 +63,80 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
             in_town and in_town.cell_id,
             _id(source),
             f"town named by the sender: {tenant.code}",
+            RouteStep.TOWN,
         )
-    if cell is not None:
+    if cell is not None and cell.level > CITY_LEVEL:
         code = scope.directory.by_id[cell.tenant_id].code
         return Route(
-            cell.tenant_id, cell.cell_id, _id(source), f"the point lies in grid cell of {code}"
+            cell.tenant_id,
+            cell.cell_id,
+            _id(source),
+            f"the point lies in grid cell of {code}",
+            RouteStep.GRID_CELL,
         )
     if source is not None:
         code = scope.directory.by_id[source.tenant_id].code
-        return Route(source.tenant_id, source.grid_cell_id, source.id, f"the source's town: {code}")
-    return Route(_fallback(scope), None, None, "no town, point or source: command centre queue")
+        return Route(
+            source.tenant_id,
+            source.grid_cell_id,
+            source.id,
+            f"the source's town: {code}",
+            RouteStep.SOURCE,
+        )
+    named = await _named_place(session, scope, inp.address)
+    if named is not None:
+        return named
+    if cell is not None:  # only the city's own cell holds the point: its command centre
+        return Route(
+            cell.tenant_id,
+            cell.cell_id,
+            None,
+            "the point lies in the city's grid cell only: command centre queue",
+            RouteStep.GRID_CELL,
+        )
+    return Route(
+        _fallback(scope),
+        None,
+        None,
+        "no town, point, source or place name: command centre queue",
+        RouteStep.COMMAND_CENTRE,
+    )
+
+
+async def _named_place(session: AsyncSession, scope: Scope, address: str | None) -> Route | None:
+    if not address:
+        return None
+    found = (await gazetteer(session.info["db"], scope)).find(address)
+    if found is None or not scope.sees(found.place.tenant_id):
+        return None
+    place = found.place
+    code = scope.directory.by_id[place.tenant_id].code
+    return Route(
+        place.tenant_id,
+        place.cell_id,
+        None,
+        f"the address names {'、'.join(dict.fromkeys(found.words))}: {place.name} of {code}",
+        RouteStep.ADDRESS,
+    )
+
+
+async def gazetteer(db: Database, scope: Scope) -> Gazetteer:
+    """Every town's place names (grid cells of level 2 and 3, town names), cached briefly."""
+    cached = db.cache.get("gazetteer")
+    if cached and time.monotonic() - cached[0] < GAZETTEER_CACHE_SECONDS:
+        return cached[1]
+    towns = [t for t in scope.directory.tenants if t.kind == TenantKind.TOWN]
+    places = [Place(t.id, None, 2, t.name) for t in towns]
+    async with db.session([t.id for t in towns]) as session:
+        rows = await session.execute(
+            select(GridCell.id, GridCell.tenant_id, GridCell.level, GridCell.name).where(
+                GridCell.level >= 2
+            )
+        )
+        places += [Place(r.tenant_id, r.id, r.level, r.name) for r in rows]
+    found = Gazetteer(places)
+    db.cache["gazetteer"] = (time.monotonic(), found)
+    return found
 
 
 async def _source(session: AsyncSession, source_id: uuid.UUID | None) -> Source | None:

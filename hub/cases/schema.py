@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 
 from hub.cases import queries, service
+from hub.cases.duplicates import Rules
 from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
 from hub.cases.nodes import (
@@ -274,7 +275,11 @@ class Mutation:
         except service.DomainError as exc:
             return UserError.of(exc)
         done = await ctx.write(
-            service.register, data, tz=tz_of(ctx), prefix=ctx.settings.case_number_prefix
+            service.register,
+            data,
+            tz=tz_of(ctx),
+            prefix=ctx.settings.case_number_prefix,
+            rules=Rules.of(ctx.settings),
         )
         dup = done.duplicate_of if isinstance(done, service.Registered) else None
         return await case_result(info, done, dup)
@@ -372,6 +377,25 @@ class Mutation:
     ) -> CaseMutationResult:
         return await case_result(
             info, await info.context.write(service.merge, case_id, into_case_id, note)
+        )
+
+    @strawberry.mutation(
+        description="Split a report off its case into a case of its own (history kept on both); "
+        "answers the new case."
+    )
+    async def split_report(
+        self, info: Info, report_id: strawberry.ID, note: str | None = None
+    ) -> CaseMutationResult:
+        ctx = info.context
+        return await case_result(
+            info,
+            await ctx.write(
+                service.split_report,
+                report_id,
+                note,
+                tz=tz_of(ctx),
+                prefix=ctx.settings.case_number_prefix,
+            ),
         )
 
     @strawberry.mutation(description="不予受理: reject a case that is not the bureau's.")

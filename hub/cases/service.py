@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from hub.audit import service as audit
 from hub.auth import Principal, Scope
-from hub.cases import workflow
+from hub.cases import duplicates, workflow
+from hub.cases.duplicates import Arrival, OpenCase, Reason, Rules
 from hub.cases.enums import (
     OPEN_STATUSES,
     CaseStatus,
@@ -34,21 +35,30 @@ from hub.cases.enums import (
     channel_bit,
 )
 from hub.cases.hooks import run_hooks
-from hub.cases.model import Case, CaseCounter, CaseLink, Event, ExternalRef, Report
-from hub.cases.routing import Route, route_report
+from hub.cases.model import (
+    Case,
+    CaseCandidate,
+    CaseCounter,
+    CaseLink,
+    Event,
+    ExternalRef,
+    Report,
+)
+from hub.cases.phones import normalize_phone
+from hub.cases.routing import Route, RouteStep, route_report
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.events import CaseNotice, announce
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
-from hub.roles import Permission
+from hub.roles import Permission, Role
 from hub.sources.model import Source
 from hub.sync.service import record_change
 from hub.timelimits import service as clocks
 from hub.timelimits.model import Phase
 
-DUPLICATE_WINDOW = timedelta(hours=72)
+DUPLICATE_WINDOW = duplicates.DEFAULT_WINDOW
 PLATFORM_SYSTEM = "platform"
 # Channels whose reporter expects to hear the result (反馈); monitoring and patrols do not.
 FEEDBACK_CHANNELS = frozenset({Channel.HOTLINE, Channel.PLATFORM, Channel.OTHER})
@@ -149,6 +159,9 @@ def validate_register(inp: RegisterInput) -> None:
     inp.address = check_text("address", inp.address)
     inp.reporter_name = check_text("reporterName", inp.reporter_name)
     inp.reporter_phone = check_text("reporterPhone", inp.reporter_phone)
+    if inp.reporter_phone:
+        # One form before any comparison; a number we cannot read is kept as it came.
+        inp.reporter_phone = normalize_phone(inp.reporter_phone) or inp.reporter_phone
     check_point(inp.latitude, inp.longitude)
     for name in ("occurred_at", "received_at", "due_at"):
         check_time(_camel(name), getattr(inp, name))
@@ -167,6 +180,7 @@ DETAIL_LOADS = {
     "timeline": selectinload(Case.events),
     "links": selectinload(Case.links).joinedload(CaseLink.other_case),
     "externalRefs": selectinload(Case.external_refs),
+    "possibleDuplicates": selectinload(Case.candidates).joinedload(CaseCandidate.candidate),
     # Only the columns the nodes read: not the cells' polygons or the members' phones.
     "gridCell": joinedload(Case.grid_cell).load_only(
         GridCell.id, GridCell.code, GridCell.name, GridCell.level
@@ -231,25 +245,60 @@ async def register(
     tz: ZoneInfo,
     prefix: str,
     route: Route | None = None,
+    rules: Rules | None = None,
 ) -> Registered:
     """Register one report: a repeat returns what the first delivery did; otherwise the report
-    is routed to a town and either attaches to the open case it duplicates or opens a case."""
+    is routed to a town and either attaches to the open case it surely duplicates or opens a
+    case (with the open cases it may duplicate shown as candidates)."""
     scope.require(Permission.CASE_REGISTER)
     validate_register(inp)
+    rules = rules or Rules()
     if inp.external_id:
         repeat = await _repeat_of(session, inp)
         if repeat is not None:
             return repeat
     route = route or await route_report(session, scope, inp)
     received = inp.received_at or utcnow()
-    open_case = await _open_duplicate(session, route, inp, received)
-    if open_case is not None:
+    arrival = Arrival(
+        inp.category,
+        received,
+        route.tenant_id,
+        route.source_id,
+        inp.reporter_phone,
+        inp.latitude,
+        inp.longitude,
+        unrouted=route.step == RouteStep.COMMAND_CENTRE,
+    )
+    verdict = duplicates.judge(arrival, await _open_cases(session, arrival, rules), rules)
+    if verdict.attach_to is not None and verdict.reason is not None:
+        open_case = await case_for_change(session, verdict.attach_to)
         report = _new_report(inp, route, open_case, received, ReportOutcome.ATTACHED)
-        reason = f"same source and category as {open_case.number} (opened within 72 hours)"
-        report.outcome_reason = reason
-        await _attach(session, scope, open_case, report)
+        report.outcome_reason = (
+            f"{duplicates.reason_text(verdict.reason, rules)}: {open_case.number}"
+        )
+        await _attach(session, scope, open_case, report, verdict.reason, rules)
         return Registered(open_case, report, True, open_case)
+    if verdict.candidates:
+        # The candidate rows' foreign keys will take a key-share lock on those cases. Take it
+        # now, before the case number and the audit head, in the order every registration
+        # takes its locks: else a report attaching to a candidate (its row, then the head)
+        # and this one (the head, then the candidate) deadlock.
+        await session.execute(
+            select(Case.id)
+            .where(Case.id.in_([c.case_id for c in verdict.candidates]))
+            .with_for_update(key_share=True)
+        )
     case = await _open_case(session, scope, inp, route, received, tz=tz, prefix=prefix)
+    for candidate in verdict.candidates:
+        session.add(
+            CaseCandidate(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                candidate_id=candidate.case_id,
+                distance_m=candidate.distance_m,
+                reason=candidate.reason,
+            )
+        )
     return Registered(case, case.reports[0], True, None)
 
 
@@ -273,34 +322,97 @@ async def _repeat_of(session: AsyncSession, inp: RegisterInput) -> Registered | 
     return Registered(report.case, report, False, duplicate_of)
 
 
-async def _open_duplicate(
-    session: AsyncSession, route: Route, inp: RegisterInput, received: datetime
-) -> Case | None:
-    """The first duplicate rule: same source and category, same town, open, within 72 hours."""
-    if route.source_id is None:
-        return None
-    if session.bind.dialect.name == "postgresql":
-        # Two simultaneous reports about one source must not both open a case.
-        key = f"dup:{route.tenant_id}:{route.source_id}:{inp.category}"
-        await session.execute(select(_advisory_lock(key)))
-    return await session.scalar(
-        select(Case)
-        .where(
-            Case.tenant_id == route.tenant_id,
-            Case.source_id == route.source_id,
-            Case.category == inp.category,
-            Case.status.in_(list(OPEN_STATUSES)),
-            Case.created_at >= received - DUPLICATE_WINDOW,
+_OPEN = [s.value for s in OPEN_STATUSES]
+_FACTS = (
+    Case.id,
+    Case.category,
+    Case.created_at,
+    Case.tenant_id,
+    Case.source_id,
+    Case.latitude,
+    Case.longitude,
+)
+
+
+async def _open_cases(session: AsyncSession, arrival: Arrival, rules: Rules) -> list[OpenCase]:
+    """The open cases of the arrival's category the rules could pick, in one statement: of its
+    source, of its caller, and near its point (an indexed box around it). On PostgreSQL,
+    simultaneous reports about one source, from one number or near one place wait for each
+    other first, so two of them never both open a case (keys taken in one order: no
+    deadlock)."""
+    keys = sorted(_lock_keys(arrival))
+    if keys and session.bind.dialect.name == "postgresql":
+        await session.execute(select(*(_advisory_lock(k) for k in keys)))
+    parts = _searches(arrival, rules)
+    if not parts:
+        return []
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    found: dict[uuid.UUID, OpenCase] = {}
+    for row in await session.execute(query):
+        seen = found.get(row.id)
+        phones = frozenset({arrival.phone}) if row.found_by == "phone" and arrival.phone else None
+        found[row.id] = OpenCase(
+            row.id,
+            row.category,
+            row.created_at,
+            row.tenant_id,
+            row.source_id,
+            (phones or frozenset()) | (seen.phones if seen else frozenset()),
+            row.latitude,
+            row.longitude,
         )
-        .order_by(Case.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
+    return list(found.values())
+
+
+def _searches(arrival: Arrival, rules: Rules) -> list[Select]:
+    since = arrival.received_at - rules.window
+
+    def base(found_by: str) -> Select:
+        return select(*_FACTS, literal(found_by).label("found_by")).where(
+            Case.category == arrival.category, Case.status.in_(_OPEN)
+        )
+
+    parts = []
+    if arrival.source_id is not None:
+        by_source = base("source").where(
+            Case.tenant_id == arrival.tenant_id,
+            Case.source_id == arrival.source_id,
+            Case.created_at >= since,
+        )
+        parts.append(by_source.order_by(Case.created_at.desc()).limit(5))
+    if arrival.phone:
+        callers = select(Report.case_id).where(Report.reporter_phone == arrival.phone)
+        by_phone = base("phone").where(Case.id.in_(callers))
+        if not arrival.unrouted:
+            by_phone = by_phone.where(Case.tenant_id == arrival.tenant_id)
+        parts.append(by_phone.order_by(Case.created_at.desc()).limit(5))
+    if arrival.latitude is not None and arrival.longitude is not None:
+        lat0, lat1, lon0, lon1 = duplicates.box(
+            arrival.latitude, arrival.longitude, rules.distance_m
+        )
+        near = base("near").where(
+            Case.created_at >= since,
+            Case.latitude.between(lat0, lat1),
+            Case.longitude.between(lon0, lon1),
+        )
+        parts.append(near.limit(50))
+    # Each part keeps its own order and limit inside the union.
+    return [p.subquery().select() if len(parts) > 1 else p for p in parts]
+
+
+def _lock_keys(arrival: Arrival) -> set[str]:
+    keys = set()
+    if arrival.source_id is not None:
+        keys.add(f"dup:source:{arrival.source_id}:{arrival.category}")
+    if arrival.phone:
+        keys.add(f"dup:phone:{arrival.phone}")
+    if arrival.latitude is not None and arrival.longitude is not None:
+        # A cell of about 1 km: reports near one place serialise, others do not wait.
+        keys.add(f"dup:area:{round(arrival.latitude, 2)}:{round(arrival.longitude, 2)}")
+    return keys
 
 
 def _advisory_lock(key: str) -> Any:
-    from sqlalchemy import func
-
     return func.pg_advisory_xact_lock(func.hashtextextended(key, 0))
 
 
@@ -376,8 +488,13 @@ async def _open_case(
         EventKind.REGISTER,
         None,
         CaseStatus.REGISTERED,
-        None,
-        {"channel": inp.channel.value, "report": str(report.id), "route": route.reason},
+        f"分派依据 (route): {route.reason}",
+        {
+            "channel": inp.channel.value,
+            "report": str(report.id),
+            "route": route.reason,
+            "routeStep": route.step.value,
+        },
     )
     return case
 
@@ -392,7 +509,14 @@ def _platform_ref(case: Case, external_id: str) -> ExternalRef:
     )
 
 
-async def _attach(session: AsyncSession, scope: Scope, case: Case, report: Report) -> None:
+async def _attach(
+    session: AsyncSession,
+    scope: Scope,
+    case: Case,
+    report: Report,
+    reason: Reason | None = None,
+    rules: Rules | None = None,
+) -> None:
     session.add(report)
     case.report_count += 1
     case.channel_mask |= channel_bit(Channel(report.channel))
@@ -407,26 +531,64 @@ async def _attach(session: AsyncSession, scope: Scope, case: Case, report: Repor
         EventKind.REPORT_ATTACHED,
         None,
         None,
+        report.outcome_reason,
+        {"channel": report.channel, "report": str(report.id), "reason": reason},
+    )
+    await _raise_priority(session, scope, case, rules or Rules())
+
+
+async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules: Rules) -> None:
+    """Several different callers about one case make it URGENT (on the timeline, once)."""
+    if case.priority == Priority.URGENT:
+        return
+    callers = await session.scalar(
+        select(func.count(func.distinct(Report.reporter_phone))).where(
+            Report.case_id == case.id, Report.reporter_phone.is_not(None)
+        )
+    )
+    if not duplicates.raises_priority(case.priority, int(callers or 0), rules):
+        return
+    case.priority = Priority.URGENT
+    await record(
+        session,
+        scope,
+        case,
+        EventKind.PRIORITY_RAISED,
         None,
-        {"channel": report.channel, "report": str(report.id)},
+        None,
+        f"{callers} 位不同来电人反映同一问题，升为紧急 ({callers} different callers: URGENT)",
+        {"priority": Priority.URGENT.value, "callers": int(callers or 0)},
     )
 
 
 async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
-    """XM-2026-000123. The counter row is taken in the caller's transaction; numbers stay unique
-    under concurrency, and a rolled-back registration may leave a gap."""
+    """XM-2026-000123, unique; a rolled-back registration may leave a gap.
+
+    On PostgreSQL the number is taken in a short transaction of its own: the counter row is
+    locked only for that one statement, not until the registration commits (which would make
+    every registration of the city wait for the one before it). SQLite has one writer at a
+    time anyway: there it is taken in the caller's transaction."""
     scope_key = f"{prefix}-{year}"
+    if session.bind.dialect.name == "postgresql":
+        db = session.info["db"]
+        async with db.session(()) as own, own.begin():
+            value = await _take_number(own, scope_key)
+    else:
+        value = await _take_number(session, scope_key)
+    return f"{scope_key}-{value:06d}"
+
+
+async def _take_number(session: AsyncSession, scope_key: str) -> int:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(CaseCounter).values(scope=scope_key, value=0).on_conflict_do_nothing()
-    )
-    value = await session.scalar(
-        update(CaseCounter)
-        .where(CaseCounter.scope == scope_key)
-        .values(value=CaseCounter.value + 1)
+    taken = await session.scalar(
+        insert(CaseCounter)
+        .values(scope=scope_key, value=1)
+        .on_conflict_do_update(
+            index_elements=[CaseCounter.scope], set_={"value": CaseCounter.value + 1}
+        )
         .returning(CaseCounter.value)
     )
-    return f"{scope_key}-{value:06d}"
+    return int(taken)
 
 
 # --- the timeline --------------------------------------------------------------------------------
@@ -653,18 +815,22 @@ async def record_feedback(
     satisfaction: Satisfaction,
     note: str | None,
 ) -> Case:
+    """反馈: what the complainant said of the result. UNSATISFIED does not let the case close:
+    it goes back to supervision (UNDER_REVIEW, with the review clock), where it is approved
+    again (a new result goes out) or returned to the office."""
     text = check_text("note", note)
+    satisfaction = Satisfaction(satisfaction)
     case = await case_for_change(session, case_id)
+    unsatisfied = satisfaction == Satisfaction.UNSATISFIED
+    action = workflow.Action.FEEDBACK_UNSATISFIED if unsatisfied else workflow.Action.FEEDBACK
     await _transition(
-        session,
-        scope,
-        case,
-        workflow.Action.FEEDBACK,
-        EventKind.FEEDBACK,
-        text,
-        {"satisfaction": satisfaction.value},
+        session, scope, case, action, EventKind.FEEDBACK, text, {"satisfaction": satisfaction.value}
     )
-    await clocks.end_current(session, case, "FEEDBACK_GIVEN")
+    if unsatisfied:
+        case.resolved_at = None
+        await _next_phase(session, case, Phase.REVIEW)
+    else:
+        await clocks.end_current(session, case, "FEEDBACK_GIVEN")
     return case
 
 
@@ -755,6 +921,90 @@ async def _move_reports(session: AsyncSession, case: Case, target: Case) -> int:
     target.channel_mask |= case.channel_mask
     case.report_count = 0
     return len(reports)
+
+
+SPLITTERS = frozenset({Role.ADMIN, Role.DISPATCHER})  # who merges may also undo a merge
+
+
+async def split_report(
+    session: AsyncSession,
+    scope: Scope,
+    report_id: str | uuid.UUID,
+    note: str | None,
+    *,
+    tz: ZoneInfo,
+    prefix: str,
+) -> Case:
+    """Split one report off its case into a case of its own (the hub, or a person, attached it
+    where it did not belong). Both cases keep their history: the old one records what left and
+    where to, the new one where it came from; each links to the other as RELATED. Returns the
+    new case, REGISTERED in the old case's town and cell, waiting to be dispatched."""
+    text = check_text("note", note)
+    if SPLITTERS.isdisjoint(scope.roles):
+        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN or DISPATCHER may split reports off")
+    parsed = parse_id(report_id)
+    report = await session.get(Report, parsed, with_for_update=True) if parsed else None
+    if report is None:
+        raise not_found("report", "reportId")
+    case = await case_for_change(session, report.case_id)
+    others = [
+        r
+        for r in await session.scalars(select(Report).where(Report.case_id == case.id))
+        if r.id != report.id
+    ]
+    if not others:
+        raise invalid("reportId", "the only report of a case cannot be split off it")
+    new = _case_of_report(report, case, await next_number(session, prefix, _year(tz)))
+    session.add(new)
+    await session.flush()  # the new case exists before the report points at it
+    report.case_id = new.id
+    report.outcome = ReportOutcome.OPENED
+    report.outcome_reason = f"从 {case.number} 拆分 (split off {case.number})"
+    case.report_count = len(others)
+    case.channel_mask = 0
+    for other in others:
+        case.channel_mask |= channel_bit(Channel(other.channel))
+    for a, b in ((case, new), (new, case)):
+        session.add(
+            CaseLink(tenant_id=a.tenant_id, case_id=a.id, other_case_id=b.id, kind="RELATED")
+        )
+    moved = {"report": str(report.id), "channel": report.channel}
+    await record(
+        session, scope, new, EventKind.SPLIT_FROM, None, new.status, text,
+        {**moved, "from": case.number},
+    )  # fmt: skip
+    await record(
+        session, scope, case, EventKind.REPORT_SPLIT, None, None, text, {**moved, "to": new.number}
+    )
+    return new
+
+
+def _year(tz: ZoneInfo) -> int:
+    return utcnow().astimezone(tz).year
+
+
+def _case_of_report(report: Report, old: Case, number: str) -> Case:
+    now = utcnow()
+    return Case(
+        id=uuid.uuid4(),
+        tenant_id=old.tenant_id,
+        number=number,
+        title=report.title,
+        description=report.description,
+        status=CaseStatus.REGISTERED,
+        category=report.category,
+        priority=Priority.NORMAL,
+        channel_mask=channel_bit(Channel(report.channel)),
+        report_count=1,
+        needs_feedback=report.channel in FEEDBACK_CHANNELS or bool(report.reporter_phone),
+        grid_cell_id=old.grid_cell_id,
+        source_id=report.source_id,
+        address=report.address,
+        latitude=report.latitude,
+        longitude=report.longitude,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def audit_unmasked(

@@ -22,6 +22,8 @@ class Action(enum.StrEnum):
     APPROVE = "APPROVE"  # 审核通过
     RETURN = "RETURN"  # 退回
     FEEDBACK = "FEEDBACK"  # 反馈
+    # 反馈不满意: the complainant is not satisfied, the case goes back to supervision (督查)
+    FEEDBACK_UNSATISFIED = "FEEDBACK_UNSATISFIED"
     CLOSE = "CLOSE"  # 结案
     MERGE = "MERGE"  # 合并
     REJECT = "REJECT"  # 不予受理
@@ -62,6 +64,8 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
 # Only when there is someone to feed back to (needs_feedback=True).
 FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.RESOLVED, _A.FEEDBACK): _S.FEEDBACK_GIVEN,
+    # Not closed on an unsatisfied caller: supervision looks again (approve, or return it).
+    (_S.RESOLVED, _A.FEEDBACK_UNSATISFIED): _S.UNDER_REVIEW,
 }
 # Only when there is no one to feed back to, e.g. monitoring cases (needs_feedback=False).
 NO_FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
@@ -81,6 +85,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     _A.APPROVE: _REVIEWERS,
     _A.RETURN: _REVIEWERS,
     _A.FEEDBACK: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
+    _A.FEEDBACK_UNSATISFIED: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
     _A.CLOSE: _ROUTING,
     _A.MERGE: _COMMAND,
     _A.REJECT: _COMMAND,
@@ -97,6 +102,7 @@ _VERBS: dict[Action, tuple[str, str]] = {
     _A.APPROVE: ("审核通过", "approved"),
     _A.RETURN: ("退回", "returned"),
     _A.FEEDBACK: ("反馈", "given feedback"),
+    _A.FEEDBACK_UNSATISFIED: ("反馈不满意", "sent back to supervision as unsatisfied"),
     _A.CLOSE: ("结案", "closed"),
     _A.MERGE: ("合并", "merged"),
     _A.REJECT: ("不予受理", "rejected"),

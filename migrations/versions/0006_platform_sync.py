@@ -1,7 +1,7 @@
 """platform sync: the pull's cursor and the platform updates seen
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-28 18:05:00
 
 Neither table is tenant-owned (an update is taken before it is routed to a town; only the
@@ -17,7 +17,7 @@ from alembic import op
 import hub.db
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -31,7 +31,8 @@ def sanwang(
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **(env or {})},
+        # PYTHONPATH: this checkout's code, whatever the venv has installed.
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     if check and done.returncode != 0:
         raise AssertionError(f"sanwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -87,6 +88,7 @@ def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) 
             str(hj212_port),
         ],
         cwd=home,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -155,3 +157,39 @@ def _wait_healthy(base: str) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("the hub did not come up")
+
+
+def test_serve_demo_runs_the_hotline_simulator(home: Path) -> None:
+    """A newcomer sees calls arrive, join cases, get resolved and called back."""
+    port = free_port()
+    # PYTHONPATH: this checkout's code, whatever the venv has installed.
+    env = {**os.environ, "SANWANG_HOTLINE_DEMO_CALL_SECONDS": "0.5", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--port", str(port)],
+        cwd=home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    wanted = {
+        "hotline simulator: a 12369 call every",
+        "-> 201",
+        "the town office resolved",
+        "called back for",
+    }
+    try:
+        deadline = time.monotonic() + 90
+        while wanted and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            wanted = {w for w in wanted if w not in line}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert not wanted, "".join(lines) + out
+    assert proc.returncode == 0, "".join(lines) + out
+    said = "".join(lines)
+    assert len(re.findall(r"hotline simulator: a 12369 call every", said)) == 1
+    assert not re.search(r"1[3-9]\d{9}", said), "a caller's number in the log"

@@ -291,7 +291,8 @@ async def test_matched_source_attaches_the_second_call(hub: Hub) -> None:
 
 async def test_unmatched_or_vague_source_is_never_guessed(hub: Hub) -> None:
     first = await post(hub, call(sourceName="耐火材料厂"))  # four refractories: which one?
-    second = await post(hub, call(callId="c-2", sourceName="耐火材料厂"))
+    other_caller = call(callId="c-2", sourceName="耐火材料厂", callerPhone="13900000000")
+    second = await post(hub, other_caller)
     assert first.status_code == second.status_code == 201
     assert second.json()["duplicateOf"] is None
     assert second.json()["caseId"] != first.json()["caseId"]

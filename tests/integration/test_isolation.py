@@ -92,7 +92,8 @@ async def build_world(hub: Hub) -> World:
                 "tenantCode": town,
                 "externalId": f"iso-{town}-{state}",
                 "reporterName": "张三",
-                "reporterPhone": "13812345678",
+                # One caller a case: a repeat caller's report would join their open case.
+                "reporterPhone": f"1381234567{states.index(state)}",
             }
             made[state] = (await gql(hub, "RegisterCase", input=data))["registerCase"]["case"]
         for state in ("dispatched", "handling"):

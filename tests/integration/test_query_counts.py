@@ -44,7 +44,7 @@ async def add_cases(hub: Hub, count: int) -> None:
                 category=list(Category)[n % 8],
                 external_id=f"bulk-{n}",
                 tenant_code=["laiji", "chaohua", "dawei"][n % 3],
-                reporter_phone="13800000000",
+                reporter_phone=f"138{n:08d}",  # one caller a case (no repeat-caller merge)
             )
             reg = await service.register(
                 session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM"

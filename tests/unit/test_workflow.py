@@ -35,7 +35,12 @@ _COMMON: dict[tuple[CaseStatus, Action], CaseStatus] = {
 
 EXPECTED: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
     # needs_feedback=True: a complainant must hear back before the case closes.
-    True: {**_COMMON, (CaseStatus.RESOLVED, Action.FEEDBACK): CaseStatus.FEEDBACK_GIVEN},
+    # An unsatisfied complainant sends the case back to supervision, never to CLOSED.
+    True: {
+        **_COMMON,
+        (CaseStatus.RESOLVED, Action.FEEDBACK): CaseStatus.FEEDBACK_GIVEN,
+        (CaseStatus.RESOLVED, Action.FEEDBACK_UNSATISFIED): CaseStatus.UNDER_REVIEW,
+    },
     # needs_feedback=False: monitoring cases close straight from RESOLVED.
     False: {**_COMMON, (CaseStatus.RESOLVED, Action.CLOSE): CaseStatus.CLOSED},
 }
@@ -49,6 +54,7 @@ EXPECTED_ROLES: dict[Action, set[Role]] = {
     Action.APPROVE: {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR},
     Action.RETURN: {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR},
     Action.FEEDBACK: {R.ADMIN, R.DISPATCHER, R.OPERATOR, R.HOTLINE, R.PLATFORM},
+    Action.FEEDBACK_UNSATISFIED: {R.ADMIN, R.DISPATCHER, R.OPERATOR, R.HOTLINE, R.PLATFORM},
     Action.CLOSE: {R.ADMIN, R.DISPATCHER, R.OPERATOR},
     Action.MERGE: {R.ADMIN, R.DISPATCHER},
     Action.REJECT: {R.ADMIN, R.DISPATCHER},

@@ -1,0 +1,53 @@
+"""Phone numbers as callers give them -> one canonical form (pure, no I/O). Every comparison
+of numbers (a repeat caller, several callers about one case) is of this form.
+
+Accepted: mainland mobiles (11 digits, 1[3-9]...) and landlines with their area code
+(010/02X + 8 digits, 0XXX + 7 or 8 digits), written with +86 / 0086 / 86, spaces, dashes,
+dots, brackets and full-width characters. The canonical form is the digits only:
+``13800000000`` or ``037162345678``. Anything else is None: never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
+LANDLINE = re.compile(r"(?:010|02[0-9])[0-9]{8}|0[3-9][0-9]{2}[0-9]{7,8}")
+# Separators people and call systems write between digit groups (after NFKC).
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.·/()\[\]]")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def normalize_phone(text: str | None, *, area_code: str | None = None) -> str | None:
+    """The canonical number, or None when ``text`` is not a recognisable Chinese number.
+    ``area_code`` (e.g. "0371") completes a local landline number given without one."""
+    if text is None:
+        return None
+    s = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    international = False
+    if s.startswith("+"):
+        if not s.startswith("+86"):
+            return None
+        s, international = s[3:], True
+    elif s.startswith("0086"):
+        s, international = s[4:], True
+    elif s.startswith("86") and len(s) == 13 and MOBILE.fullmatch(s[2:]):
+        s, international = s[2:], True
+    if not _DIGITS.fullmatch(s):
+        return None
+    if MOBILE.fullmatch(s):
+        return s
+    if s.startswith("0") and MOBILE.fullmatch(s[1:]):  # a mobile dialled with a trunk 0
+        return s[1:]
+    if international and not s.startswith("0"):
+        s = "0" + s
+    if LANDLINE.fullmatch(s):
+        return s
+    if area_code and not s.startswith("0") and LANDLINE.fullmatch(area_code + s):
+        return area_code + s
+    return None
+
+
+def is_mobile(canonical: str) -> bool:
+    return MOBILE.fullmatch(canonical) is not None
