@@ -216,6 +216,7 @@ class Database:
         )
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._side: AsyncEngine | None = None
         self.cache: dict[str, Any] = {}  # small per-database caches (the tenant directory)
 
     def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
@@ -223,7 +224,23 @@ class Database:
         maker = self._write if write else self._read
         return maker(info={"tenant_ids": tuple(tenant_ids), "app_role": self.app_role, "db": self})
 
+    @property
+    def side(self) -> AsyncEngine:
+        """A small autocommit pool of its own, for one short statement taken while a session
+        holds a connection of the main pool (the case-number upsert). From the main pool that
+        second connection could wait forever: with every connection held by a registration
+        waiting for its second one, none is ever returned."""
+        if self._side is None:
+            self._side = create_async_engine(
+                self.url, pool_size=2, max_overflow=4, pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT",
+            )  # fmt: skip
+        return self._side
+
     async def dispose(self) -> None:
+        if self._side is not None:
+            await self._side.dispose()
+            self._side = None
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from hub.audit import service as audit
@@ -570,16 +570,14 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     time anyway: there it is taken in the caller's transaction."""
     scope_key = f"{prefix}-{year}"
     if session.bind.dialect.name == "postgresql":
-        db = session.info["db"]
-        async with db.session(()) as own, own.begin():
-            value = await _take_number(own, scope_key)
+        async with session.info["db"].side.connect() as own:  # autocommit, its own pool
+            value = await _take_number(own, scope_key, pg_insert)
     else:
-        value = await _take_number(session, scope_key)
+        value = await _take_number(session, scope_key, sqlite_insert)
     return f"{scope_key}-{value:06d}"
 
 
-async def _take_number(session: AsyncSession, scope_key: str) -> int:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+async def _take_number(session: AsyncSession | AsyncConnection, scope_key: str, insert: Any) -> int:
     taken = await session.scalar(
         insert(CaseCounter)
         .values(scope=scope_key, value=1)

@@ -8,12 +8,16 @@ import os
 import subprocess
 import sys
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hub.app import create_app
 from hub.audit.model import AuditEntry
+from hub.config import Settings
+from hub.db import Database
 from tests.conftest import Backend, Hub, register
 
 VERIFY = """query($t: String) { verifyAuditTrail(tenantCode: $t) {
@@ -99,6 +103,26 @@ async def test_concurrent_writers_in_one_town_never_fork_the_chain(hub: Hub) -> 
             )
         )
     assert seqs == list(range(1, 25))
+
+
+async def test_a_burst_of_registrations_on_a_pool_of_one_completes(
+    db_url: str, settings: Settings
+) -> None:
+    """Each registration briefly needs a second connection (its case number); it must never
+    take it from the pool the waiting registrations hold (a pool that deadlocks itself)."""
+    small = Database(db_url, pool_size=1)
+    app = create_app(settings, small)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+            tiny = Hub(app, small, settings, http)
+            async with asyncio.timeout(25):  # the pool's own timeout is 30 s
+                done = await asyncio.gather(
+                    *(register(tiny, externalId=f"p{n}", tenantCode="dawei") for n in range(12))
+                )
+    finally:
+        await small.dispose()
+    assert len({d["case"]["number"] for d in done}) == 12
 
 
 async def test_postgres_refuses_update_and_delete_of_audit_entries(
