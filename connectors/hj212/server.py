@@ -62,10 +62,8 @@ class Listener:
         HJ212_CONNECTIONS.inc()
         try:
             await self._converse(reader, stream, peer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the device went away, or the hub is stopping
         except Exception:
             log.exception("HJ 212 connection from %s failed", peer)
         finally:

@@ -384,7 +384,7 @@ async def release_quarantine(session: AsyncSession, point: MonitoringPoint) -> i
                 "max": s.get("max"),
                 "flag": s.get("flag"),
             }
-    await _insert_ignoring_repeats(session, list(rows.values()))
+    await insert_ignoring_repeats(session, list(rows.values()))
     return released
 
 
@@ -394,7 +394,9 @@ def _sent_password(raw: str, password: str | None) -> bool:
     return f"PW={password};" in raw
 
 
-async def _insert_ignoring_repeats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_ignoring_repeats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Readings as dicts; a key stored before is skipped (the writer's PostgreSQL batches take
+    the faster COPY path in hub.monitoring.writer)."""
     if not rows:
         return
     if session.info["db"].is_sqlite:

@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope, scope_for
@@ -44,8 +43,8 @@ from hub.monitoring.model import (
     MonitoringPoint,
     QuarantinedPacket,
     QuarantineReason,
-    Reading,
 )
+from hub.monitoring.service import insert_ignoring_repeats
 from hub.tenancy.service import directory
 
 log = logging.getLogger("hub.monitoring.writer")
@@ -90,19 +89,6 @@ class Sample(NamedTuple):
             "flag": self.flag,
             "normal": self.normal,
         }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Sample:
-        return cls(
-            pollutant=data["pollutant"],
-            interval=Interval(data["interval"]),
-            at=datetime.fromisoformat(data["at"]),
-            value=data.get("value"),
-            min=data.get("min"),
-            max=data.get("max"),
-            flag=data.get("flag"),
-            normal=bool(data.get("normal", True)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +225,6 @@ class ReadingWriter:
     def _signal(self) -> None:
         assert self._wake is not None
         self._wake.set()
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
 
     # -- the front door
 
@@ -429,7 +411,9 @@ class ReadingWriter:
         if not rows:
             return 0
         if session.info["db"].is_sqlite:
-            await _insert_sqlite(session, rows)
+            await insert_ignoring_repeats(
+                session, [dict(zip(READING_COLUMNS, row, strict=True)) for row in rows]
+            )
         else:
             await _insert_postgres(session, rows)
         return len(rows)
@@ -596,11 +580,6 @@ def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:
             "interval": s.interval.value,
         }
     point.latest = latest
-
-
-async def _insert_sqlite(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
-    records = [dict(zip(READING_COLUMNS, row, strict=True)) for row in rows]
-    await session.execute(sqlite_insert(Reading.__table__).on_conflict_do_nothing(), records)
 
 
 READING_COLUMNS = (

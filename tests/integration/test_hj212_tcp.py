@@ -6,13 +6,13 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from connectors.hj212 import Framer, make, parse
+from connectors.hj212 import make, parse
 from connectors.hj212.devices import data_packet, data_time
 from connectors.hj212.http import writer_of
 from connectors.hj212.server import Listener
@@ -348,11 +348,6 @@ def _metrics() -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(REGISTRY).decode()
-
-
-def test_framer_is_the_codec_one() -> None:
-    assert Framer(max_length=100).max_length == 100  # the listener uses the codec's framer
-    assert datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def test_random_bytes_never_break_the_connection(hub: Hub, monitoring: Monitoring) -> None:

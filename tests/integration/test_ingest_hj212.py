@@ -175,3 +175,17 @@ async def test_readings_bad_input_names_the_field(hub: Hub) -> None:
         response = await hub.post(op("Readings"), {**base, **change}, token=hub.admin)
         error = response.json()["errors"][0]
         assert error["extensions"]["field"] == field, (change, error)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [("first: 0", "first"), ("first: 501", "first"), ('mn: "bad mn!"', "mn"), ('mn: ""', "mn")],
+)
+async def test_quarantined_packets_bad_input_names_the_field(
+    hub: Hub, arguments: str, field: str
+) -> None:
+    response = await hub.post(
+        f"query {{ quarantinedPackets({arguments}) {{ mn }} }}", token=hub.token("MONITOR")
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "VALIDATION", "field": field}, error
