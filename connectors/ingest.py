@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from hub.auth import AuthError, Scope, authenticate
-from hub.cases import service
+from hub.cases import inputs, intake
 from hub.cases.duplicates import Rules
 from hub.cases.model import Report
 from hub.config import Settings
@@ -167,7 +167,7 @@ def problem_of(error: Any) -> Problem:
 
 # --- registering ---------------------------------------------------------------------------------
 
-Register = Callable[[AsyncSession, Scope, service.RegisterInput], Awaitable[service.Registered]]
+Register = Callable[[AsyncSession, Scope, inputs.RegisterInput], Awaitable[inputs.Registered]]
 
 
 @dataclass(frozen=True)
@@ -185,15 +185,15 @@ async def register_once(
     db: Database,
     scope: Scope,
     settings: Settings,
-    inp: service.RegisterInput,
+    inp: inputs.RegisterInput,
     naming: Naming,
     register: Register | None = None,
 ) -> Answer:
     """Register in one transaction: 201 or 200 with the case, or Refused (nothing stored)."""
     tz, prefix = ZoneInfo(settings.timezone), settings.case_number_prefix
 
-    async def default(session: AsyncSession, scope: Scope, inp: service.RegisterInput):
-        return await service.register(
+    async def default(session: AsyncSession, scope: Scope, inp: inputs.RegisterInput):
+        return await intake.register(
             session, scope, inp, tz=tz, prefix=prefix, rules=Rules.of(settings)
         )
 
@@ -228,7 +228,7 @@ async def register_once(
 
 
 async def _refusal(
-    db: Database, scope: Scope, exc: DomainError, inp: service.RegisterInput, naming: Naming
+    db: Database, scope: Scope, exc: DomainError, inp: inputs.RegisterInput, naming: Naming
 ) -> Refused:
     field = naming.of(exc.field)
     if exc.code == ErrorCode.CONFLICT:
@@ -241,7 +241,7 @@ async def _refusal(
     return Refused(422, [Problem(field, exc.message)], "VALIDATION")
 
 
-async def _changed_fields(db: Database, scope: Scope, inp: service.RegisterInput) -> list[str]:
+async def _changed_fields(db: Database, scope: Scope, inp: inputs.RegisterInput) -> list[str]:
     async with db.session(scope.tenant_ids) as session:
         before = await session.scalar(
             select(Report.payload)

@@ -37,13 +37,14 @@ from connectors.ingest import (
     register_once,
 )
 from hub.auth import Scope, system_scope
-from hub.cases import service
+from hub.cases import inputs, intake
 from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import DomainError, ErrorCode
 from hub.sources.model import Source
+from hub.validation import LIMITS
 
 log = logging.getLogger("connectors.hotline")
 
@@ -69,7 +70,7 @@ class HotlineCall(BaseModel):
 
     call_id: Text = Field(alias="callId", max_length=128)
     received_at: OffsetTime = Field(alias="receivedAt")
-    description: Text = Field(max_length=service.LIMITS["description"])
+    description: Text = Field(max_length=LIMITS["description"])
     caller_name: Text | None = Field(None, alias="callerName", max_length=100)
     caller_phone: Text | None = Field(None, alias="callerPhone", max_length=40)
     address: Text | None = Field(None, max_length=500)
@@ -135,7 +136,7 @@ async def ingest(
     payload = decode(raw)
     call = parse(payload, now)
     category, _ = category_of(call)
-    inp = service.RegisterInput(
+    inp = inputs.RegisterInput(
         channel=Channel.HOTLINE,
         title=title_of(call.description),
         description=call.description,
@@ -154,11 +155,11 @@ async def ingest(
     tz, rules = ZoneInfo(settings.timezone), Rules.of(settings)
 
     async def register(
-        session: AsyncSession, scope: Scope, inp: service.RegisterInput
-    ) -> service.Registered:
+        session: AsyncSession, scope: Scope, inp: inputs.RegisterInput
+    ) -> inputs.Registered:
         if call.source_name:
             inp.source_id = await _source_id(session, scope, call.source_name, inp.tenant_code)
-        return await service.register(
+        return await intake.register(
             session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules
         )
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from connectors.platform.settings import platform_settings, use
 from connectors.platform.simulator import Simulator, serving
 from hub.auth import Principal, scope_for, system_scope
-from hub.cases import service as cases
+from hub.cases import inputs, loaders, steps
 from hub.cases.enums import OPEN_STATUSES, CaseStatus, Channel, Satisfaction, channel_bit
 from hub.cases.model import Case
 from hub.config import local_tz
@@ -102,20 +102,20 @@ async def advance_platform_cases(db: Database, how_many: int) -> int:
 
 
 async def step(session: Any, scope: Any, case_id: str) -> None:
-    case = await cases.case_for_change(session, case_id)
+    case = await loaders.case_for_change(session, case_id)
     status = CaseStatus(case.status)
     if status == CaseStatus.REGISTERED:
         town = scope.directory.by_id[case.tenant_id].code
-        await cases.dispatch(
-            session, scope, case_id, cases.DispatchInput(town, note="演示：转办"), tz=local_tz()
+        await steps.dispatch(
+            session, scope, case_id, inputs.DispatchInput(town, note="演示：转办"), tz=local_tz()
         )
     elif status == CaseStatus.DISPATCHED:
-        await cases.accept(session, scope, case_id, "演示：已签收")
+        await steps.accept(session, scope, case_id, "演示：已签收")
     elif status == CaseStatus.HANDLING:
-        await cases.submit_result(session, scope, case_id, "已现场核查，责令整改完毕", None)
+        await steps.submit_result(session, scope, case_id, "已现场核查，责令整改完毕", None)
     elif status == CaseStatus.UNDER_REVIEW:
-        await cases.review(session, scope, case_id, True, "审核通过")
+        await steps.review(session, scope, case_id, True, "审核通过")
     elif status == CaseStatus.RESOLVED:
-        await cases.record_feedback(session, scope, case_id, Satisfaction.SATISFIED, "已回访")
+        await steps.record_feedback(session, scope, case_id, Satisfaction.SATISFIED, "已回访")
     elif status == CaseStatus.FEEDBACK_GIVEN:
-        await cases.close(session, scope, case_id, "结案")
+        await steps.close(session, scope, case_id, "结案")

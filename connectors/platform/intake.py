@@ -31,10 +31,11 @@ from connectors.ingest import (
     register_once,
 )
 from hub.auth import Scope
-from hub.cases import service
+from hub.cases import inputs
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
+from hub.validation import LIMITS
 
 log = logging.getLogger("connectors.platform")
 
@@ -55,14 +56,14 @@ class PlatformCase(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
-    platform_case_id: Text = Field(alias="platformCaseId", max_length=service.LIMITS["externalId"])
+    platform_case_id: Text = Field(alias="platformCaseId", max_length=LIMITS["externalId"])
     assigned_at: OffsetTime = Field(alias="assignedAt")
     deadline: OffsetTime | None = None
-    title: Text = Field(max_length=service.LIMITS["title"])
-    description: Text = Field(max_length=service.LIMITS["description"])
+    title: Text = Field(max_length=LIMITS["title"])
+    description: Text = Field(max_length=LIMITS["description"])
     category: Category = Category.OTHER
     town: Text | None = Field(None, max_length=32)
-    address: Text | None = Field(None, max_length=service.LIMITS["address"])
+    address: Text | None = Field(None, max_length=LIMITS["address"])
     latitude: Coordinate | None = Field(None, ge=LAT_RANGE[0], le=LAT_RANGE[1])
     longitude: Coordinate | None = Field(None, ge=LON_RANGE[0], le=LON_RANGE[1])
 
@@ -93,8 +94,8 @@ async def ingest(
     return await take(db, scope, settings, decode(raw), now)
 
 
-def register_input(case: PlatformCase, payload: dict[str, Any]) -> service.RegisterInput:
-    return service.RegisterInput(
+def register_input(case: PlatformCase, payload: dict[str, Any]) -> inputs.RegisterInput:
+    return inputs.RegisterInput(
         channel=Channel.PLATFORM,
         title=case.title,
         description=case.description,

@@ -34,7 +34,8 @@ from connectors.platform.protocol import (
 )
 from connectors.platform.settings import PlatformSettings
 from hub.auth import Principal, Scope, scope_for, system_scope
-from hub.cases import service
+from hub.cases import inputs, loaders, timeline
+from hub.cases import intake as case_intake
 from hub.cases.enums import FINAL_STATUSES, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
@@ -240,7 +241,7 @@ async def _register_all(
             # it at the flush, and the batch is taken one by one instead.
             with session.sync_session.no_autoflush:
                 for update, inp in zip(batch, inputs, strict=True):
-                    done = await service.register(
+                    done = await case_intake.register(
                         session, scope, inp, tz=tz, prefix=settings.case_number_prefix
                     )
                     reason = "" if done.created else f"assigned before (case {done.case.number})"
@@ -326,8 +327,8 @@ async def _take_assignment(db: Database, scope: Scope, settings: Settings, updat
     """Through the intake (POST /ingest/platform's path), the update's record in the same
     transaction as the case."""
 
-    async def register(session: AsyncSession, scope: Scope, inp: service.RegisterInput):
-        done = await service.register(
+    async def register(session: AsyncSession, scope: Scope, inp: inputs.RegisterInput):
+        done = await case_intake.register(
             session, scope, inp, tz=intake_tz(settings), prefix=settings.case_number_prefix
         )
         if await session.get(PlatformUpdate, update.update_id) is None:
@@ -351,11 +352,11 @@ def intake_tz(settings: Settings) -> ZoneInfo:
 async def case_of(session: AsyncSession, platform_case_id: str) -> Case | None:
     case_id = await session.scalar(
         select(ExternalRef.case_id)
-        .where(ExternalRef.system == service.PLATFORM_SYSTEM)
+        .where(ExternalRef.system == case_intake.PLATFORM_SYSTEM)
         .where(ExternalRef.external_id == platform_case_id)
         .limit(1)
     )
-    return None if case_id is None else await service.case_for_change(session, case_id)
+    return None if case_id is None else await loaders.case_for_change(session, case_id)
 
 
 async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[Outcome, str, Any]:
@@ -369,7 +370,7 @@ async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[O
         assert update.deadline is not None
         case.due_at, case.due_fixed = update.deadline, True
         data = {"by": "platform", "dueAt": update.deadline.isoformat(), **_origin(update)}
-        await service.record(
+        await timeline.record(
             session, scope, case, EventKind.EXTENSION_APPROVED, None, None, update.note, data
         )
         return Outcome.APPLIED, "", case.id
@@ -377,7 +378,7 @@ async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[O
     if case.status in FINAL_STATUSES and case.closed_at and is_stale(update.at, case.closed_at):
         return Outcome.STALE, f"the case was {case.status} after the urge was made", case.id
     data = {"by": "platform", **_origin(update)}
-    await service.record(session, scope, case, EventKind.URGE, None, None, update.note, data)
+    await timeline.record(session, scope, case, EventKind.URGE, None, None, update.note, data)
     return Outcome.APPLIED, "", case.id
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm.util import identity_key
 from connectors.platform.adapter import Platform, Refused, StatusUpdate, make_platform
 from connectors.platform.settings import PlatformSettings, platform_settings
 from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
+from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef, Report
-from hub.cases.service import PLATFORM_SYSTEM
 from hub.outbox import service as outbox
 
 TOPIC = "platform.status"

@@ -29,8 +29,8 @@ from connectors.platform.pull import puller_scope
 from connectors.platform.settings import PlatformSettings
 from hub.auth import system_scope
 from hub.cases.enums import CaseStatus
+from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef
-from hub.cases.service import PLATFORM_SYSTEM
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.outbox.model import OutboxMessage, SendState

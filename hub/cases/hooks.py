@@ -2,7 +2,7 @@
 
 A connector that must tell the outside world about a change (the city platform wants every
 status of its cases, the hotline wants the result of its calls) registers a hook here when it
-is installed; ``hub.cases.service.record`` runs every hook after writing the change, in the
+is installed; ``hub.cases.timeline.record`` runs every hook after writing the change, in the
 same transaction, so an outbox message leaves with the change or not at all.
 """
 

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
 from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Category, Channel, channel_bit
+from hub.cases.loaders import load_options
 from hub.cases.model import Case
-from hub.cases.service import load_options, parse_id
 from hub.db import utcnow
 from hub.errors import invalid
 from hub.pagination import decode_cursor, encode_cursor, page_size
 from hub.roles import Permission
+from hub.validation import parse_id
 
 MAX_TEXT = 200
 

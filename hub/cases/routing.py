@@ -27,7 +27,7 @@ from hub.sources.model import Source
 from hub.tenancy.model import TenantKind
 
 if TYPE_CHECKING:
-    from hub.cases.service import RegisterInput
+    from hub.cases.inputs import RegisterInput
 
 GAZETTEER_CACHE_SECONDS = 30.0
 CITY_LEVEL = 1  # a point only the city's cell holds says less than a source or a village

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 
-from hub.cases import queries, service
+from hub import validation
+from hub.cases import inputs, intake, loaders, queries, steps
 from hub.cases.duplicates import Rules
 from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
@@ -26,7 +27,7 @@ from hub.cases.nodes import (
     case_node,
     unmasked_reads,
 )
-from hub.errors import invalid
+from hub.errors import DomainError, invalid
 from hub.events import broadcaster
 from hub.gql import Context, UserError, selected, utc_arg
 
@@ -154,7 +155,7 @@ def tz_of(ctx: Context) -> ZoneInfo:
 def id_arg(value: str | None, field: str) -> uuid.UUID | None:
     if value is None:
         return None
-    parsed = service.parse_id(value)
+    parsed = validation.parse_id(value)
     if parsed is None:
         raise invalid(field, f"{field} is not an id")
     return parsed
@@ -169,29 +170,29 @@ def _jsonable(value: Any) -> Any:
 
 
 async def case_result(
-    info: Info, outcome: CaseRow | service.Registered | UserError, duplicate: CaseRow | None = None
+    info: Info, outcome: CaseRow | inputs.Registered | UserError, duplicate: CaseRow | None = None
 ) -> CaseResult | UserError:
     """Re-read the changed case with what the client selected, in the caller's scope."""
     if isinstance(outcome, UserError):
         return outcome
     ctx = info.context
-    row = outcome.case if isinstance(outcome, service.Registered) else outcome
+    row = outcome.case if isinstance(outcome, inputs.Registered) else outcome
     include = selected(info.selected_fields, info.field_name, "case")
-    fresh = await ctx.read(service.get_case, row.id, include)
+    fresh = await ctx.read(loaders.get_case, row.id, include)
     node = case_node(fresh or row, view_of(ctx))
-    dup = duplicate.case if isinstance(duplicate, service.Registered) else duplicate
+    dup = duplicate.case if isinstance(duplicate, inputs.Registered) else duplicate
     return CaseResult(case=node, duplicate_of=case_node(dup, view_of(ctx)) if dup else None)
 
 
 async def audit_reads(ctx: Context, rows: list[CaseRow], view: View) -> None:
     reads = unmasked_reads(rows, view)
     if reads:
-        await ctx.write(service.audit_unmasked, reads)
+        await ctx.write(loaders.audit_unmasked, reads)
 
 
-def register_input(inp: RegisterCaseInput) -> service.RegisterInput:
+def register_input(inp: RegisterCaseInput) -> inputs.RegisterInput:
     payload = {k: _jsonable(v) for k, v in vars(inp).items() if v is not None}
-    return service.RegisterInput(
+    return inputs.RegisterInput(
         channel=inp.channel,
         title=inp.title,
         description=inp.description,
@@ -254,7 +255,7 @@ class Query:
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
         ctx = info.context
         include = selected(info.selected_fields, "case")
-        row = await ctx.read(service.get_case, id, include)
+        row = await ctx.read(loaders.get_case, id, include)
         if row is None:
             return None
         view = view_of(ctx)
@@ -272,16 +273,16 @@ class Mutation:
         ctx = info.context
         try:
             data = register_input(input)
-        except service.DomainError as exc:
+        except DomainError as exc:
             return UserError.of(exc)
         done = await ctx.write(
-            service.register,
+            intake.register,
             data,
             tz=tz_of(ctx),
             prefix=ctx.settings.case_number_prefix,
             rules=Rules.of(ctx.settings),
         )
-        dup = done.duplicate_of if isinstance(done, service.Registered) else None
+        dup = done.duplicate_of if isinstance(done, inputs.Registered) else None
         return await case_result(info, done, dup)
 
     @strawberry.mutation(description="转办: send a case to a town, grid cell and member.")
@@ -290,31 +291,31 @@ class Mutation:
     ) -> CaseMutationResult:
         ctx = info.context
         try:
-            data = service.DispatchInput(
+            data = inputs.DispatchInput(
                 tenant_code=input.tenant_code,
                 grid_cell_id=id_arg(input.grid_cell_id, "gridCellId"),
                 assignee_id=id_arg(input.assignee_id, "assigneeId"),
                 due_at=utc_arg(input.due_at, "dueAt"),
                 note=input.note,
             )
-        except service.DomainError as exc:
+        except DomainError as exc:
             return UserError.of(exc)
         return await case_result(
-            info, await ctx.write(service.dispatch, case_id, data, tz=tz_of(ctx))
+            info, await ctx.write(steps.dispatch, case_id, data, tz=tz_of(ctx))
         )
 
     @strawberry.mutation(description="签收: the office takes the case on.")
     async def accept_case(
         self, info: Info, case_id: strawberry.ID, note: str | None = None
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.accept, case_id, note))
+        return await case_result(info, await info.context.write(steps.accept, case_id, note))
 
     @strawberry.mutation(description="A progress note while handling.")
     async def record_progress(
         self, info: Info, case_id: strawberry.ID, note: str
     ) -> CaseMutationResult:
         return await case_result(
-            info, await info.context.write(service.record_progress, case_id, note)
+            info, await info.context.write(steps.record_progress, case_id, note)
         )
 
     @strawberry.mutation(description="办结申请: submit the result for review.")
@@ -323,11 +324,11 @@ class Mutation:
     ) -> CaseMutationResult:
         try:
             on_site_at = utc_arg(input.on_site_at, "onSiteAt")
-        except service.DomainError as exc:
+        except DomainError as exc:
             return UserError.of(exc)
         return await case_result(
             info,
-            await info.context.write(service.submit_result, case_id, input.result, on_site_at),
+            await info.context.write(steps.submit_result, case_id, input.result, on_site_at),
         )
 
     @strawberry.mutation(description="督查/审核: APPROVE resolves, RETURN sends back to handling.")
@@ -336,7 +337,7 @@ class Mutation:
     ) -> CaseMutationResult:
         approve = input.decision == ReviewDecision.APPROVE
         return await case_result(
-            info, await info.context.write(service.review, case_id, approve, input.note)
+            info, await info.context.write(steps.review, case_id, approve, input.note)
         )
 
     @strawberry.mutation(description="反馈: what the reporter said of the result.")
@@ -346,7 +347,7 @@ class Mutation:
         return await case_result(
             info,
             await info.context.write(
-                service.record_feedback,
+                steps.record_feedback,
                 case_id,
                 SatisfactionEnum(input.satisfaction.value),
                 input.note,
@@ -357,13 +358,13 @@ class Mutation:
     async def close_case(
         self, info: Info, case_id: strawberry.ID, note: str | None = None
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.close, case_id, note))
+        return await case_result(info, await info.context.write(steps.close, case_id, note))
 
     @strawberry.mutation(description="Reopen a closed case (command centre).")
     async def reopen_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.reopen, case_id, reason))
+        return await case_result(info, await info.context.write(steps.reopen, case_id, reason))
 
     @strawberry.mutation(
         description="Merge a case into another; answers the case that now holds the reports."
@@ -376,7 +377,7 @@ class Mutation:
         note: str | None = None,
     ) -> CaseMutationResult:
         return await case_result(
-            info, await info.context.write(service.merge, case_id, into_case_id, note)
+            info, await info.context.write(steps.merge, case_id, into_case_id, note)
         )
 
     @strawberry.mutation(
@@ -390,7 +391,7 @@ class Mutation:
         return await case_result(
             info,
             await ctx.write(
-                service.split_report,
+                steps.split_report,
                 report_id,
                 note,
                 tz=tz_of(ctx),
@@ -402,7 +403,7 @@ class Mutation:
     async def reject_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.reject, case_id, reason))
+        return await case_result(info, await info.context.write(steps.reject, case_id, reason))
 
 
 # --- subscriptions -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 
 from hub.auth import Principal, scope_for, system_scope
-from hub.cases import service as cases
+from hub.cases import inputs, intake, steps
 from hub.cases.enums import Category, Channel
 from hub.config import local_tz
 from hub.db import Database
@@ -58,7 +58,7 @@ async def patrol(db: Database) -> None:
     category, title, text = rnd.choice(FINDINGS)
     scope = scope_for(PATROLLER, (await system_scope(db)).directory)
     async with db.session(scope.tenant_ids, write=True) as session:
-        inp = cases.RegisterInput(
+        inp = inputs.RegisterInput(
             channel=Channel.GRID,
             title=f"{source.name}{title}",
             description=text.format(name=source.name),
@@ -69,21 +69,21 @@ async def patrol(db: Database) -> None:
             longitude=source.longitude,
             payload={"demo": True, "source": source.name},
         )
-        done = await cases.register(session, scope, inp, tz=local_tz(), prefix="XM")
+        done = await intake.register(session, scope, inp, tz=local_tz(), prefix="XM")
         member = await session.scalar(
             select(Member).where(Member.grid_cell_id == done.case.grid_cell_id).limit(1)
         )
         if done.duplicate_of is None and member is not None:
-            await cases.dispatch(
+            await steps.dispatch(
                 session,
                 scope,
                 str(done.case.id),
-                cases.DispatchInput(
+                inputs.DispatchInput(
                     tenant_code=source.tenant, assignee_id=member.id, note="请网格员核查"
                 ),
                 tz=local_tz(),
             )
             if rnd.random() < 0.5:
-                await cases.accept(session, scope, str(done.case.id), "已签收，马上到现场")
+                await steps.accept(session, scope, str(done.case.id), "已签收，马上到现场")
         await session.commit()
     log.info("demo patrol: %s %s", done.case.number, done.case.title)

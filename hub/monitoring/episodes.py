@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Principal, Scope
-from hub.cases import service as cases
+from hub.cases import inputs, intake, timeline
 from hub.cases.enums import Category, Channel, EventKind
 from hub.cases.model import Case
 from hub.config import Settings, local_tz
@@ -73,10 +73,10 @@ async def open_episode(
         return existing
     ext = external_id(point, kind, pollutant, trigger.at)
     title, text = _words(point, kind, pollutant, trigger)
-    done = await cases.register(
+    done = await intake.register(
         session,
         scope,
-        cases.RegisterInput(
+        inputs.RegisterInput(
             channel=Channel.MONITORING,
             title=title,
             description=text,
@@ -155,7 +155,7 @@ async def end_episode(
         "peak": episode.peak,
         "values": episode.values,
     }
-    await cases.record(
+    await timeline.record(
         session, MONITORING, case, EventKind.ALARM_ENDED, case.status, case.status, note, data
     )
 

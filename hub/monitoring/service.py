@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.airquality import aqi
 from hub.audit import service as audit
 from hub.auth import Scope
-from hub.cases.service import check_point, parse_id
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
@@ -35,6 +34,7 @@ from hub.monitoring.model import (
 )
 from hub.roles import Role
 from hub.sources.model import Source
+from hub.validation import check_point, parse_id
 
 # A point is online when its device was last heard from at most this long ago. HJ 212 devices
 # send real-time data every 30 s to a few minutes and minute data every 10 minutes at most, so a

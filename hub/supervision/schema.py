@@ -9,9 +9,10 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub import validation
 from hub.auth import Scope
 from hub.calendar import service as calendar
-from hub.cases import service as cases
+from hub.cases import loaders
 from hub.cases.enums import Card as CardEnum
 from hub.cases.enums import Category as CategoryEnum
 from hub.cases.enums import Channel as ChannelEnum
@@ -126,7 +127,7 @@ class TimeLimitRule:
 async def _hops_and_cards(
     session: AsyncSession, scope: Scope, case_id: str
 ) -> tuple[list[HopRow], list[CardRow]]:
-    case = await cases.get_case(session, scope, case_id)
+    case = await loaders.get_case(session, scope, case_id)
     if case is None:
         return [], []
     hops = await session.scalars(
@@ -157,7 +158,7 @@ async def _set_work_day(
     tenant = scope.directory.by_code.get(tenant_code)
     if tenant is None or not scope.sees(tenant.id):
         raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
-    text = cases.check_text("reason", reason, required=True)
+    text = validation.check_text("reason", reason, required=True)
     row = await calendar.set_day(session, tenant.id, day, workday, text or "")
     from hub.audit import service as audit
 

@@ -19,8 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub import validation
 from hub.auth import SYSTEM, Scope
-from hub.cases import service as cases
+from hub.cases import loaders, steps, timeline
 from hub.cases.enums import FINAL_STATUSES, OPEN_STATUSES, Card, CaseStatus, EventKind
 from hub.cases.model import Case
 from hub.config import local_tz
@@ -139,7 +140,7 @@ async def _card_crossed(
                 continue
             if CARD_RANK[Card(case.card)] < CARD_RANK[card.level]:
                 case.card = card.level
-            await cases.record(
+            await timeline.record(
                 session,
                 SYSTEM,
                 case,
@@ -185,8 +186,8 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
     if hop is not None:
         clocks.end_hop(hop, "NOT_ACCEPTED")
         if hop.from_tenant_id and hop.from_tenant_id != case.tenant_id:
-            await cases.move_case(session, case, hop.from_tenant_id)
-    await cases.record(
+            await steps.move_case(session, case, hop.from_tenant_id)
+    await timeline.record(
         session,
         SYSTEM,
         case,
@@ -217,7 +218,7 @@ def office_level(scope: Scope) -> Level:
 
 
 async def _open_case(session: AsyncSession, case_id: str) -> Case:
-    case = await cases.case_for_change(session, case_id)
+    case = await loaders.case_for_change(session, case_id)
     if case.status in FINAL_STATUSES:
         raise DomainError(ErrorCode.INVALID_TRANSITION, f"the case is {case.status}")
     return case
@@ -228,7 +229,7 @@ async def issue_card(
 ) -> Case:
     """A card by hand: only an office at the same or a higher level than the late one."""
     _require(scope, CARDERS, "issue cards")
-    text = cases.check_text("reason", reason, required=True)
+    text = validation.check_text("reason", reason, required=True)
     if Card(level) == Card.NONE:
         raise invalid("level", "a card is YELLOW or RED")
     case = await _open_case(session, case_id)
@@ -254,7 +255,7 @@ async def issue_card(
         )
     )
     await _raise_card(session, case, hop.id if hop else None, card)
-    await cases.record(
+    await timeline.record(
         session,
         scope,
         case,
@@ -276,9 +277,9 @@ def _case_level(scope: Scope, case: Case) -> Level:
 async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
     """督办: press the responsible office; on the timeline, the audit trail, and notified."""
     _require(scope, SUPERVISORS, "urge cases")
-    text = cases.check_text("note", note, required=True)
+    text = validation.check_text("note", note, required=True)
     case = await _open_case(session, case_id)
-    await cases.record(session, scope, case, EventKind.URGE, None, None, text)
+    await timeline.record(session, scope, case, EventKind.URGE, None, None, text)
     await _notify(
         session,
         case,
@@ -292,24 +293,24 @@ async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> 
 async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
     """挂起: the clock stops until the case is resumed."""
     _require(scope, HOLDERS, "suspend cases")
-    text = cases.check_text("reason", reason, required=True)
+    text = validation.check_text("reason", reason, required=True)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or hop.suspended or case.status not in OPEN_STATUSES:
         raise DomainError(ErrorCode.INVALID_TRANSITION, "no running clock to suspend")
     await clocks.suspend(hop)
-    await cases.record(session, scope, case, EventKind.SUSPEND, None, None, text)
+    await timeline.record(session, scope, case, EventKind.SUSPEND, None, None, text)
     return case
 
 
 async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
     _require(scope, HOLDERS, "resume cases")
-    text = cases.check_text("note", note)
+    text = validation.check_text("note", note)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or not hop.suspended:
         raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
-    await cases.record(session, scope, case, EventKind.RESUME, None, None, text)
+    await timeline.record(session, scope, case, EventKind.RESUME, None, None, text)
     await session.flush()
     await clocks.resume(session, case, hop, local_tz())
     return case
@@ -320,8 +321,8 @@ async def request_extension(
 ) -> ExtensionRequest:
     """延期申请: a later deadline, pending a supervisor's approval."""
     _require(scope, REQUESTERS, "request extensions")
-    text = cases.check_text("reason", reason, required=True)
-    cases.check_time("dueAt", due_at)
+    text = validation.check_text("reason", reason, required=True)
+    validation.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
     if due_at <= utcnow() or (case.due_at and due_at <= case.due_at):
         raise invalid("dueAt", "an extension must move the deadline later")
@@ -336,7 +337,7 @@ async def request_extension(
         requested_by_name=scope.principal.name,
     )
     session.add(request)
-    await cases.record(
+    await timeline.record(
         session,
         scope,
         case,
@@ -353,8 +354,8 @@ async def decide_extension(
     session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
 ) -> Case:
     _require(scope, SUPERVISORS, "decide extensions")
-    text = cases.check_text("note", note)
-    parsed = cases.parse_id(request_id)
+    text = validation.check_text("note", note)
+    parsed = validation.parse_id(request_id)
     request = await session.get(ExtensionRequest, parsed) if parsed else None
     if request is None:
         raise not_found("extension request", "requestId")
@@ -365,7 +366,7 @@ async def decide_extension(
     request.decided_at, request.decision_note = utcnow(), text
     request.decided_by_id, request.decided_by_name = scope.principal.id, scope.principal.name
     kind = EventKind.EXTENSION_APPROVED if approve else EventKind.EXTENSION_REFUSED
-    await cases.record(
+    await timeline.record(
         session,
         scope,
         case,

@@ -101,7 +101,7 @@ async def changes(
     key: str,
     include: set[str],
 ) -> ChangePage:
-    from hub.cases.service import load_options
+    from hub.cases.loaders import load_options
 
     scope.require(Permission.CASE_READ)
     size = page_size(first, FEED_MAX_PAGE)

@@ -19,7 +19,7 @@ import jwt
 import pytest
 
 from hub import auth
-from hub.cases import service
+from hub.cases import inputs, intake
 from hub.cases.enums import Category, Channel
 from hub.demo import world
 from hub.pagination import MAX_PAGE, encode_cursor
@@ -519,14 +519,14 @@ async def seed_cases(hub: Hub, count: int) -> None:
     scope = await hub.scope()
     async with hub.db.session(scope.tenant_ids, write=True) as session:
         for i in range(count):
-            inp = service.RegisterInput(
+            inp = inputs.RegisterInput(
                 channel=Channel.HOTLINE,
                 title=f"扬尘 {i}",
                 description="批量",
                 category=Category.DUST,
                 tenant_code="laiji",
             )
-            await service.register(session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM")
+            await intake.register(session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM")
         await session.commit()
 
 

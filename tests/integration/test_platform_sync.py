@@ -23,6 +23,7 @@ from connectors.platform.settings import PlatformSettings, use
 from connectors.platform.simulator import Chaos, Simulator, serving
 from hub import jobs
 from hub.auth import system_scope
+from hub.cases import loaders, steps, timeline
 from hub.cases.enums import CaseStatus
 from hub.cases.model import Case, Event, ExternalRef
 from hub.config import Settings
@@ -208,11 +209,9 @@ async def test_an_older_update_than_a_hub_extension_is_stale(
     scope = await system_scope(db)
     extended = datetime.now(UTC) + timedelta(days=30)
     async with db.session(scope.tenant_ids, write=True) as session, session.begin():
-        from hub.cases import service
-
-        row = await service.case_for_change(session, case.id)
+        row = await loaders.case_for_change(session, case.id)
         row.due_at = extended
-        await service.record(session, scope, row, "EXTENSION_APPROVED", None, None, "hub")
+        await timeline.record(session, scope, row, "EXTENSION_APPROVED", None, None, "hub")
     made_before = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     simulator.update(
         item["platformCaseId"], "DEADLINE", deadline=extended.isoformat(), at=made_before
@@ -509,8 +508,6 @@ async def test_a_batch_with_a_refusal_or_a_repeat_is_taken_one_by_one(
 async def test_a_merged_platform_case_tells_the_platform_where_it_went(
     db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
 ) -> None:
-    from hub.cases import service
-
     simulator, psettings = sim
     install(settings)
     merged, kept = simulator.assign(), simulator.assign()
@@ -519,7 +516,7 @@ async def test_a_merged_platform_case_tells_the_platform_where_it_went(
     scope = await system_scope(db)
     async with db.session(scope.tenant_ids, write=True) as session, session.begin():
         target = cases[kept["platformCaseId"]]
-        await service.merge(
+        await steps.merge(
             session, scope, str(cases[merged["platformCaseId"]].id), str(target.id), "同一工地"
         )
     async with db.session(scope.tenant_ids) as session:

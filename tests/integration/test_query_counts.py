@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
-from hub.cases import service
+from hub.cases import inputs, intake, steps
 from hub.cases.enums import Category, Channel
 from hub.db import Database
 from tests.conftest import Hub
@@ -38,7 +38,7 @@ async def add_cases(hub: Hub, count: int) -> None:
     sources = [None, *[str(s) for s in await _source_ids(hub)]]
     async with hub.db.session(scope.tenant_ids, write=True) as session:
         for n in range(count):
-            inp = service.RegisterInput(
+            inp = inputs.RegisterInput(
                 channel=list(Channel)[n % 5],
                 title=f"问题 {n}",
                 description="描述",
@@ -47,15 +47,15 @@ async def add_cases(hub: Hub, count: int) -> None:
                 tenant_code=["laiji", "chaohua", "dawei"][n % 3],
                 reporter_phone=f"138{n:08d}",  # one caller a case (no repeat-caller merge)
             )
-            reg = await service.register(
+            reg = await intake.register(
                 session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM"
             )
             if n % 2:
-                await service.dispatch(
+                await steps.dispatch(
                     session,
                     scope,
                     str(reg.case.id),
-                    service.DispatchInput(tenant_code="laiji"),
+                    inputs.DispatchInput(tenant_code="laiji"),
                     tz=ZoneInfo("Asia/Shanghai"),
                 )
         await session.commit()

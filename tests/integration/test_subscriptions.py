@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from hub.auth import JWT_ALGORITHM
-from hub.cases import service
+from hub.cases import inputs, intake
 from hub.errors import DomainError, ErrorCode
 from tests.conftest import SECRET, Hub, register
 from tests.live import graphql_socket, live_server
@@ -90,13 +90,13 @@ async def test_a_failed_mutation_publishes_nothing(
         assert elsewhere["code"] == "VALIDATION"
 
         # Refused after the change was made and its notice queued: the rollback drops it.
-        real_register = service.register
+        real_register = intake.register
 
-        async def register_then_fail(*args: object, **kwargs: object) -> service.Registered:
+        async def register_then_fail(*args: object, **kwargs: object) -> inputs.Registered:
             await real_register(*args, **kwargs)
             raise DomainError(ErrorCode.CONFLICT, "refused after the case was opened")
 
-        monkeypatch.setattr(service, "register", register_then_fail)
+        monkeypatch.setattr(intake, "register", register_then_fail)
         late = await register(hub, tenantCode="laiji", externalId="fail-2")
         assert late["code"] == "CONFLICT"
         monkeypatch.undo()

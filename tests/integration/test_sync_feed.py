@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.cases import service
+from hub.cases import inputs, steps
 from tests.conftest import Backend, Hub, register
 from tests.operations import op
 
@@ -95,9 +95,9 @@ async def test_transactions_committing_out_of_order_are_not_skipped(
     second = hub.db.session(scope.tenant_ids, write=True)
     try:
         # The first transaction changes case a and stays open...
-        await service.dispatch(first, scope, a, service.DispatchInput("goutang"), tz=tz)
+        await steps.dispatch(first, scope, a, inputs.DispatchInput("goutang"), tz=tz)
         # ...while a second one, begun later, changes case b and commits first.
-        await service.dispatch(second, scope, b, service.DispatchInput("pingmo"), tz=tz)
+        await steps.dispatch(second, scope, b, inputs.DispatchInput("pingmo"), tz=tz)
         await second.commit()
         held_back, cursor = await drain(hub, cursor)
         assert held_back == [], "nothing is served past a transaction still running"

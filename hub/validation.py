@@ -1,0 +1,67 @@
+"""Checks of what people type, shared by every feature: texts (their limits), points, times,
+ids. Pure: it knows no feature's tables, so any service may use it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from hub.errors import invalid
+
+# The longest text each field takes, by the field's name in the API (errors name it).
+LIMITS = {
+    "title": 200,
+    "description": 10_000,
+    "externalId": 128,
+    "address": 500,
+    "reporterName": 100,
+    "reporterPhone": 32,
+    "note": 4_000,
+    "reason": 4_000,
+    "result": 10_000,
+}
+
+
+def check_text(name: str, value: str | None, *, required: bool = False) -> str | None:
+    """The text stripped, or None when blank; too long, NUL or a missing required one: refused."""
+    if value is None or not value.strip():
+        if required:
+            raise invalid(name, f"{name} is required")
+        return None
+    if len(value) > LIMITS[name]:
+        raise invalid(name, f"{name} is longer than {LIMITS[name]} characters")
+    if "\x00" in value:
+        raise invalid(name, f"{name} contains a NUL character")
+    return value.strip()
+
+
+def check_point(latitude: float | None, longitude: float | None) -> None:
+    """Both coordinates or neither, each in its range (WGS 84 degrees)."""
+    if (latitude is None) != (longitude is None):
+        raise invalid("latitude" if latitude is None else "longitude", "give both coordinates")
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise invalid("latitude", "latitude must be between -90 and 90")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise invalid("longitude", "longitude must be between -180 and 180")
+
+
+def check_time(name: str, value: datetime | None) -> None:
+    """A time with its UTC offset, one that has a UTC time."""
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise invalid(name, f"{name} needs a UTC offset")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 has no UTC time
+        raise invalid(name, f"{name} is out of range") from None
+
+
+def parse_id(value: str | uuid.UUID | None) -> uuid.UUID | None:
+    """The id, or None when the text is not one (callers answer "not found", not a crash)."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
