@@ -43,6 +43,7 @@ class Permission(enum.StrEnum):
     INGEST_HOTLINE = "ingest.hotline"
     INGEST_PLATFORM = "ingest.platform"
     INGEST_MONITORING = "ingest.monitoring"
+    CASE_SPLIT = "case.split"
 
 
 _EVERYONE = frozenset(Role)
@@ -66,6 +67,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.INGEST_HOTLINE: frozenset({Role.HOTLINE, Role.ADMIN}),
     Permission.INGEST_PLATFORM: frozenset({Role.PLATFORM, Role.ADMIN}),
     Permission.INGEST_MONITORING: frozenset({Role.MONITOR, Role.ADMIN}),
+    Permission.CASE_SPLIT: frozenset({Role.ADMIN, Role.DISPATCHER}),  # who merges may undo it
 }
 
 

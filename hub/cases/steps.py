@@ -36,7 +36,7 @@ from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
-from hub.roles import Role
+from hub.roles import Permission, allows
 from hub.timelimits import service as clocks
 from hub.timelimits.model import Phase
 from hub.validation import check_text, check_time, parse_id
@@ -301,9 +301,6 @@ async def _move_reports(session: AsyncSession, case: Case, target: Case) -> int:
     return len(reports)
 
 
-SPLITTERS = frozenset({Role.ADMIN, Role.DISPATCHER})  # who merges may also undo a merge
-
-
 async def split_report(
     session: AsyncSession,
     scope: Scope,
@@ -318,7 +315,7 @@ async def split_report(
     where to, the new one where it came from; each links to the other as RELATED. Returns the
     new case, REGISTERED in the old case's town and cell, waiting to be dispatched."""
     text = check_text("note", note)
-    if SPLITTERS.isdisjoint(scope.roles):
+    if not allows(scope.roles, Permission.CASE_SPLIT):
         raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN or DISPATCHER may split reports off")
     parsed = parse_id(report_id)
     report = await session.get(Report, parsed, with_for_update=True) if parsed else None
