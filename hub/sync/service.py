@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from hub.auth import Scope
+from hub.cases.loaders import load_options
 from hub.cases.model import Case
 from hub.db import utcnow
 from hub.errors import invalid
@@ -101,8 +102,6 @@ async def changes(
     key: str,
     include: set[str],
 ) -> ChangePage:
-    from hub.cases.loaders import load_options
-
     scope.require(Permission.CASE_READ)
     size = page_size(first, FEED_MAX_PAGE)
     # The feed's position as plain columns: no ORM object per row for it.
