@@ -18,9 +18,9 @@ from hub.cases.enums import Channel as ChannelEnum
 from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.nodes import Card
 from hub.cases.schema import CaseMutationResult, case_result
-from hub.errors import DomainError, ErrorCode, invalid
+from hub.errors import invalid
 from hub.gql import Context, UserError
-from hub.roles import Role
+from hub.roles import Permission, require
 from hub.supervision import service, stats
 from hub.tenancy.schema import Tenant
 from hub.timelimits import service as clocks
@@ -152,8 +152,7 @@ async def _calendar(
 async def _set_work_day(
     session: AsyncSession, scope: Scope, tenant_code: str, day: date, workday: bool, reason: str
 ) -> object:
-    if Role.ADMIN not in scope.roles:
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN edits the working calendar")
+    require(scope, Permission.CALENDAR_ADMIN)
     tenant = scope.directory.by_code.get(tenant_code)
     if tenant is None or not scope.sees(tenant.id):
         raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
@@ -329,8 +328,7 @@ class TimeLimitRuleInput:
 
 
 async def _set_rule(session: AsyncSession, scope: Scope, inp: TimeLimitRuleInput) -> RuleRow:
-    if Role.ADMIN not in scope.roles:
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN changes time limits")
+    require(scope, Permission.TIMELIMIT_ADMIN)
     if inp.phase == Phase.DONE:
         raise invalid("phase", "DONE has no clock")
     if not 0 < inp.yellow_after <= inp.red_after <= 10_000:

@@ -26,7 +26,7 @@ from hub.cases.model import Case
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
-from hub.roles import Role
+from hub.roles import Permission, Role, require
 from hub.tenancy.model import TenantKind
 from hub.timelimits import service as clocks
 from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, Level, Phase
@@ -39,10 +39,10 @@ LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
 PHASE_NAMES = {"ACCEPT": "签收", "HANDLE": "办理", "REVIEW": "审核", "FEEDBACK": "反馈"}
 CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
-SUPERVISORS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
-CARDERS = SUPERVISORS | {Role.OPERATOR}
-HOLDERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR})
-REQUESTERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.OPERATOR, Role.MEMBER})
+# Roles that speak for a town office when they do not see the city (see office_level).
+TOWN_OFFICE_ROLES = frozenset(
+    {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.VIEWER, Role.HOTLINE}
+)
 
 
 @dataclass(frozen=True)
@@ -201,17 +201,12 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
 # --- by hand -------------------------------------------------------------------------------------
 
 
-def _require(scope: Scope, roles: frozenset[Role], what: str) -> None:
-    if not scope.roles & roles:
-        raise DomainError(ErrorCode.FORBIDDEN, f"your roles may not {what}")
-
-
 def office_level(scope: Scope) -> Level:
     """The caller's office: the command centre (sees the city), a town, or a grid member."""
     city = scope.directory.city
     if city is not None and scope.sees(city.id):
         return Level.CITY
-    if scope.roles & (CARDERS | {Role.VIEWER, Role.HOTLINE}):
+    if scope.roles & TOWN_OFFICE_ROLES:
         return Level.TOWN
     return Level.GRID
 
@@ -227,7 +222,7 @@ async def issue_card(
     session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str
 ) -> Case:
     """A card by hand: only an office at the same or a higher level than the late one."""
-    _require(scope, CARDERS, "issue cards")
+    require(scope, Permission.CARD_ISSUE)
     text = cases.check_text("reason", reason, required=True)
     if Card(level) == Card.NONE:
         raise invalid("level", "a card is YELLOW or RED")
@@ -275,7 +270,7 @@ def _case_level(scope: Scope, case: Case) -> Level:
 
 async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
     """督办: press the responsible office; on the timeline, the audit trail, and notified."""
-    _require(scope, SUPERVISORS, "urge cases")
+    require(scope, Permission.CASE_URGE)
     text = cases.check_text("note", note, required=True)
     case = await _open_case(session, case_id)
     await cases.record(session, scope, case, EventKind.URGE, None, None, text)
@@ -291,7 +286,7 @@ async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> 
 
 async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
     """挂起: the clock stops until the case is resumed."""
-    _require(scope, HOLDERS, "suspend cases")
+    require(scope, Permission.CASE_SUSPEND)
     text = cases.check_text("reason", reason, required=True)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
@@ -303,7 +298,7 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
 
 
 async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
-    _require(scope, HOLDERS, "resume cases")
+    require(scope, Permission.CASE_RESUME)
     text = cases.check_text("note", note)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
@@ -319,7 +314,7 @@ async def request_extension(
     session: AsyncSession, scope: Scope, case_id: str, due_at: datetime, reason: str
 ) -> ExtensionRequest:
     """延期申请: a later deadline, pending a supervisor's approval."""
-    _require(scope, REQUESTERS, "request extensions")
+    require(scope, Permission.EXTENSION_REQUEST)
     text = cases.check_text("reason", reason, required=True)
     cases.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
@@ -352,7 +347,7 @@ async def request_extension(
 async def decide_extension(
     session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
 ) -> Case:
-    _require(scope, SUPERVISORS, "decide extensions")
+    require(scope, Permission.EXTENSION_DECIDE)
     text = cases.check_text("note", note)
     parsed = cases.parse_id(request_id)
     request = await session.get(ExtensionRequest, parsed) if parsed else None
