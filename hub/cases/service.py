@@ -54,9 +54,9 @@ from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
 from hub.roles import Permission, Role
 from hub.sources.model import Source
+from hub.supervision import clocks
+from hub.supervision.model import Phase
 from hub.sync.service import record_change
-from hub.timelimits import service as clocks
-from hub.timelimits.model import Phase
 
 DUPLICATE_WINDOW = duplicates.DEFAULT_WINDOW
 PLATFORM_SYSTEM = "platform"

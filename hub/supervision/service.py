@@ -1,4 +1,5 @@
-"""Supervision (督查/督办): the card sweep, cards by hand, urges, pauses and extensions.
+"""Supervision (督查/督办): the card sweep, cards by hand, urges, pauses and extensions, and
+reading and setting the clocks' rules and the working calendar.
 
 The sweep is set-based: one UPDATE ... RETURNING per threshold marks every hop whose threshold
 has passed and was not carded yet, and only those rows come back to Python for their events,
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -19,17 +20,36 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit import service as audit
 from hub.auth import SYSTEM, Scope
 from hub.cases import service as cases
-from hub.cases.enums import FINAL_STATUSES, OPEN_STATUSES, Card, CaseStatus, EventKind
+from hub.cases.enums import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Card,
+    CaseStatus,
+    Category,
+    Channel,
+    EventKind,
+    Priority,
+)
 from hub.cases.model import Case
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.roles import Permission, Role, require
+from hub.supervision import calendar, clocks
+from hub.supervision.model import (
+    CaseCard,
+    CaseHop,
+    ExtensionRequest,
+    Level,
+    LimitUnit,
+    Phase,
+    TimeLimitRule,
+    WorkDay,
+)
 from hub.tenancy.model import TenantKind
-from hub.timelimits import service as clocks
-from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, Level, Phase
 
 if TYPE_CHECKING:
     from hub.notify.notifier import Note
@@ -378,6 +398,134 @@ async def decide_extension(
                 session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
             )
     return case
+
+
+# --- the clocks, the rules and the working calendar -----------------------------------------------
+
+RULE_THRESHOLD_MAX = 10_000  # hours or working days: far beyond any real limit, below overflow
+CALENDAR_DAYS_MAX = 400  # days per calendar read: a year and a margin
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A phase's thresholds; no category, priority or channel matches any."""
+
+    level: Level
+    phase: Phase
+    unit: LimitUnit
+    yellow_after: float
+    red_after: float
+    category: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+
+
+async def case_clocks(
+    session: AsyncSession, scope: Scope, case_id: str
+) -> tuple[list[CaseHop], list[CaseCard]]:
+    """A case's hops in order and its cards oldest first; nothing for a case the caller does not
+    see."""
+    case = await cases.get_case(session, scope, case_id)
+    if case is None:
+        return [], []
+    hops = await session.scalars(
+        select(CaseHop).where(CaseHop.case_id == case.id).order_by(CaseHop.seq)
+    )
+    cards = await session.scalars(
+        select(CaseCard).where(CaseCard.case_id == case.id).order_by(CaseCard.issued_at)
+    )
+    return list(hops), list(cards)
+
+
+async def time_limit_rules(session: AsyncSession, scope: Scope) -> list[TimeLimitRule]:
+    """Every rule, by level, phase and priority (the rules are city-wide data)."""
+    return list(
+        await session.scalars(
+            select(TimeLimitRule).order_by(
+                TimeLimitRule.level, TimeLimitRule.phase, TimeLimitRule.priority
+            )
+        )
+    )
+
+
+def _check_rule(spec: RuleSpec) -> None:
+    if spec.phase == Phase.DONE:
+        raise invalid("phase", "DONE has no clock")
+    if not 0 < spec.yellow_after <= spec.red_after <= RULE_THRESHOLD_MAX:
+        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
+    for name, value, allowed in (
+        ("category", spec.category, Category),
+        ("priority", spec.priority, Priority),
+        ("channel", spec.channel, Channel),
+    ):
+        if value is not None and value not in allowed.__members__:
+            raise invalid(name, f"unknown {name} {value!r}")
+
+
+async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpec) -> TimeLimitRule:
+    """Add or change the rule of a level, phase and match (ADMIN); audited on the city."""
+    require(scope, Permission.TIMELIMIT_ADMIN)
+    _check_rule(spec)
+    values = {
+        "level": Level(spec.level).value,
+        "phase": Phase(spec.phase).value,
+        "category": spec.category,
+        "priority": spec.priority,
+        "channel": spec.channel,
+        "unit": LimitUnit(spec.unit).value,
+        "yellow_after": spec.yellow_after,
+        "red_after": spec.red_after,
+    }
+    rule = await clocks.set_rule(session, values)
+    city = scope.directory.city
+    if city is not None:
+        await audit.append(
+            session,
+            city.id,
+            scope.principal,
+            "timelimits.set_rule",
+            "time_limit_rule",
+            f"{values['level']}:{values['phase']}",
+            values,
+        )
+    return rule
+
+
+def _seen_tenant(scope: Scope, tenant_code: str) -> uuid.UUID:
+    tenant = scope.directory.by_code.get(tenant_code)
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+    return tenant.id
+
+
+async def work_calendar(
+    session: AsyncSession, scope: Scope, tenant_code: str, start: date, end: date
+) -> list[WorkDay]:
+    """A tenant's working calendar between two dates, both included."""
+    tenant_id = _seen_tenant(scope, tenant_code)
+    if (end - start).days > CALENDAR_DAYS_MAX or end < start:
+        raise invalid("to", "ask for at most 400 days, from before to")
+    return await calendar.days(session, tenant_id, start, end)
+
+
+async def set_work_day(
+    session: AsyncSession, scope: Scope, tenant_code: str, day: date, workday: bool, reason: str
+) -> WorkDay:
+    """Make a day of a tenant's calendar a working day or not (ADMIN), with the reason; audited."""
+    require(scope, Permission.CALENDAR_ADMIN)
+    tenant_id = _seen_tenant(scope, tenant_code)
+    text = cases.check_text("reason", reason, required=True)
+    row = await calendar.set_day(session, tenant_id, day, workday, text or "")
+    await audit.append(
+        session,
+        tenant_id,
+        scope.principal,
+        "calendar.set_day",
+        "calendar",
+        f"{tenant_code}:{day.isoformat()}",
+        {"workday": workday, "reason": text},
+    )
+    return row
 
 
 # --- notifications ----------------------------------------------------------------------------
