@@ -32,7 +32,7 @@ from hub.cases.model import Report
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode
-from hub.roles import PERMISSIONS, Permission
+from hub.roles import PERMISSIONS, Permission, allows
 
 MAX_BODY_BYTES = 1_000_000  # a record is a few kB; 10,000 characters of text is 30 kB
 CLOCK_SKEW = timedelta(minutes=5)
@@ -299,7 +299,7 @@ async def authorize(
     except AuthError as exc:
         refused = Refused(401, [Problem("authorization", str(exc))], "UNAUTHENTICATED")
         return answer_refusal(refused, {"WWW-Authenticate": "Bearer"})
-    if not scope.principal.can(permission):
+    if not allows(scope, permission):
         needs = " or ".join(sorted(PERMISSIONS[permission]))
         message = f"the token's roles may not post {what} (needs {needs})"
         return answer_refusal(Refused(403, [Problem("authorization", message)], "FORBIDDEN"))

@@ -12,8 +12,7 @@ import jwt
 from sqlalchemy import select
 
 from hub.db import Database
-from hub.errors import DomainError, ErrorCode
-from hub.roles import CITY_WIDE_ROLES, Permission, Role, allows, parse_role
+from hub.roles import CITY_WIDE_ROLES, Permission, Role, parse_role, require
 from hub.tenancy.model import Principal as PrincipalRow
 from hub.tenancy.service import Directory, directory, forget_directory
 
@@ -33,9 +32,6 @@ class Principal:
     tenant_codes: tuple[str, ...]  # empty on a city-wide role: every tenant
     member_id: uuid.UUID | None = None
 
-    def can(self, permission: Permission) -> bool:
-        return allows(self.roles, permission)
-
 
 SYSTEM = Principal("system", "系统", frozenset({Role.ADMIN}), ())
 
@@ -53,8 +49,7 @@ class Scope:
         return self.principal.roles
 
     def require(self, permission: Permission) -> None:
-        if not self.principal.can(permission):
-            raise DomainError(ErrorCode.FORBIDDEN, f"your roles may not {permission.value}")
+        require(self.roles, permission)
 
     def sees(self, tenant_id: uuid.UUID) -> bool:
         return tenant_id in self.tenant_ids

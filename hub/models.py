@@ -1,7 +1,6 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
 from hub.audit.model import AuditEntry, AuditHead
-from hub.calendar.model import WorkDay
 from hub.cases.model import (
     Case,
     CaseCandidate,
@@ -16,9 +15,9 @@ from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
 from hub.plugins import import_connector_models
 from hub.sources.model import Source
+from hub.supervision.model import CaseCard, CaseHop, ExtensionRequest, TimeLimitRule, WorkDay
 from hub.sync.model import CaseFeed
 from hub.tenancy.model import Principal, Tenant
-from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, TimeLimitRule
 
 __all__ = [
     "AuditEntry",

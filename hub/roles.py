@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from typing import Protocol
+
+from hub.errors import DomainError, ErrorCode
 
 
 class Role(enum.StrEnum):
@@ -39,14 +42,27 @@ class Permission(enum.StrEnum):
     CASE_REGISTER = "case.register"
     AUDIT_READ = "audit.read"
     GRID_READ = "grid.read"
-    TOKEN_ADMIN = "token.admin"
     INGEST_HOTLINE = "ingest.hotline"
     INGEST_PLATFORM = "ingest.platform"
     INGEST_MONITORING = "ingest.monitoring"
     CASE_SPLIT = "case.split"
+    CASE_URGE = "case.urge"
+    CASE_SUSPEND = "case.suspend"  # stop the case's clock
+    CASE_RESUME = "case.resume"
+    CARD_ISSUE = "card.issue"
+    EXTENSION_REQUEST = "extension.request"
+    EXTENSION_DECIDE = "extension.decide"
+    TIMELIMIT_ADMIN = "timelimit.admin"
+    CALENDAR_ADMIN = "calendar.admin"
+    OUTBOX_ADMIN = "outbox.admin"
+    MONITORING_REGISTER = "monitoring.register"
+    QUARANTINE_READ = "quarantine.read"
 
 
 _EVERYONE = frozenset(Role)
+_ADMIN = frozenset({Role.ADMIN})
+# The command centre and supervision: who urges cases and decides extensions.
+_SUPERVISING = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
 
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CASE_READ: _EVERYONE,
@@ -63,16 +79,71 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         }
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER}),
-    Permission.TOKEN_ADMIN: frozenset({Role.ADMIN}),
     Permission.INGEST_HOTLINE: frozenset({Role.HOTLINE, Role.ADMIN}),
     Permission.INGEST_PLATFORM: frozenset({Role.PLATFORM, Role.ADMIN}),
     Permission.INGEST_MONITORING: frozenset({Role.MONITOR, Role.ADMIN}),
-    Permission.CASE_SPLIT: frozenset({Role.ADMIN, Role.DISPATCHER}),  # who merges may undo it
+    Permission.CASE_SPLIT: frozenset({Role.ADMIN, Role.DISPATCHER}),
+    Permission.CASE_URGE: _SUPERVISING,
+    Permission.CASE_SUSPEND: _SUPERVISING | {Role.OPERATOR},
+    Permission.CASE_RESUME: _SUPERVISING | {Role.OPERATOR},
+    Permission.CARD_ISSUE: _SUPERVISING | {Role.OPERATOR},
+    Permission.EXTENSION_REQUEST: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.OPERATOR, Role.MEMBER}
+    ),
+    Permission.EXTENSION_DECIDE: _SUPERVISING,
+    Permission.TIMELIMIT_ADMIN: _ADMIN,
+    Permission.CALENDAR_ADMIN: _ADMIN,
+    Permission.OUTBOX_ADMIN: _ADMIN,
+    # Town offices see their towns' points but do not register devices.
+    Permission.MONITORING_REGISTER: frozenset({Role.ADMIN, Role.MONITOR, Role.DISPATCHER}),
+    Permission.QUARANTINE_READ: frozenset({Role.ADMIN, Role.MONITOR}),
+}
+
+# What a refused caller reads; the rest read "your roles may not <permission>".
+_REFUSALS: dict[Permission, str] = {
+    Permission.CASE_SPLIT: "only ADMIN or DISPATCHER may split reports off",
+    Permission.CASE_URGE: "your roles may not urge cases",
+    Permission.CASE_SUSPEND: "your roles may not suspend cases",
+    Permission.CASE_RESUME: "your roles may not resume cases",
+    Permission.CARD_ISSUE: "your roles may not issue cards",
+    Permission.EXTENSION_REQUEST: "your roles may not request extensions",
+    Permission.EXTENSION_DECIDE: "your roles may not decide extensions",
+    Permission.TIMELIMIT_ADMIN: "only ADMIN changes time limits",
+    Permission.CALENDAR_ADMIN: "only ADMIN edits the working calendar",
+    Permission.OUTBOX_ADMIN: "only ADMIN may see or retry outbox messages",
+    Permission.MONITORING_REGISTER: "only ADMIN, MONITOR or DISPATCHER register points",
+    Permission.QUARANTINE_READ: "only MONITOR or ADMIN see quarantined packets",
 }
 
 
-def allows(roles: frozenset[Role] | set[Role], permission: Permission) -> bool:
-    return not PERMISSIONS[permission].isdisjoint(roles)
+class HasRoles(Protocol):
+    """A scope or a principal: anything that carries the caller's roles."""
+
+    @property
+    def roles(self) -> frozenset[Role]: ...
+
+
+Roles = HasRoles | frozenset[Role] | set[Role]
+
+
+def _roles_of(who: Roles) -> frozenset[Role] | set[Role]:
+    return who if isinstance(who, (frozenset, set)) else who.roles
+
+
+def allows(who: Roles, permission: Permission) -> bool:
+    """Whether any of the caller's roles holds the permission."""
+    return not PERMISSIONS[permission].isdisjoint(_roles_of(who))
+
+
+def refusal(permission: Permission) -> str:
+    """The message a caller without the permission reads."""
+    return _REFUSALS.get(permission, f"your roles may not {permission.value}")
+
+
+def require(who: Roles, permission: Permission) -> None:
+    """The one permission check of the hub: FORBIDDEN unless a role of the caller holds it."""
+    if not allows(who, permission):
+        raise DomainError(ErrorCode.FORBIDDEN, refusal(permission))
 
 
 def parse_role(text: str) -> Role:

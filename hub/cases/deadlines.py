@@ -1,7 +1,7 @@
 """Working-day arithmetic (pure): how the time limits count days on a calendar.
 
-The limits themselves are data (hub/timelimits); which days are working days is data too
-(hub/calendar, seeded from China's official calendar). This module only counts.
+The limits themselves are data (hub/supervision/model.py); which days are working days is data too
+(hub/supervision/calendar.py, seeded from China's official calendar). This module only counts.
 """
 
 from __future__ import annotations

@@ -36,9 +36,9 @@ from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
-from hub.roles import Permission, allows
-from hub.timelimits import service as clocks
-from hub.timelimits.model import Phase
+from hub.roles import Permission, require
+from hub.supervision import clocks
+from hub.supervision.model import Phase
 from hub.validation import check_text, check_time, parse_id
 
 
@@ -315,8 +315,7 @@ async def split_report(
     where to, the new one where it came from; each links to the other as RELATED. Returns the
     new case, REGISTERED in the old case's town and cell, waiting to be dispatched."""
     text = check_text("note", note)
-    if not allows(scope.roles, Permission.CASE_SPLIT):
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN or DISPATCHER may split reports off")
+    require(scope, Permission.CASE_SPLIT)
     parsed = parse_id(report_id)
     report = await session.get(Report, parsed, with_for_update=True) if parsed else None
     if report is None:

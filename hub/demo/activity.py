@@ -19,7 +19,7 @@ from hub.demo import world
 from hub.grid.model import Member
 from hub.jobs import periodic
 from hub.roles import Role
-from hub.timelimits import service as clocks
+from hub.supervision import clocks
 
 log = logging.getLogger("hub.demo")
 

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import hub.models  # noqa: F401  (every mapper configured before the first query)
-from hub.calendar.service import ensure_calendars
 from hub.db import Database, new_id
 from hub.demo import world
 from hub.grid.model import GridCell, Member, MemberRole
 from hub.monitoring.model import MonitoringPoint, PointKind
 from hub.sources.model import Source
+from hub.supervision.calendar import ensure_calendars
 from hub.tenancy.model import Tenant, TenantKind
 from hub.tenancy.service import forget_directory
 

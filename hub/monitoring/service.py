@@ -24,7 +24,7 @@ from hub.audit import service as audit
 from hub.auth import Scope
 from hub.config import local_tz
 from hub.db import utcnow
-from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.errors import invalid, not_found
 from hub.monitoring.model import (
     Interval,
     MonitoringPoint,
@@ -32,7 +32,7 @@ from hub.monitoring.model import (
     QuarantinedPacket,
     Reading,
 )
-from hub.roles import Role
+from hub.roles import Permission, require
 from hub.sources.model import Source
 from hub.validation import check_point, parse_id
 
@@ -40,10 +40,6 @@ from hub.validation import check_point, parse_id
 # send real-time data every 30 s to a few minutes and minute data every 10 minutes at most, so a
 # device silent for longer than 10 minutes has missed at least one upload.
 ONLINE_WINDOW = timedelta(minutes=10)
-
-# Who may register or change a point: the administrators, the online-monitoring operators and
-# the command centre. Town offices see their towns' points but do not register devices.
-REGISTRARS = frozenset({Role.ADMIN, Role.MONITOR, Role.DISPATCHER})
 
 MN_PATTERN = re.compile(r"[A-Za-z0-9]{1,24}")
 POLLUTANT_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")  # HJ 212 factor codes: a34004
@@ -169,8 +165,7 @@ async def register_point(
 ) -> tuple[MonitoringPoint, Source | None]:
     """Register a device by its MN, or update the point already registered under it; the point
     and the source it watches."""
-    if scope.roles.isdisjoint(REGISTRARS):
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN, MONITOR or DISPATCHER register points")
+    require(scope, Permission.MONITORING_REGISTER)
     mn = check_mn(spec.mn)
     name = check_name(spec.name)
     kind = PointKind(spec.kind).value
@@ -277,7 +272,6 @@ async def points_with_sources(
 # --- readings ---------------------------------------------------------------------------------
 
 READINGS_MAX = 10_000  # rows per readings query: a day of 10-second data, or a year of hours
-QUARANTINE_READERS = frozenset({Role.ADMIN, Role.MONITOR})
 
 
 async def point_by_id(session: AsyncSession, point_id: str) -> MonitoringPoint:
@@ -345,8 +339,7 @@ async def quarantined(
     session: AsyncSession, scope: Scope, mn: str | None, first: int
 ) -> list[QuarantinedPacket]:
     """Packets held back from unknown devices or wrong PWs, newest first (MONITOR, ADMIN)."""
-    if scope.roles.isdisjoint(QUARANTINE_READERS):
-        raise DomainError(ErrorCode.FORBIDDEN, "only MONITOR or ADMIN see quarantined packets")
+    require(scope, Permission.QUARANTINE_READ)
     if not 1 <= first <= 500:
         raise invalid("first", "first must be between 1 and 500")
     query = select(QuarantinedPacket).order_by(QuarantinedPacket.received_at.desc()).limit(first)

@@ -21,7 +21,7 @@ from hub.auth import Scope
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.outbox.model import OutboxMessage, SendState
-from hub.roles import Role
+from hub.roles import Permission, require
 
 # async fn(payload, idempotency_key) -> None; raising means the attempt failed.
 Sender = Callable[[dict[str, Any], str], Awaitable[None]]
@@ -134,16 +134,11 @@ async def enqueue_many(
 # --- ADMIN: look and retry --------------------------------------------------------------------
 
 
-def _require_admin(scope: Scope) -> None:
-    if Role.ADMIN not in scope.roles:
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN may see or retry outbox messages")
-
-
 async def list_messages(
     session: AsyncSession, scope: Scope, state: SendState | None, first: int
 ) -> list[OutboxMessage]:
     """Newest first, optionally of one state."""
-    _require_admin(scope)
+    require(scope, Permission.OUTBOX_ADMIN)
     stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(first)
     if state is not None:
         stmt = stmt.where(OutboxMessage.state == state)
@@ -154,7 +149,7 @@ async def retry_message(
     session: AsyncSession, scope: Scope, message_id: uuid.UUID
 ) -> OutboxMessage:
     """A dead letter gets a fresh set of attempts; the relay picks it up at its next run."""
-    _require_admin(scope)
+    require(scope, Permission.OUTBOX_ADMIN)
     row = await session.get(OutboxMessage, message_id, with_for_update=True)
     if row is None:
         raise not_found("outbox message", "id")

@@ -6,29 +6,15 @@ from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import validation
-from hub.auth import Scope
-from hub.calendar import service as calendar
-from hub.cases import loaders
 from hub.cases.enums import Card as CardEnum
-from hub.cases.enums import Category as CategoryEnum
-from hub.cases.enums import Channel as ChannelEnum
-from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.nodes import Card
 from hub.cases.schema import CaseMutationResult, case_result
-from hub.errors import DomainError, ErrorCode, invalid
 from hub.gql import Context, UserError
-from hub.roles import Role
 from hub.supervision import service, stats
+from hub.supervision.model import Level, LimitUnit, Phase
+from hub.supervision.model import TimeLimitRule as RuleRow
 from hub.tenancy.schema import Tenant
-from hub.timelimits import service as clocks
-from hub.timelimits.model import CaseCard as CardRow
-from hub.timelimits.model import CaseHop as HopRow
-from hub.timelimits.model import Level, LimitUnit, Phase
-from hub.timelimits.model import TimeLimitRule as RuleRow
 
 Info = strawberry.Info[Context, None]
 StatsGroup = strawberry.enum(stats.StatsGroup, name="StatsGroup")
@@ -124,56 +110,6 @@ class TimeLimitRule:
     red_after: float
 
 
-async def _hops_and_cards(
-    session: AsyncSession, scope: Scope, case_id: str
-) -> tuple[list[HopRow], list[CardRow]]:
-    case = await loaders.get_case(session, scope, case_id)
-    if case is None:
-        return [], []
-    hops = await session.scalars(
-        select(HopRow).where(HopRow.case_id == case.id).order_by(HopRow.seq)
-    )
-    cards = await session.scalars(
-        select(CardRow).where(CardRow.case_id == case.id).order_by(CardRow.issued_at)
-    )
-    return list(hops), list(cards)
-
-
-async def _calendar(
-    session: AsyncSession, scope: Scope, tenant_code: str, start: date, end: date
-) -> list:
-    tenant = scope.directory.by_code.get(tenant_code)
-    if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
-    if (end - start).days > 400 or end < start:
-        raise invalid("to", "ask for at most 400 days, from before to")
-    return await calendar.days(session, tenant.id, start, end)
-
-
-async def _set_work_day(
-    session: AsyncSession, scope: Scope, tenant_code: str, day: date, workday: bool, reason: str
-) -> object:
-    if Role.ADMIN not in scope.roles:
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN edits the working calendar")
-    tenant = scope.directory.by_code.get(tenant_code)
-    if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
-    text = validation.check_text("reason", reason, required=True)
-    row = await calendar.set_day(session, tenant.id, day, workday, text or "")
-    from hub.audit import service as audit
-
-    await audit.append(
-        session,
-        tenant.id,
-        scope.principal,
-        "calendar.set_day",
-        "calendar",
-        f"{tenant_code}:{day.isoformat()}",
-        {"workday": workday, "reason": text},
-    )
-    return row
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="Counts per group; onTimeRate counts open overdue cases.")
@@ -234,7 +170,7 @@ class Query:
     @strawberry.field(description="A case's hops with their clocks, and its cards.")
     async def case_clocks(self, info: Info, case_id: strawberry.ID) -> list[CaseHop]:
         ctx = info.context
-        hops, _ = await ctx.read(_hops_and_cards, case_id)
+        hops, _ = await ctx.read(service.case_clocks, case_id)
         code = ctx.scope.directory.by_id
         return [
             CaseHop(
@@ -259,7 +195,7 @@ class Query:
     @strawberry.field(description="The cards a case has earned, kept after it is resolved.")
     async def case_cards(self, info: Info, case_id: strawberry.ID) -> list[CaseCard]:
         ctx = info.context
-        _, cards = await ctx.read(_hops_and_cards, case_id)
+        _, cards = await ctx.read(service.case_clocks, case_id)
         code = ctx.scope.directory.by_id
         return [
             CaseCard(
@@ -283,33 +219,12 @@ class Query:
         from_: Annotated[date, strawberry.argument(name="from")],
         to: date,
     ) -> list[WorkDay]:
-        rows = await info.context.read(_calendar, tenant_code, from_, to)
+        rows = await info.context.read(service.work_calendar, tenant_code, from_, to)
         return [WorkDay(day=r.day, workday=r.workday, reason=r.reason) for r in rows]
 
     @strawberry.field(description="The time-limit rules (thresholds per level and phase).")
     async def time_limit_rules(self, info: Info) -> list[TimeLimitRule]:
-        async def load(session: AsyncSession, scope: Scope) -> list[RuleRow]:
-            return list(
-                await session.scalars(
-                    select(RuleRow).order_by(RuleRow.level, RuleRow.phase, RuleRow.priority)
-                )
-            )
-
-        rows = await info.context.read(load)
-        return [
-            TimeLimitRule(
-                id=strawberry.ID(str(r.id)),
-                level=r.level,
-                phase=r.phase,
-                category=r.category,
-                priority=r.priority,
-                channel=r.channel,
-                unit=r.unit,
-                yellow_after=r.yellow_after,
-                red_after=r.red_after,
-            )
-            for r in rows
-        ]
+        return [rule_node(r) for r in await info.context.read(service.time_limit_rules)]
 
 
 LevelEnum = strawberry.enum(Level, name="OfficeLevel")
@@ -328,46 +243,17 @@ class TimeLimitRuleInput:
     priority: str | None = None
     channel: str | None = None
 
-
-async def _set_rule(session: AsyncSession, scope: Scope, inp: TimeLimitRuleInput) -> RuleRow:
-    if Role.ADMIN not in scope.roles:
-        raise DomainError(ErrorCode.FORBIDDEN, "only ADMIN changes time limits")
-    if inp.phase == Phase.DONE:
-        raise invalid("phase", "DONE has no clock")
-    if not 0 < inp.yellow_after <= inp.red_after <= 10_000:
-        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
-    for name, value, allowed in (
-        ("category", inp.category, CategoryEnum),
-        ("priority", inp.priority, PriorityEnum),
-        ("channel", inp.channel, ChannelEnum),
-    ):
-        if value is not None and value not in allowed.__members__:
-            raise invalid(name, f"unknown {name} {value!r}")
-    values = {
-        "level": Level(inp.level).value,
-        "phase": Phase(inp.phase).value,
-        "category": inp.category,
-        "priority": inp.priority,
-        "channel": inp.channel,
-        "unit": LimitUnit(inp.unit).value,
-        "yellow_after": inp.yellow_after,
-        "red_after": inp.red_after,
-    }
-    rule = await clocks.set_rule(session, values)
-    city = scope.directory.city
-    if city is not None:
-        from hub.audit import service as audit
-
-        await audit.append(
-            session,
-            city.id,
-            scope.principal,
-            "timelimits.set_rule",
-            "time_limit_rule",
-            f"{values['level']}:{values['phase']}",
-            values,
+    def spec(self) -> service.RuleSpec:
+        return service.RuleSpec(
+            level=Level(self.level),
+            phase=Phase(self.phase),
+            unit=LimitUnit(self.unit),
+            yellow_after=self.yellow_after,
+            red_after=self.red_after,
+            category=self.category,
+            priority=self.priority,
+            channel=self.channel,
         )
-    return rule
 
 
 def rule_node(r: RuleRow) -> TimeLimitRule:
@@ -390,7 +276,7 @@ class Mutation:
     async def set_time_limit_rule(
         self, info: Info, input: TimeLimitRuleInput
     ) -> Annotated[TimeLimitRule | UserError, strawberry.union("TimeLimitRuleMutationResult")]:
-        done = await info.context.write(_set_rule, input)
+        done = await info.context.write(service.set_time_limit_rule, input.spec())
         return done if isinstance(done, UserError) else rule_node(done)
 
     @strawberry.mutation(description="督办: press the responsible office.")
@@ -439,7 +325,7 @@ class Mutation:
     async def set_work_day(
         self, info: Info, tenant_code: str, day: date, workday: bool, reason: str
     ) -> Annotated[WorkDay | UserError, strawberry.union("WorkDayMutationResult")]:
-        done = await info.context.write(_set_work_day, tenant_code, day, workday, reason)
+        done = await info.context.write(service.set_work_day, tenant_code, day, workday, reason)
         if isinstance(done, UserError):
             return done
         return WorkDay(day=done.day, workday=done.workday, reason=done.reason)

@@ -1,4 +1,5 @@
-"""Supervision (督查/督办): the card sweep, cards by hand, urges, pauses and extensions.
+"""Supervision (督查/督办): the card sweep, cards by hand, urges, pauses and extensions, and
+reading and setting the clocks' rules and the working calendar.
 
 The sweep is set-based: one UPDATE ... RETURNING per threshold marks every hop whose threshold
 has passed and was not carded yet, and only those rows come back to Python for their events,
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -20,17 +21,36 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import validation
+from hub.audit import service as audit
 from hub.auth import SYSTEM, Scope
 from hub.cases import loaders, steps, timeline
-from hub.cases.enums import FINAL_STATUSES, OPEN_STATUSES, Card, CaseStatus, EventKind
+from hub.cases.enums import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Card,
+    CaseStatus,
+    Category,
+    Channel,
+    EventKind,
+    Priority,
+)
 from hub.cases.model import Case
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
-from hub.roles import Role
+from hub.roles import Permission, Role, require
+from hub.supervision import calendar, clocks
+from hub.supervision.model import (
+    CaseCard,
+    CaseHop,
+    ExtensionRequest,
+    Level,
+    LimitUnit,
+    Phase,
+    TimeLimitRule,
+    WorkDay,
+)
 from hub.tenancy.model import TenantKind
-from hub.timelimits import service as clocks
-from hub.timelimits.model import CaseCard, CaseHop, ExtensionRequest, Level, Phase
 
 if TYPE_CHECKING:
     from hub.notify.notifier import Note
@@ -40,10 +60,10 @@ LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
 PHASE_NAMES = {"ACCEPT": "签收", "HANDLE": "办理", "REVIEW": "审核", "FEEDBACK": "反馈"}
 CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
-SUPERVISORS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
-CARDERS = SUPERVISORS | {Role.OPERATOR}
-HOLDERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR})
-REQUESTERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.OPERATOR, Role.MEMBER})
+# Roles that speak for a town office when they do not see the city (see office_level).
+TOWN_OFFICE_ROLES = frozenset(
+    {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.VIEWER, Role.HOTLINE}
+)
 
 
 @dataclass(frozen=True)
@@ -202,17 +222,12 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
 # --- by hand -------------------------------------------------------------------------------------
 
 
-def _require(scope: Scope, roles: frozenset[Role], what: str) -> None:
-    if not scope.roles & roles:
-        raise DomainError(ErrorCode.FORBIDDEN, f"your roles may not {what}")
-
-
 def office_level(scope: Scope) -> Level:
     """The caller's office: the command centre (sees the city), a town, or a grid member."""
     city = scope.directory.city
     if city is not None and scope.sees(city.id):
         return Level.CITY
-    if scope.roles & (CARDERS | {Role.VIEWER, Role.HOTLINE}):
+    if scope.roles & TOWN_OFFICE_ROLES:
         return Level.TOWN
     return Level.GRID
 
@@ -228,7 +243,7 @@ async def issue_card(
     session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str
 ) -> Case:
     """A card by hand: only an office at the same or a higher level than the late one."""
-    _require(scope, CARDERS, "issue cards")
+    require(scope, Permission.CARD_ISSUE)
     text = validation.check_text("reason", reason, required=True)
     if Card(level) == Card.NONE:
         raise invalid("level", "a card is YELLOW or RED")
@@ -276,7 +291,7 @@ def _case_level(scope: Scope, case: Case) -> Level:
 
 async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
     """督办: press the responsible office; on the timeline, the audit trail, and notified."""
-    _require(scope, SUPERVISORS, "urge cases")
+    require(scope, Permission.CASE_URGE)
     text = validation.check_text("note", note, required=True)
     case = await _open_case(session, case_id)
     await timeline.record(session, scope, case, EventKind.URGE, None, None, text)
@@ -292,7 +307,7 @@ async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> 
 
 async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
     """挂起: the clock stops until the case is resumed."""
-    _require(scope, HOLDERS, "suspend cases")
+    require(scope, Permission.CASE_SUSPEND)
     text = validation.check_text("reason", reason, required=True)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
@@ -304,7 +319,7 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
 
 
 async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
-    _require(scope, HOLDERS, "resume cases")
+    require(scope, Permission.CASE_RESUME)
     text = validation.check_text("note", note)
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
@@ -320,7 +335,7 @@ async def request_extension(
     session: AsyncSession, scope: Scope, case_id: str, due_at: datetime, reason: str
 ) -> ExtensionRequest:
     """延期申请: a later deadline, pending a supervisor's approval."""
-    _require(scope, REQUESTERS, "request extensions")
+    require(scope, Permission.EXTENSION_REQUEST)
     text = validation.check_text("reason", reason, required=True)
     validation.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
@@ -353,7 +368,7 @@ async def request_extension(
 async def decide_extension(
     session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
 ) -> Case:
-    _require(scope, SUPERVISORS, "decide extensions")
+    require(scope, Permission.EXTENSION_DECIDE)
     text = validation.check_text("note", note)
     parsed = validation.parse_id(request_id)
     request = await session.get(ExtensionRequest, parsed) if parsed else None
@@ -384,6 +399,134 @@ async def decide_extension(
                 session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
             )
     return case
+
+
+# --- the clocks, the rules and the working calendar -----------------------------------------------
+
+RULE_THRESHOLD_MAX = 10_000  # hours or working days: far beyond any real limit, below overflow
+CALENDAR_DAYS_MAX = 400  # days per calendar read: a year and a margin
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A phase's thresholds; no category, priority or channel matches any."""
+
+    level: Level
+    phase: Phase
+    unit: LimitUnit
+    yellow_after: float
+    red_after: float
+    category: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+
+
+async def case_clocks(
+    session: AsyncSession, scope: Scope, case_id: str
+) -> tuple[list[CaseHop], list[CaseCard]]:
+    """A case's hops in order and its cards oldest first; nothing for a case the caller does not
+    see."""
+    case = await loaders.get_case(session, scope, case_id)
+    if case is None:
+        return [], []
+    hops = await session.scalars(
+        select(CaseHop).where(CaseHop.case_id == case.id).order_by(CaseHop.seq)
+    )
+    cards = await session.scalars(
+        select(CaseCard).where(CaseCard.case_id == case.id).order_by(CaseCard.issued_at)
+    )
+    return list(hops), list(cards)
+
+
+async def time_limit_rules(session: AsyncSession, scope: Scope) -> list[TimeLimitRule]:
+    """Every rule, by level, phase and priority (the rules are city-wide data)."""
+    return list(
+        await session.scalars(
+            select(TimeLimitRule).order_by(
+                TimeLimitRule.level, TimeLimitRule.phase, TimeLimitRule.priority
+            )
+        )
+    )
+
+
+def _check_rule(spec: RuleSpec) -> None:
+    if spec.phase == Phase.DONE:
+        raise invalid("phase", "DONE has no clock")
+    if not 0 < spec.yellow_after <= spec.red_after <= RULE_THRESHOLD_MAX:
+        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
+    for name, value, allowed in (
+        ("category", spec.category, Category),
+        ("priority", spec.priority, Priority),
+        ("channel", spec.channel, Channel),
+    ):
+        if value is not None and value not in allowed.__members__:
+            raise invalid(name, f"unknown {name} {value!r}")
+
+
+async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpec) -> TimeLimitRule:
+    """Add or change the rule of a level, phase and match (ADMIN); audited on the city."""
+    require(scope, Permission.TIMELIMIT_ADMIN)
+    _check_rule(spec)
+    values = {
+        "level": Level(spec.level).value,
+        "phase": Phase(spec.phase).value,
+        "category": spec.category,
+        "priority": spec.priority,
+        "channel": spec.channel,
+        "unit": LimitUnit(spec.unit).value,
+        "yellow_after": spec.yellow_after,
+        "red_after": spec.red_after,
+    }
+    rule = await clocks.set_rule(session, values)
+    city = scope.directory.city
+    if city is not None:
+        await audit.append(
+            session,
+            city.id,
+            scope.principal,
+            "timelimits.set_rule",
+            "time_limit_rule",
+            f"{values['level']}:{values['phase']}",
+            values,
+        )
+    return rule
+
+
+def _seen_tenant(scope: Scope, tenant_code: str) -> uuid.UUID:
+    tenant = scope.directory.by_code.get(tenant_code)
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+    return tenant.id
+
+
+async def work_calendar(
+    session: AsyncSession, scope: Scope, tenant_code: str, start: date, end: date
+) -> list[WorkDay]:
+    """A tenant's working calendar between two dates, both included."""
+    tenant_id = _seen_tenant(scope, tenant_code)
+    if (end - start).days > CALENDAR_DAYS_MAX or end < start:
+        raise invalid("to", "ask for at most 400 days, from before to")
+    return await calendar.days(session, tenant_id, start, end)
+
+
+async def set_work_day(
+    session: AsyncSession, scope: Scope, tenant_code: str, day: date, workday: bool, reason: str
+) -> WorkDay:
+    """Make a day of a tenant's calendar a working day or not (ADMIN), with the reason; audited."""
+    require(scope, Permission.CALENDAR_ADMIN)
+    tenant_id = _seen_tenant(scope, tenant_code)
+    text = validation.check_text("reason", reason, required=True)
+    row = await calendar.set_day(session, tenant_id, day, workday, text or "")
+    await audit.append(
+        session,
+        tenant_id,
+        scope.principal,
+        "calendar.set_day",
+        "calendar",
+        f"{tenant_code}:{day.isoformat()}",
+        {"workday": workday, "reason": text},
+    )
+    return row
 
 
 # --- notifications ----------------------------------------------------------------------------

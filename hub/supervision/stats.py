@@ -20,7 +20,7 @@ from hub.cases.model import Case
 from hub.db import utcnow
 from hub.errors import invalid
 from hub.roles import Permission
-from hub.timelimits.model import CaseCard, CaseHop
+from hub.supervision.model import CaseCard, CaseHop
 
 CATEGORY_LABELS = {
     "AIR": "大气",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import hub.db
 from hub import rls
-from hub.timelimits.defaults import default_rule_rows
+from hub.supervision.defaults import default_rule_rows
 
 TENANT_TABLES = ["case_cards", "case_hops", "extension_requests", "outbox", "work_days"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from hub.auth import issue_jwt, system_scope
 from hub.db import Database
-from hub.timelimits import service as clocks
+from hub.supervision import clocks
 from tests.conftest import Backend
 from tests.processes import MACHINE_REDIS, free_port, job_env, processes, sanwang
 from tests.sinks import webhook_sink

@@ -11,8 +11,8 @@ from hub.cases.model import Case
 from hub.db import Database, utcnow
 from hub.demo import activity
 from hub.supervision.jobs import sweep_cards
+from hub.supervision.model import CaseCard, CaseHop
 from hub.supervision.service import sweep
-from hub.timelimits.model import CaseCard, CaseHop
 from tests.conftest import Hub
 
 

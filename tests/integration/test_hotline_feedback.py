@@ -24,8 +24,8 @@ from hub.db import Database, utcnow
 from hub.outbox.delivery import deliver
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import relay_once
+from hub.supervision.model import CaseCard, CaseHop
 from hub.supervision.service import sweep
-from hub.timelimits.model import CaseCard, CaseHop
 from tests.conftest import Hub
 
 RESOLVE = [

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from hub.db import utcnow
 from hub.outbox.model import OutboxMessage
 from hub.supervision import service as supervision
-from hub.timelimits.model import CaseCard
+from hub.supervision.model import CaseCard
 from tests.conftest import Hub, register
 from tests.operations import op
 

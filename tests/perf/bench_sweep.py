@@ -67,9 +67,9 @@ from hub.cases.enums import CaseStatus, Channel, Priority, channel_bit
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.migrations import upgrade
+from hub.supervision.model import Level, Phase
 from hub.supervision.service import sweep
 from hub.tenancy.service import directory, forget_directory
-from hub.timelimits.model import Level, Phase
 from tests.perf.generate import (
     CATEGORY_WEIGHTS,
     CHANNEL_WEIGHTS,

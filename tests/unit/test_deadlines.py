@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.calendar.service import official_day
 from hub.cases.deadlines import add_working_days
+from hub.supervision.calendar import official_day
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -1,10 +1,11 @@
-"""Time limits (限时办结): rules as data, and each hop's clocks stored when they are set."""
+"""Time limits (限时办结): rules as data, each hop's clocks stored when they are set, cards,
+extension requests, and the working calendar they count in."""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,3 +125,17 @@ class ExtensionRequest(TenantOwned, Base):
     decided_by_id: Mapped[str | None] = mapped_column(String(64))
     decided_by_name: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkDay(TenantOwned, Base):
+    """One row per tenant and day, seeded from China's official calendar and editable, because a
+    county's calendar can differ."""
+
+    __tablename__ = "work_days"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    workday: Mapped[bool]
+    reason: Mapped[str] = mapped_column(
+        String(64)
+    )  # 工作日, 周末, 国庆节, 调休上班, or an edit's reason

@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.calendar.model import WorkDay
 from hub.cases.deadlines import IsWorkday
 from hub.db import Database
+from hub.supervision.model import WorkDay
 
 CACHE_SECONDS = 60.0
 LOOKAHEAD_DAYS = 400  # enough for any limit counted in working days

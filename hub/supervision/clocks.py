@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.calendar.service import workdays
 from hub.cases.deadlines import add_working_days
 from hub.cases.model import Case, Event
 from hub.db import Database, utcnow
-from hub.timelimits.model import CaseHop, Level, LimitUnit, Phase, TimeLimitRule
+from hub.supervision.calendar import workdays
+from hub.supervision.model import CaseHop, Level, LimitUnit, Phase, TimeLimitRule
 
 RULES_CACHE_SECONDS = 30.0
 

@@ -6,7 +6,7 @@ accept within 2 hours (the city platform is patrolled every two hours), red at 4
 
 from __future__ import annotations
 
-from hub.timelimits.model import Level, LimitUnit, Phase
+from hub.supervision.model import Level, LimitUnit, Phase
 
 H, WD = LimitUnit.HOURS, LimitUnit.WORKING_DAYS
 

@@ -1,0 +1,112 @@
+"""The one permissions table: who holds each permission, that each is checked somewhere, that the
+docs show it, and that the one check refuses with FORBIDDEN and the message callers read."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hub.errors import DomainError, ErrorCode
+from hub.roles import PERMISSIONS, Permission, Role, allows, require
+
+ROOT = Path(__file__).resolve().parents[2]
+R = Role
+EVERYONE = frozenset(Role)
+
+# Spelled out role by role on purpose: changing who may do what must change this table too.
+EXPECTED: dict[Permission, frozenset[Role]] = {
+    Permission.CASE_READ: EVERYONE,
+    Permission.GRID_READ: EVERYONE,
+    Permission.CASE_REGISTER: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.OPERATOR, R.MEMBER, R.HOTLINE, R.PLATFORM, R.MONITOR}
+    ),
+    Permission.AUDIT_READ: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
+    Permission.INGEST_HOTLINE: frozenset({R.ADMIN, R.HOTLINE}),
+    Permission.INGEST_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
+    Permission.INGEST_MONITORING: frozenset({R.ADMIN, R.MONITOR}),
+    Permission.CASE_SPLIT: frozenset({R.ADMIN, R.DISPATCHER}),
+    Permission.CASE_URGE: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
+    Permission.CASE_SUSPEND: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
+    Permission.CASE_RESUME: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
+    Permission.CARD_ISSUE: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
+    Permission.EXTENSION_REQUEST: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR, R.MEMBER}),
+    Permission.EXTENSION_DECIDE: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
+    Permission.TIMELIMIT_ADMIN: frozenset({R.ADMIN}),
+    Permission.CALENDAR_ADMIN: frozenset({R.ADMIN}),
+    Permission.OUTBOX_ADMIN: frozenset({R.ADMIN}),
+    Permission.MONITORING_REGISTER: frozenset({R.ADMIN, R.MONITOR, R.DISPATCHER}),
+    Permission.QUARANTINE_READ: frozenset({R.ADMIN, R.MONITOR}),
+}
+
+def test_every_permission_and_exactly_its_roles() -> None:
+    assert set(EXPECTED) == set(Permission)
+    for permission in Permission:
+        assert PERMISSIONS[permission] == EXPECTED[permission], permission
+
+
+def _source() -> str:
+    files = [*(ROOT / "hub").rglob("*.py"), *(ROOT / "connectors").rglob("*.py")]
+    return "\n".join(p.read_text() for p in files if p != ROOT / "hub" / "roles.py")
+
+
+def test_every_permission_is_checked_somewhere() -> None:
+    source = _source()
+    unused = {p for p in Permission if f"Permission.{p.name}" not in source}
+    assert not unused
+
+
+def _documented() -> dict[str, frozenset[Role]]:
+    """The docs' table: permission value -> roles."""
+    text = (ROOT / "docs" / "permissions.md").read_text()
+    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| [^|]+ \| ([^|]+) \|$", text, re.MULTILINE)
+    found = {}
+    for value, roles in rows:
+        names = roles.strip()
+        found[value] = (
+            EVERYONE
+            if names == "every role"
+            else frozenset(Role(n.strip()) for n in names.split(","))
+        )
+    return found
+
+
+def test_the_docs_show_the_table() -> None:
+    assert _documented() == {p.value: roles for p, roles in PERMISSIONS.items()}
+
+
+@pytest.mark.parametrize("permission", list(Permission))
+def test_require_refuses_exactly_the_roles_without_the_permission(permission: Permission) -> None:
+    for role in Role:
+        holds = role in EXPECTED[permission]
+        assert allows(frozenset({role}), permission) is holds
+        if holds:
+            require({role}, permission)
+            continue
+        with pytest.raises(DomainError) as refused:
+            require({role}, permission)
+        assert refused.value.code == ErrorCode.FORBIDDEN
+
+
+def test_any_held_role_suffices_and_no_role_holds_nothing() -> None:
+    require({R.VIEWER, R.MONITOR}, Permission.QUARANTINE_READ)
+    assert not allows(frozenset(), Permission.CASE_READ)
+
+
+@pytest.mark.parametrize(
+    ("permission", "message"),
+    [
+        (Permission.CASE_READ, "your roles may not case.read"),
+        (Permission.CARD_ISSUE, "your roles may not issue cards"),
+        (Permission.CASE_SUSPEND, "your roles may not suspend cases"),
+        (Permission.TIMELIMIT_ADMIN, "only ADMIN changes time limits"),
+        (Permission.CALENDAR_ADMIN, "only ADMIN edits the working calendar"),
+        (Permission.OUTBOX_ADMIN, "only ADMIN may see or retry outbox messages"),
+        (Permission.MONITORING_REGISTER, "only ADMIN, MONITOR or DISPATCHER register points"),
+        (Permission.QUARANTINE_READ, "only MONITOR or ADMIN see quarantined packets"),
+    ],
+)
+def test_refusals_keep_the_messages_callers_read(permission: Permission, message: str) -> None:
+    with pytest.raises(DomainError, match=f"^{re.escape(message)}$"):
+        require(frozenset(), permission)
