@@ -368,3 +368,30 @@ async def test_random_bytes_never_break_the_connection(hub: Hub, monitoring: Mon
         assert reply.cn == "9011"  # only CRC-error answers may come before it
     assert reply.qn == parse(good).qn
     await device.close()
+
+
+async def test_a_field_mn_with_underscores_and_dashes_registers_and_is_stored(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Air stations name themselves XXXX01_AIR01_0001: registered through GraphQL, their
+    packets are stored and answered like any other device's."""
+    mn = "XXXX01_AIR01-0001"
+    data = await hub.gql(
+        op("RegisterMonitoringPoint"),
+        {
+            "input": {
+                "mn": mn, "name": "来集镇空气站", "kind": "AIR_STATION", "tenantCode": "laiji",
+                "password": "123456", "latitude": 34.55, "longitude": 113.47, "limits": None,
+            }
+        },
+    )  # fmt: skip
+    assert data["registerMonitoringPoint"]["__typename"] != "UserError", data
+    device = await monitoring.connect()
+    at = now()
+    packet = make("2011", mn, st="22", pw="123456", qn="20261128093000001", flag=5,
+                  cp={"DataTime": data_time(at), "a34004": {"Rtd": 31.0, "Flag": "N"}})  # fmt: skip
+    await device.send(packet.to_bytes())
+    reply = await device.reply()
+    assert (reply.cn, reply.mn) == ("9014", mn)
+    assert [(r.pollutant, r.value) for r in await stored(hub, "a34004")] == [("a34004", 31.0)]
+    await device.close()
