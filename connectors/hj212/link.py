@@ -11,7 +11,9 @@ requires once the data is committed:
   QnRtn 3 (PW error) or 4 (MN error) instead of 9014, so the device keeps its data and sends
   it again (the hub keeps a copy in quarantine meanwhile);
 * a packet whose CRC is wrong but whose header can be read, that asked for an answer: 9011
-  with QnRtn 9 (CRC error). Other broken bytes get no answer: there is nobody to address.
+  with QnRtn 9 (CRC error). Other broken bytes get no answer: there is nobody to address;
+* a data upload whose DataTime is no plausible time (year 0001, a day ahead, not a date), that
+  asked for an answer: 9011 with QnRtn 2 (refused); nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from hub.monitoring.writer import Outcome, ReadingWriter
 
 log = logging.getLogger("connectors.hj212")
 
+QN_RTN_REFUSED = 2
 QN_RTN_PW_ERROR = 3
 QN_RTN_MN_ERROR = 4
 QN_RTN_CRC_ERROR = 9
@@ -91,9 +94,17 @@ class Link:
     async def _store(
         self, messages: list[tuple[int, Message]], replies: list[bytes | None], now: datetime
     ) -> None:
-        uploads = [upload_of(m, self.tz, now, self.peer) for _, m in messages]
-        outcomes = await self.writer.submit_many(uploads)
-        for (slot, message), outcome in zip(messages, outcomes, strict=True):
+        readable: list[tuple[int, Message]] = []
+        uploads = []
+        for slot, message in messages:
+            try:
+                uploads.append(upload_of(message, self.tz, now, self.peer))
+            except HJ212Error as error:
+                replies[slot] = self._unreadable(message, error)
+                continue
+            readable.append((slot, message))
+        outcomes = await self.writer.submit_many(uploads) if uploads else []
+        for (slot, message), outcome in zip(readable, outcomes, strict=True):
             last = message.parts[-1]
             self._count(outcome.value)
             if outcome is Outcome.STORED:
@@ -109,6 +120,20 @@ class Link:
             )
             if last.needs_ack:
                 replies[slot] = reply_9011(last, REFUSAL_CODES[outcome])
+
+    def _unreadable(self, message: Message, error: HJ212Error) -> bytes | None:
+        """A whole message whose values cannot be taken (its DataTime): refused, not stored."""
+        last = message.parts[-1]
+        self._count(error.reason.value)
+        log.warning(
+            "HJ 212 %s refused from %s: %s (MN %s, CN %s)",
+            self.transport,
+            self.peer,
+            error.message,
+            last.mn,
+            last.cn,
+        )
+        return reply_9011(last, QN_RTN_REFUSED) if last.needs_ack else None
 
     def _broken(self, result: FrameResult) -> bytes | None:
         error = result.error

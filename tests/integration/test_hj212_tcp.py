@@ -395,3 +395,19 @@ async def test_a_field_mn_with_underscores_and_dashes_registers_and_is_stored(
     assert (reply.cn, reply.mn) == ("9014", mn)
     assert [(r.pollutant, r.value) for r in await stored(hub, "a34004")] == [("a34004", 31.0)]
     await device.close()
+
+
+async def test_a_data_time_of_year_one_is_refused_and_the_connection_stays_open(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    device = await monitoring.connect()
+    bad = make("2011", POINT.mn, st="31", pw=POINT.password, qn="20261128093000001", flag=5,
+               cp={"DataTime": "00010101000000", "a34013": {"Rtd": 4.0, "Flag": "N"}})  # fmt: skip
+    await device.send(bad.to_bytes())
+    reply = await device.reply()
+    assert (reply.cn, reply.qn, reply.cp) == ("9011", "20261128093000001", {"QnRtn": "2"})
+    assert await stored(hub) == []
+    await device.send(upload({"a34013": 4.2}, now(), 2))
+    assert (await device.reply()).cn == "9014"
+    assert [r.value for r in await stored(hub)] == [4.2]
+    await device.close()

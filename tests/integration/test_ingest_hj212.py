@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from connectors.hj212 import parse
+from connectors.hj212 import frame, parse
 from connectors.hj212.devices import data_packet
 from connectors.hj212.http import writer_of
 from hub.demo import world
@@ -114,6 +114,16 @@ async def test_an_unknown_device_over_http_is_422_naming_mn(hub: Hub) -> None:
     response = await post(hub, data_packet(stranger, {"a34013": 4.0}, datetime.now(UTC), 1))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "MN"
+
+
+async def test_a_data_time_of_year_one_is_422_naming_data_time(hub: Hub) -> None:
+    packet = data_packet(SOURCE, {"a34013": 4.0}, datetime.now(UTC), 1)
+    text = packet.decode()
+    at = text.index("DataTime=") + len("DataTime=")
+    body = text[6 : text.index("&&", at) + 2].replace(text[at : at + 14], "00010101000000")
+    response = await post(hub, frame(body))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["DataTime"]
 
 
 async def test_a_body_over_the_cap_is_413(hub: Hub) -> None:
