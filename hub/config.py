@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     )
     hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
+    hj212_max_parts: int = Field(
+        100, ge=2, le=9999, description="largest PNUM of a split message accepted"
+    )
+    hj212_max_pending_bytes: int = Field(
+        1_048_576, ge=1024, description="bytes of unfinished split messages kept per connection"
+    )
+    hj212_part_ttl_seconds: float = Field(
+        900.0, gt=0, description="a split message not completed this long is dropped"
+    )
 
     @field_validator("hotline_callback_url")
     @classmethod

@@ -18,7 +18,13 @@ from hub.roles import Permission
 
 ACCEPTED = {"STORED", "PART", "IGNORED"}
 # the packet field at fault
-FIELD_OF = {"UNKNOWN_MN": "MN", "BAD_PASSWORD": "PW", "BAD_DATATIME": "DataTime"}
+FIELD_OF = {
+    "UNKNOWN_MN": "MN",
+    "BAD_PASSWORD": "PW",
+    "BAD_DATATIME": "DataTime",
+    "TOO_MANY_PARTS": "PNUM",
+    "PARTS_OVER_CAP": "PNUM",
+}
 
 
 def writer_of(state: dict[str, Any]) -> ReadingWriter:

@@ -5,7 +5,11 @@ split messages, hand complete messages to the hub's reading writer, and answer a
 requires once the data is committed:
 
 * an upload whose Flag has the A bit: 9014 with its QN, PW and MN (one per part of a split
-  message, sent as each part arrives: the device waits for it before sending the next part);
+  message, sent as each part arrives, once the part is kept in the database: the device waits
+  for it before sending the next part; see :mod:`connectors.hj212.parts`);
+* a part from an unknown MN or with a wrong PW: the same refusal as a whole packet (below),
+  never kept; a part whose PNUM is over ``SANWANG_HJ212_MAX_PARTS``, or that would take the
+  link's unfinished parts over ``SANWANG_HJ212_MAX_PENDING_BYTES``: 9011 QnRtn 2 (refused);
 * a 1013 time-calibration notice: 9013;
 * an upload refused for a wrong PW or an unknown MN, that asked for an answer: 9011 with
   QnRtn 3 (PW error) or 4 (MN error) instead of 9014, so the device keeps its data and sends
@@ -19,17 +23,18 @@ requires once the data is committed:
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from connectors.hj212.assembly import Assembler, Message
+from connectors.hj212.assembly import Message, merge
 from connectors.hj212.codec import Packet, parse, reply_9011, required_reply
 from connectors.hj212.errors import HJ212Error, Reason
 from connectors.hj212.framing import Framer, FrameResult
+from connectors.hj212.parts import MessageKey, PartStore, key_of, size_of
 from connectors.hj212.uploads import upload_of
 from hub.db import utcnow
 from hub.metrics import HJ212_PACKETS
@@ -54,10 +59,17 @@ class Link:
     max_length: int = 4096
     modbus_crc: Collection[str] = ()
     outcomes: Counter[str] = field(default_factory=Counter)
+    parts: PartStore | None = None
 
     def __post_init__(self) -> None:
         self.framer = Framer(max_length=self.max_length, modbus_crc=set(self.modbus_crc))
-        self.assembler = Assembler()
+        settings = self.writer.settings
+        if self.parts is None:
+            self.parts = PartStore(self.writer.db, settings.hj212_part_ttl_seconds)
+        self.max_parts = settings.hj212_max_parts
+        self.max_pending_bytes = settings.hj212_max_pending_bytes
+        self.pending: dict[MessageKey, int] = {}  # bytes of parts this link kept, per message
+        self._assembled: list[tuple[uuid.UUID, MessageKey]] = []
 
     async def receive(self, data: bytes) -> bytes:
         """Feed bytes as they arrive; the replies to send back."""
@@ -80,16 +92,62 @@ class Link:
                 self._count("IGNORED")  # the device answering a command of ours
                 replies.append(None)
                 continue
-            message = self.assembler.add(packet, time.monotonic())
-            if message is None:
-                replies.append(required_reply(packet))  # a part: answered as it arrives
-                self._count("PART")
-                continue
+            if packet.pnum is not None and packet.pno is not None and packet.pnum > 1:
+                reply, whole = await self._part(packet, now)
+                if whole is None:
+                    replies.append(reply)
+                    continue
+                message = whole
+            else:
+                message = Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
             messages.append((len(replies), message))
             replies.append(None)
         if messages:
             await self._store(messages, replies, now)
+        await self._forget_assembled()
         return b"".join(r for r in replies if r)
+
+    async def _part(self, packet: Packet, now: datetime) -> tuple[bytes | None, Message | None]:
+        """One part of a split message: its device checked, kept, then answered. Returns the
+        reply, or the message to store: the whole one when this part completes it, the part
+        alone when its device is refused (then refused and quarantined like any packet)."""
+        tenant_id, _ = await self.writer.check(packet.mn or "", packet.pw)
+        if tenant_id is None:
+            return None, Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
+        refusal = self._over_caps(packet)
+        if refusal is not None:
+            self._count(refusal)
+            log.warning(
+                "HJ 212 %s part refused from %s: %s (MN %s, PNUM %s)",
+                self.transport, self.peer, refusal, packet.mn, packet.pnum,
+            )  # fmt: skip
+            return (reply_9011(packet, QN_RTN_REFUSED) if packet.needs_ack else None), None
+        assert self.parts is not None
+        parts = await self.parts.keep(tenant_id, packet, now)
+        key = key_of(packet)
+        if not parts:
+            self.pending[key] = self.pending.get(key, 0) + size_of(packet)
+            self._count("PART")
+            return required_reply(packet), None
+        self.pending.pop(key, None)
+        self._assembled.append((tenant_id, key))
+        return None, merge(parts)
+
+    def _over_caps(self, packet: Packet) -> str | None:
+        assert packet.pnum is not None
+        if packet.pnum > self.max_parts:
+            return "TOO_MANY_PARTS"
+        if sum(self.pending.values()) + size_of(packet) > self.max_pending_bytes:
+            return "PARTS_OVER_CAP"
+        return None
+
+    async def _forget_assembled(self) -> None:
+        """Parts of messages handed to the writer go (after it answered: if it failed, they
+        stay, and the device sending its last part again completes the message again)."""
+        assert self.parts is not None
+        while self._assembled:
+            tenant_id, key = self._assembled.pop()
+            await self.parts.forget(tenant_id, key)
 
     async def _store(
         self, messages: list[tuple[int, Message]], replies: list[bytes | None], now: datetime

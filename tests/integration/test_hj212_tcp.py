@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 from connectors.hj212 import make, parse
 from connectors.hj212.devices import data_packet, data_time
 from connectors.hj212.http import writer_of
+from connectors.hj212.model import PendingPart
+from connectors.hj212.parts import PartStore
 from connectors.hj212.server import Listener
 from hub.db import utcnow
 from hub.demo import world
 from hub.metrics import REGISTRY
-from hub.monitoring.model import QuarantinedPacket, Reading
+from hub.monitoring.model import MonitoringPoint, QuarantinedPacket, Reading
 from hub.monitoring.writer import ReadingWriter
 from tests.conftest import Hub
 from tests.operations import op
@@ -411,3 +413,109 @@ async def test_a_data_time_of_year_one_is_refused_and_the_connection_stays_open(
     assert (await device.reply()).cn == "9014"
     assert [r.value for r in await stored(hub)] == [4.2]
     await device.close()
+
+
+def split(point: world.DemoPoint, values: list[tuple[str, float]], *, mn: str | None = None,
+          pw: str | None = None, pnum: int | None = None) -> list[bytes]:  # fmt: skip
+    """A message in one part per factor (Flag=7: split, acknowledge each part)."""
+    at = data_time(now())
+    return [
+        make("2011", mn or point.mn, st="31", pw=pw or point.password,
+             qn=f"2026112809300{pno:04d}", flag=7, pnum=pnum or len(values), pno=pno,
+             cp={"DataTime": at, code: {"Rtd": value, "Flag": "N"}}).to_bytes()
+        for pno, (code, value) in enumerate(values, 1)
+    ]  # fmt: skip
+
+
+async def pending_parts(hub: Hub) -> list[tuple[str, int]]:
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        rows = await session.scalars(select(PendingPart).order_by(PendingPart.pno))
+        return [(r.mn, r.pno) for r in rows]
+
+
+async def test_acknowledged_parts_complete_on_another_connection_after_a_restart(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Parts 1 and 2 answered 9014 by one listener and writer; both stopped (a restart);
+    part 3 to a new listener on a new connection completes the message."""
+    values = [("a34013", 4.0), ("a21026", 20.0), ("a21002", 30.0)]
+    packets = split(POINT, values)
+    device = await monitoring.connect()
+    for packet in packets[:2]:
+        await device.send(packet)
+        assert (await device.reply()).cn == "9014"
+    assert [pno for _, pno in await pending_parts(hub)] == [1, 2]
+    await device.close()
+    await monitoring.listener.stop()
+    await monitoring.writer.stop()
+
+    writer = ReadingWriter(hub.db, hub.settings)
+    listener = Listener(writer, hub.settings)
+    await listener.start("127.0.0.1", 0)
+    try:
+        again = await Monitoring(writer, listener).connect()
+        await again.send(packets[2])
+        assert (await again.reply()).cn == "9014"
+        await again.close()
+    finally:
+        await listener.stop()
+        await writer.stop()
+    assert sorted((r.pollutant, r.value) for r in await stored(hub)) == sorted(values)
+    assert await pending_parts(hub) == []  # assembled parts are deleted
+
+
+@pytest.mark.parametrize(
+    ("who", "qn_rtn"),
+    [({"mn": "99999999999999"}, "4"), ({"pw": "000000"}, "3")],
+)
+async def test_a_part_from_an_unknown_device_or_with_a_wrong_pw_is_refused_not_kept(
+    hub: Hub, monitoring: Monitoring, who: dict[str, str], qn_rtn: str
+) -> None:
+    """The flood of PNUM=9999 parts without any credential: refused like a whole packet."""
+    device = await monitoring.connect()
+    for packet in split(POINT, [("a34013", 4.0), ("a21026", 5.0)], pnum=9999, **who):
+        await device.send(packet)
+        reply = await device.reply()
+        assert (reply.cn, reply.cp) == ("9011", {"QnRtn": qn_rtn})
+    assert await pending_parts(hub) == []
+    await device.close()
+
+
+async def test_parts_over_the_caps_are_refused(hub: Hub, monitoring: Monitoring) -> None:
+    monitoring.writer.settings = hub.settings.model_copy(
+        update={"hj212_max_parts": 3, "hj212_max_pending_bytes": 1024}
+    )
+    device = await monitoring.connect()
+    [too_many] = split(POINT, [("a34013", 4.0)], pnum=4)
+    await device.send(too_many)
+    assert ((await device.reply()).cn, await pending_parts(hub)) == ("9011", [])
+    big = [(f"a9{n:04d}", float(n)) for n in range(30)]  # ~700 bytes a part
+    packets = [
+        make("2011", POINT.mn, st="31", pw=POINT.password, qn=f"2026112809300000{pno}", flag=7,
+             pnum=3, pno=pno, cp={code: {"Rtd": value, "Flag": "N"} for code, value in big})
+        .to_bytes()
+        for pno in (1, 2)
+    ]  # fmt: skip
+    await device.send(packets[0])
+    assert (await device.reply()).cn == "9014"
+    await device.send(packets[1])
+    reply = await device.reply()
+    assert (reply.cn, reply.cp) == ("9011", {"QnRtn": "2"})
+    assert [pno for _, pno in await pending_parts(hub)] == [1]
+    await device.close()
+
+
+async def test_stale_parts_expire_and_complete_nothing(hub: Hub) -> None:
+    store = PartStore(hub.db, ttl_seconds=600)
+    tenant = (await _point_row(hub)).tenant_id
+    first, second = (parse(p) for p in split(POINT, [("a34013", 4.0), ("a21026", 5.0)]))
+    assert await store.keep(tenant, first, now() - timedelta(hours=1)) == []
+    assert await store.keep(tenant, second, now()) == []  # part 1 expired: not whole
+    assert [pno for _, pno in await pending_parts(hub)] == [2]
+
+
+async def _point_row(hub: Hub) -> MonitoringPoint:
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        row = await session.scalar(select(MonitoringPoint).where(MonitoringPoint.mn == POINT.mn))
+    assert row is not None
+    return row
