@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     hj212_part_ttl_seconds: float = Field(
         900.0, gt=0, description="a split message not completed this long is dropped"
     )
+    hj212_max_connections_per_address: int = Field(
+        100, ge=1, description="device connections at once from one IP address"
+    )
+    hj212_unproven_seconds: float = Field(
+        60.0, gt=0, description="a connection with no valid packet of a registered device is closed"
+    )
 
     @field_validator("hotline_callback_url")
     @classmethod

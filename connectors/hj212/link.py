@@ -48,6 +48,7 @@ QN_RTN_MN_ERROR = 4
 QN_RTN_CRC_ERROR = 9
 REFUSAL_CODES = {Outcome.BAD_PASSWORD: QN_RTN_PW_ERROR, Outcome.UNKNOWN_MN: QN_RTN_MN_ERROR}
 LOGGED_BYTES = 120
+PROVING = frozenset({"STORED", "PART"})  # outcomes only a registered device's packet has
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Link:
     modbus_crc: Collection[str] = ()
     outcomes: Counter[str] = field(default_factory=Counter)
     parts: PartStore | None = None
+    proven: bool = False  # a registered device's packet was stored (or its part kept) here
 
     def __post_init__(self) -> None:
         self.framer = Framer(max_length=self.max_length, modbus_crc=set(self.modbus_crc))
@@ -213,6 +215,8 @@ class Link:
         return reply_9011(header, QN_RTN_CRC_ERROR)
 
     def _count(self, outcome: str) -> None:
+        if outcome in PROVING:
+            self.proven = True
         self.outcomes[outcome] += 1
         HJ212_PACKETS.labels(self.transport, outcome).inc()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -519,3 +520,77 @@ async def _point_row(hub: Hub) -> MonitoringPoint:
         row = await session.scalar(select(MonitoringPoint).where(MonitoringPoint.mn == POINT.mn))
     assert row is not None
     return row
+
+
+async def _open(monitoring: Monitoring, count: int) -> list[Device]:
+    """``count`` connections that send nothing, once the listener has taken them all."""
+    before = len(monitoring.listener.connections)
+    idle = [await monitoring.connect() for _ in range(count)]
+    for _ in range(100):
+        if len(monitoring.listener.connections) >= before + count:
+            break
+        await asyncio.sleep(0.02)
+    return idle
+
+
+async def test_a_full_listener_evicts_an_idle_connection_for_a_real_device(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Idle sockets filling SANWANG_HJ212_MAX_CONNECTIONS once refused every device for 900 s."""
+    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_max_connections": 3})
+    idle = await _open(monitoring, 3)
+    device = await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+    assert await asyncio.wait_for(idle[0].reader.read(), TIMEOUT) == b""  # the oldest went
+    # Now full with a proven device and two idle sockets: the next stranger evicts an idle one.
+    stranger = await monitoring.connect()
+    await stranger.send(upload({"a34013": 4.3}, now(), 2))
+    assert (await stranger.reply()).cn == "9014"
+    await device.send(upload({"a34013": 4.4}, now() + timedelta(seconds=1), 3))
+    assert (await device.reply()).cn == "9014"  # a proven connection is never evicted
+    for sock in (*idle, device, stranger):
+        await sock.close()
+
+
+async def test_connections_from_one_address_are_capped(hub: Hub, monitoring: Monitoring) -> None:
+    monitoring.listener.settings = hub.settings.model_copy(
+        update={"hj212_max_connections_per_address": 2}
+    )
+    first = await _open(monitoring, 2)
+    third = await monitoring.connect()
+    assert await asyncio.wait_for(third.reader.read(), TIMEOUT) == b""
+    await first[0].close()
+    for _ in range(100):  # the listener notices the close
+        if len(monitoring.listener.connections) < 2:
+            break
+        await asyncio.sleep(0.02)
+    device = await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+    await first[1].close()
+    await device.close()
+
+
+async def test_a_connection_without_a_registered_device_is_closed_whatever_it_sends(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Whitespace used to renew the 900 s idle timeout forever; now the clock runs from the
+    connect until a registered device's packet is stored."""
+    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_unproven_seconds": 0.5})
+    squatter, device = await monitoring.connect(), await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+
+    async def keep_sending() -> None:
+        with contextlib.suppress(ConnectionError):
+            for _ in range(50):
+                await squatter.send(b" \r\n")
+                await asyncio.sleep(0.1)
+
+    sender = asyncio.create_task(keep_sending())
+    assert await asyncio.wait_for(squatter.reader.read(), TIMEOUT) == b""
+    sender.cancel()
+    await device.send(upload({"a34013": 4.3}, now() + timedelta(seconds=1), 2))
+    assert (await device.reply()).cn == "9014"  # the proven one stays open
+    await device.close()

@@ -1,6 +1,10 @@
-"""A split HJ 212 message across a kill -9: parts 1 and 2 acknowledged by one `sanwang serve`,
-the process killed with SIGKILL, a new one started on the same database, part 3 sent to it:
-every reading of the message is stored (a 9014 means the part is safe, restart or not)."""
+"""HJ 212 against a real `sanwang serve`.
+
+* A split message across a kill -9: parts 1 and 2 acknowledged by one process, the process
+  killed with SIGKILL, a new one started on the same database, part 3 sent to it: every reading
+  of the message is stored (a 9014 means the part is safe, restart or not).
+* A flood of idle connections filling the listener: a real device still gets in and answered.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +37,10 @@ def parts() -> list[bytes]:
     ]  # fmt: skip
 
 
-def serve(db_url: str, tmp_path: Path, port: int, hj212_port: int) -> Proc:
+def serve(db_url: str, tmp_path: Path, port: int, hj212_port: int, **more: str) -> Proc:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANWANG_")}
     env.update(SANWANG_DATABASE_URL=db_url, SANWANG_SECRET_KEY="e2e-hj212")
+    env.update({f"SANWANG_{k.upper()}": v for k, v in more.items()})
     return sanwang(f"serve --port {port} --hj212-port {hj212_port}", env, tmp_path)
 
 
@@ -75,3 +80,23 @@ async def test_parts_acknowledged_before_a_kill_9_complete_after_the_restart(
     async with db.session(scope.tenant_ids) as session:
         rows = list(await session.scalars(select(Reading)))
     assert sorted((r.pollutant, r.value) for r in rows) == sorted(VALUES)
+
+
+async def test_a_device_gets_in_while_idle_connections_fill_the_listener(
+    db_url: str, tmp_path: Path
+) -> None:
+    port, hj212_port = free_port(), free_port()
+    idle: list[asyncio.StreamWriter] = []
+    async with processes() as started:
+        proc = serve(db_url, tmp_path, port, hj212_port, hj212_max_connections="20")
+        started.append(proc)
+        await healthy(f"http://127.0.0.1:{port}")
+        for _ in range(40):  # twice the cap: the later ones evict the earlier ones
+            idle.append((await asyncio.open_connection("127.0.0.1", hj212_port))[1])
+        await asyncio.sleep(0.5)
+        cp = {"DataTime": data_time(utcnow()), "a34013": {"Rtd": 4.0, "Flag": "N"}}
+        packet = make("2011", POINT.mn, st="31", pw=POINT.password, flag=5, cp=cp)
+        assert await send(hj212_port, [packet.to_bytes()]) == ["9014"]
+        for writer in idle:
+            writer.close()
+        await proc.stop()
