@@ -84,7 +84,9 @@ class Link:
     async def _handle(self, results: list[FrameResult]) -> bytes:
         now = utcnow()
         replies: list[bytes | None] = []
-        messages: list[tuple[int, Message]] = []
+        # (reply slot, message, the packet to answer: the part that completed it, whatever
+        # its PNO, for parts may come in any order)
+        messages: list[tuple[int, Message, Packet]] = []
         for result in results:
             if result.packet is None:
                 replies.append(self._broken(result))
@@ -101,8 +103,8 @@ class Link:
                     continue
                 message = whole
             else:
-                message = Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
-            messages.append((len(replies), message))
+                message = _alone(packet)
+            messages.append((len(replies), message, packet))
             replies.append(None)
         if messages:
             await self._store(messages, replies, now)
@@ -115,7 +117,7 @@ class Link:
         alone when its device is refused (then refused and quarantined like any packet)."""
         tenant_id, _ = await self.writer.check(packet.mn or "", packet.pw)
         if tenant_id is None:
-            return None, Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
+            return None, _alone(packet)
         refusal = self._over_caps(packet)
         if refusal is not None:
             self._count(refusal)
@@ -152,20 +154,22 @@ class Link:
             await self.parts.forget(tenant_id, key)
 
     async def _store(
-        self, messages: list[tuple[int, Message]], replies: list[bytes | None], now: datetime
+        self,
+        messages: list[tuple[int, Message, Packet]],
+        replies: list[bytes | None],
+        now: datetime,
     ) -> None:
-        readable: list[tuple[int, Message]] = []
+        readable: list[tuple[int, Packet]] = []
         uploads = []
-        for slot, message in messages:
+        for slot, message, last in messages:
             try:
                 uploads.append(upload_of(message, self.tz, now, self.peer))
             except HJ212Error as error:
-                replies[slot] = self._unreadable(message, error)
+                replies[slot] = self._unreadable(last, error)
                 continue
-            readable.append((slot, message))
+            readable.append((slot, last))
         outcomes = await self.writer.submit_many(uploads) if uploads else []
-        for (slot, message), outcome in zip(readable, outcomes, strict=True):
-            last = message.parts[-1]
+        for (slot, last), outcome in zip(readable, outcomes, strict=True):
             self._count(outcome.value)
             if outcome is Outcome.STORED:
                 replies[slot] = required_reply(last)
@@ -181,9 +185,8 @@ class Link:
             if last.needs_ack:
                 replies[slot] = reply_9011(last, REFUSAL_CODES[outcome])
 
-    def _unreadable(self, message: Message, error: HJ212Error) -> bytes | None:
+    def _unreadable(self, last: Packet, error: HJ212Error) -> bytes | None:
         """A whole message whose values cannot be taken (its DataTime): refused, not stored."""
-        last = message.parts[-1]
         self._count(error.reason.value)
         log.warning(
             "HJ 212 %s refused from %s: %s (MN %s, CN %s)",
@@ -219,6 +222,11 @@ class Link:
             self.proven = True
         self.outcomes[outcome] += 1
         HJ212_PACKETS.labels(self.transport, outcome).inc()
+
+
+def _alone(packet: Packet) -> Message:
+    """An unsplit packet (or a refused part) as a message of its own."""
+    return Message(parts=(packet,), cp=packet.cp, notes=packet.notes)
 
 
 def _readable_header(raw: bytes) -> Packet | None:

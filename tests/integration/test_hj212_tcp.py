@@ -594,3 +594,18 @@ async def test_a_connection_without_a_registered_device_is_closed_whatever_it_se
     await device.send(upload({"a34013": 4.3}, now() + timedelta(seconds=1), 2))
     assert (await device.reply()).cn == "9014"  # the proven one stays open
     await device.close()
+
+
+async def test_parts_out_of_order_are_each_answered_with_their_own_qn(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """The part that completes the message is answered, not the one with the last PNO."""
+    values = [("a34013", 4.0), ("a21026", 20.0), ("a21002", 30.0)]
+    packets = split(POINT, values)
+    device = await monitoring.connect()
+    for packet in (packets[2], packets[0], packets[1]):
+        await device.send(packet)
+        reply = await device.reply()
+        assert (reply.cn, reply.qn) == ("9014", parse(packet).qn)
+    assert sorted((r.pollutant, r.value) for r in await stored(hub)) == sorted(values)
+    await device.close()
