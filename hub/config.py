@@ -140,8 +140,9 @@ class Settings(BaseSettings):
     hj212_part_ttl_seconds: float = Field(
         900.0, gt=0, description="a split message not completed this long is dropped"
     )
+    # Not small: 4G data units behind a carrier's NAT share public addresses.
     hj212_max_connections_per_address: int = Field(
-        100, ge=1, description="device connections at once from one IP address"
+        256, ge=1, description="device connections at once from one IP address"
     )
     hj212_unproven_seconds: float = Field(
         60.0, gt=0, description="a connection with no valid packet of a registered device is closed"
