@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     )
     hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
+    hj212_max_parts: int = Field(
+        100, ge=2, le=9999, description="largest PNUM of a split message accepted"
+    )
+    hj212_max_pending_bytes: int = Field(
+        1_048_576, ge=1024, description="bytes of unfinished split messages kept per connection"
+    )
+    hj212_part_ttl_seconds: float = Field(
+        900.0, gt=0, description="a split message not completed this long is dropped"
+    )
+    # Not small: 4G data units behind a carrier's NAT share public addresses.
+    hj212_max_connections_per_address: int = Field(
+        256, ge=1, description="device connections at once from one IP address"
+    )
+    hj212_unproven_seconds: float = Field(
+        60.0, gt=0, description="a connection with no valid packet of a registered device is closed"
+    )
 
     @field_validator("hotline_callback_url")
     @classmethod

@@ -14,6 +14,7 @@ class Reason(StrEnum):
     BAD_FIELD = "BAD_FIELD"  # data segment unusable: no CP=&&...&&, missing CN/MN, bad PNUM
     BAD_ENCODING = "BAD_ENCODING"  # data segment is not text the codec can decode
     TOO_LONG = "TOO_LONG"  # longer than the configured maximum (or than 4 digits can say)
+    BAD_DATA_TIME = "BAD_DATATIME"  # a data upload's DataTime is no time its values can have
     GARBAGE = "GARBAGE"  # bytes between packets that are not a packet (framer only)
     INCOMPLETE = "INCOMPLETE"  # the packet ends before its declared length
     INTERNAL = "INTERNAL"  # a bug in the codec: an unexpected exception, wrapped

@@ -17,7 +17,14 @@ from hub.monitoring.writer import ReadingWriter
 from hub.roles import Permission
 
 ACCEPTED = {"STORED", "PART", "IGNORED"}
-FIELD_OF = {"UNKNOWN_MN": "MN", "BAD_PASSWORD": "PW"}  # the packet field at fault
+# the packet field at fault
+FIELD_OF = {
+    "UNKNOWN_MN": "MN",
+    "BAD_PASSWORD": "PW",
+    "BAD_DATATIME": "DataTime",
+    "TOO_MANY_PARTS": "PNUM",
+    "PARTS_OVER_CAP": "PNUM",
+}
 
 
 def writer_of(state: dict[str, Any]) -> ReadingWriter:

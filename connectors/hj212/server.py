@@ -1,8 +1,13 @@
 """The HJ 212 TCP listener (asyncio streams): devices connect and upload; the hub answers.
 
 Per connection: a :class:`~connectors.hj212.link.Link` (framing, reassembly, replies), an idle
-timeout, and a cap on connections at once. A bad packet is logged, counted and, where the
-standard says so, answered; the connection stays open for the next packet.
+timeout, and caps on connections at once, in all and per IP address. A bad packet is logged,
+counted and, where the standard says so, answered; the connection stays open for the next packet.
+
+Connections that do nothing must not lock devices out: a connection is *unproven* until a
+registered device's packet is stored (or its part kept) on it. An unproven connection is closed
+``SANWANG_HJ212_UNPROVEN_SECONDS`` after it opened, whatever bytes it sends meanwhile; and when
+the listener is full, a new connection evicts the oldest unproven one instead of being refused.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,11 +31,20 @@ READ_SIZE = 64 * 1024
 
 
 @dataclass
+class _Connection:
+    host: str
+    link: Link
+    stream: asyncio.StreamWriter
+    opened: float  # time.monotonic()
+
+
+@dataclass
 class Listener:
     writer: ReadingWriter
     settings: Settings
     server: asyncio.Server | None = None
-    connections: set[asyncio.Task[None]] = field(default_factory=set)
+    connections: dict[asyncio.Task[None], _Connection] = field(default_factory=dict)
+    per_host: Counter[str] = field(default_factory=Counter)
 
     @property
     def port(self) -> int:
@@ -52,30 +68,13 @@ class Listener:
     async def _serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        peer = _peer(stream)
-        if len(self.connections) >= self.settings.hj212_max_connections:
-            log.warning("HJ 212 connection from %s refused: %d open", peer, len(self.connections))
+        peer, host = _peer(stream), _host(stream)
+        refusal = self._make_room(host)
+        if refusal is not None:
+            log.warning("HJ 212 connection from %s refused: %s", peer, refusal)
             HJ212_PACKETS.labels("tcp", "CONNECTION_REFUSED").inc()
             stream.close()
             return
-        self.connections.add(task)
-        HJ212_CONNECTIONS.inc()
-        try:
-            await self._converse(reader, stream, peer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the device went away, or the hub is stopping
-        except Exception:
-            log.exception("HJ 212 connection from %s failed", peer)
-        finally:
-            self.connections.discard(task)
-            HJ212_CONNECTIONS.dec()
-            stream.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(stream.wait_closed(), 1)
-
-    async def _converse(
-        self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter, peer: str
-    ) -> None:
         link = Link(
             self.writer,
             ZoneInfo(self.settings.timezone),
@@ -84,13 +83,61 @@ class Listener:
             max_length=self.settings.hj212_max_packet,
             modbus_crc=self.settings.hj212_modbus_crc_mns,
         )
+        self.connections[task] = _Connection(host, link, stream, time.monotonic())
+        self.per_host[host] += 1
+        HJ212_CONNECTIONS.inc()
+        try:
+            await self._converse(reader, stream, link, peer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the device went away, was evicted, or the hub is stopping
+        except Exception:
+            log.exception("HJ 212 connection from %s failed", peer)
+        finally:
+            self._forget(task)
+            HJ212_CONNECTIONS.dec()
+            stream.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stream.wait_closed(), 1)
+
+    def _make_room(self, host: str) -> str | None:
+        """Why a new connection from ``host`` cannot be taken, or None (after evicting the
+        oldest unproven connection if the listener is full)."""
+        if self.per_host[host] >= self.settings.hj212_max_connections_per_address:
+            return f"{self.per_host[host]} open from {host}"
+        if len(self.connections) < self.settings.hj212_max_connections:
+            return None
+        unproven = [(c.opened, t) for t, c in self.connections.items() if not c.link.proven]
+        if not unproven:
+            return f"{len(self.connections)} open, all of registered devices"
+        _, victim = min(unproven, key=lambda pair: pair[0])
+        log.info("HJ 212 connection from %s evicted: unproven", self.connections[victim].link.peer)
+        HJ212_PACKETS.labels("tcp", "CONNECTION_EVICTED").inc()
+        self._forget(victim)
+        victim.cancel()
+        return None
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        connection = self.connections.pop(task, None)
+        if connection is not None:
+            self.per_host[connection.host] -= 1
+            if not self.per_host[connection.host]:
+                del self.per_host[connection.host]
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter, link: Link, peer: str
+    ) -> None:
+        unproven_until = time.monotonic() + self.settings.hj212_unproven_seconds
         while True:
+            wait = self.settings.hj212_idle_seconds
+            if not link.proven:
+                wait = min(wait, unproven_until - time.monotonic())
             try:
-                data = await asyncio.wait_for(
-                    reader.read(READ_SIZE), self.settings.hj212_idle_seconds
-                )
+                if wait <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
             except TimeoutError:
-                log.info("HJ 212 connection from %s idle: closed", peer)
+                why = "idle" if link.proven else "no packet of a registered device"
+                log.info("HJ 212 connection from %s closed: %s", peer, why)
                 return
             if not data:
                 await link.finish()
@@ -105,4 +152,11 @@ def _peer(stream: asyncio.StreamWriter) -> str:
     address = stream.get_extra_info("peername")
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _host(stream: asyncio.StreamWriter) -> str:
+    address = stream.get_extra_info("peername")
+    if isinstance(address, tuple) and address:
+        return str(address[0])
     return str(address)

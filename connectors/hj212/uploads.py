@@ -3,12 +3,13 @@ values were taken, and which values count as normal."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from connectors.hj212.assembly import Message
 from connectors.hj212.codec import Version, is_normal_flag
+from connectors.hj212.errors import HJ212Error, Reason
 from hub.monitoring.model import Interval
 from hub.monitoring.writer import Sample, Upload
 
@@ -20,6 +21,10 @@ INTERVAL_OF_CN = {
     "2031": Interval.DAY,
 }
 POLLUTANT_MAX = 16  # the readings table's column
+# A DataTime outside [EARLIEST, arrival + AHEAD] is refused: no online monitoring ran before 2000
+# (a device clock gone wrong says 0001), and a time far ahead would stay a point's "latest".
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)
 
 
 def data_time(text: str | None, tz: ZoneInfo) -> datetime | None:
@@ -36,21 +41,23 @@ def _local_time(digits: str, tz: ZoneInfo) -> datetime | None:
             int(digits[:4]), int(digits[4:6]), int(digits[6:8]),
             int(digits[8:10]), int(digits[10:12]), int(digits[12:14]),
         )  # fmt: skip
-    except ValueError:
+        return local.replace(tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day; year 1 at UTC+8 is before year 1 in UTC
         return None
-    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def samples_of(message: Message, tz: ZoneInfo, received_at: datetime) -> list[Sample]:
-    """The values a data message carries; none for other commands. A message without a usable
-    DataTime is dated when it arrived."""
+    """The values a data message carries; none for other commands. A message without DataTime
+    is dated when it arrived; one whose DataTime is no plausible time raises
+    :class:`HJ212Error` ``BAD_DATA_TIME`` (the device is refused, not its values misdated)."""
     first = message.parts[0]
     interval = INTERVAL_OF_CN.get(first.cn)
     if interval is None:
         return []
     raw_time = message.cp.get("DataTime")
-    at = data_time(raw_time if isinstance(raw_time, str) else None, tz)
-    at = at or received_at.replace(microsecond=0)
+    at = received_at.replace(microsecond=0)
+    if raw_time is not None:
+        at = _checked_time(raw_time, tz, received_at)
     found = []
     version = first.version
     for code, fields in message.cp.items():
@@ -60,6 +67,17 @@ def samples_of(message: Message, tz: ZoneInfo, received_at: datetime) -> list[Sa
         if sample is not None:
             found.append(sample)
     return found
+
+
+def _checked_time(raw: object, tz: ZoneInfo, received_at: datetime) -> datetime:
+    at = data_time(raw if isinstance(raw, str) else None, tz)
+    if at is None or not EARLIEST <= at <= received_at + AHEAD:
+        raise HJ212Error(
+            Reason.BAD_DATA_TIME,
+            f"DataTime={str(raw)[:40]} 不是 2000 年以后、接收时刻一天以内的本地时间"
+            " (yyyyMMddHHmmss)",
+        )
+    return at
 
 
 def _sample(

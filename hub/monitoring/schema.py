@@ -254,7 +254,7 @@ class LimitInput:
 
 @strawberry.input(description="A device to register; registering an MN again updates its point.")
 class MonitoringPointInput:
-    mn: str = strawberry.field(description="The device's MN: 1 to 24 letters or digits")
+    mn: str = strawberry.field(description="The device's MN: 1 to 32 letters, digits, _ or -")
     name: str
     kind: PointKind
     tenant_code: str

@@ -41,7 +41,11 @@ from hub.validation import check_point, parse_id
 # device silent for longer than 10 minutes has missed at least one upload.
 ONLINE_WINDOW = timedelta(minutes=10)
 
-MN_PATTERN = re.compile(r"[A-Za-z0-9]{1,24}")
+# HJ 212-2017 Table 3 gives 24 hex digits, but field devices send 14-character (2005) MNs and
+# station codes with "_" and "-" (an air station's XXXX01_AIR01_0001): accept those, up to the
+# column's 32 characters; never a packet separator (; , = &) or a space.
+MN_MAX = 32
+MN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{MN_MAX}}}")
 POLLUTANT_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")  # HJ 212 factor codes: a34004
 NAME_MAX = 200
 PASSWORD_MAX = 32
@@ -100,7 +104,7 @@ def is_online(point: MonitoringPoint, now: datetime) -> bool:
 def check_mn(mn: str) -> str:
     value = mn.strip()
     if not MN_PATTERN.fullmatch(value):
-        raise invalid("mn", "mn must be 1 to 24 letters or digits")
+        raise invalid("mn", f"MN 须为 1 至 {MN_MAX} 个字母、数字、下划线或连字符")
     return value
 
 

@@ -250,6 +250,14 @@ class ReadingWriter:
         await asyncio.gather(*(item.done for item in items))
         return outcomes
 
+    async def check(self, mn: str, password: str | None) -> tuple[uuid.UUID | None, Outcome]:
+        """Would an upload from ``mn`` with ``password`` be stored, and in which town? (The
+        parts of a split message are checked before they are kept.)"""
+        point, reason = await self._admit(Upload(mn, password, ()))
+        if point is None or reason is not None:
+            return None, Outcome(reason.value if reason is not None else Outcome.UNKNOWN_MN)
+        return point.tenant_id, Outcome.STORED
+
     async def _admit(self, upload: Upload) -> tuple[Point | None, QuarantineReason | None]:
         await self._load()
         point = self._points.get(upload.mn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,11 +16,13 @@ from sqlalchemy import func, select
 from connectors.hj212 import make, parse
 from connectors.hj212.devices import data_packet, data_time
 from connectors.hj212.http import writer_of
+from connectors.hj212.model import PendingPart
+from connectors.hj212.parts import PartStore
 from connectors.hj212.server import Listener
 from hub.db import utcnow
 from hub.demo import world
 from hub.metrics import REGISTRY
-from hub.monitoring.model import QuarantinedPacket, Reading
+from hub.monitoring.model import MonitoringPoint, QuarantinedPacket, Reading
 from hub.monitoring.writer import ReadingWriter
 from tests.conftest import Hub
 from tests.operations import op
@@ -367,4 +370,242 @@ async def test_random_bytes_never_break_the_connection(hub: Hub, monitoring: Mon
     while (reply := await device.reply()).cn != "9014":
         assert reply.cn == "9011"  # only CRC-error answers may come before it
     assert reply.qn == parse(good).qn
+    await device.close()
+
+
+async def test_a_field_mn_with_underscores_and_dashes_registers_and_is_stored(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Air stations name themselves XXXX01_AIR01_0001: registered through GraphQL, their
+    packets are stored and answered like any other device's."""
+    mn = "XXXX01_AIR01-0001"
+    data = await hub.gql(
+        op("RegisterMonitoringPoint"),
+        {
+            "input": {
+                "mn": mn, "name": "来集镇空气站", "kind": "AIR_STATION", "tenantCode": "laiji",
+                "password": "123456", "latitude": 34.55, "longitude": 113.47, "limits": None,
+            }
+        },
+    )  # fmt: skip
+    assert data["registerMonitoringPoint"]["__typename"] != "UserError", data
+    device = await monitoring.connect()
+    at = now()
+    packet = make("2011", mn, st="22", pw="123456", qn="20261128093000001", flag=5,
+                  cp={"DataTime": data_time(at), "a34004": {"Rtd": 31.0, "Flag": "N"}})  # fmt: skip
+    await device.send(packet.to_bytes())
+    reply = await device.reply()
+    assert (reply.cn, reply.mn) == ("9014", mn)
+    assert [(r.pollutant, r.value) for r in await stored(hub, "a34004")] == [("a34004", 31.0)]
+    await device.close()
+
+
+async def test_a_data_time_of_year_one_is_refused_and_the_connection_stays_open(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    device = await monitoring.connect()
+    bad = make("2011", POINT.mn, st="31", pw=POINT.password, qn="20261128093000001", flag=5,
+               cp={"DataTime": "00010101000000", "a34013": {"Rtd": 4.0, "Flag": "N"}})  # fmt: skip
+    await device.send(bad.to_bytes())
+    reply = await device.reply()
+    assert (reply.cn, reply.qn, reply.cp) == ("9011", "20261128093000001", {"QnRtn": "2"})
+    assert await stored(hub) == []
+    await device.send(upload({"a34013": 4.2}, now(), 2))
+    assert (await device.reply()).cn == "9014"
+    assert [r.value for r in await stored(hub)] == [4.2]
+    await device.close()
+
+
+def split(point: world.DemoPoint, values: list[tuple[str, float]], *, mn: str | None = None,
+          pw: str | None = None, pnum: int | None = None) -> list[bytes]:  # fmt: skip
+    """A message in one part per factor (Flag=7: split, acknowledge each part)."""
+    at = data_time(now())
+    return [
+        make("2011", mn or point.mn, st="31", pw=pw or point.password,
+             qn=f"2026112809300{pno:04d}", flag=7, pnum=pnum or len(values), pno=pno,
+             cp={"DataTime": at, code: {"Rtd": value, "Flag": "N"}}).to_bytes()
+        for pno, (code, value) in enumerate(values, 1)
+    ]  # fmt: skip
+
+
+async def pending_parts(hub: Hub) -> list[tuple[str, int]]:
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        rows = await session.scalars(select(PendingPart).order_by(PendingPart.pno))
+        return [(r.mn, r.pno) for r in rows]
+
+
+async def test_acknowledged_parts_complete_on_another_connection_after_a_restart(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Parts 1 and 2 answered 9014 by one listener and writer; both stopped (a restart);
+    part 3 to a new listener on a new connection completes the message."""
+    values = [("a34013", 4.0), ("a21026", 20.0), ("a21002", 30.0)]
+    packets = split(POINT, values)
+    device = await monitoring.connect()
+    for packet in packets[:2]:
+        await device.send(packet)
+        assert (await device.reply()).cn == "9014"
+    assert [pno for _, pno in await pending_parts(hub)] == [1, 2]
+    await device.close()
+    await monitoring.listener.stop()
+    await monitoring.writer.stop()
+
+    writer = ReadingWriter(hub.db, hub.settings)
+    listener = Listener(writer, hub.settings)
+    await listener.start("127.0.0.1", 0)
+    try:
+        again = await Monitoring(writer, listener).connect()
+        await again.send(packets[2])
+        assert (await again.reply()).cn == "9014"
+        await again.close()
+    finally:
+        await listener.stop()
+        await writer.stop()
+    assert sorted((r.pollutant, r.value) for r in await stored(hub)) == sorted(values)
+    assert await pending_parts(hub) == []  # assembled parts are deleted
+
+
+@pytest.mark.parametrize(
+    ("who", "qn_rtn"),
+    [({"mn": "99999999999999"}, "4"), ({"pw": "000000"}, "3")],
+)
+async def test_a_part_from_an_unknown_device_or_with_a_wrong_pw_is_refused_not_kept(
+    hub: Hub, monitoring: Monitoring, who: dict[str, str], qn_rtn: str
+) -> None:
+    """The flood of PNUM=9999 parts without any credential: refused like a whole packet."""
+    device = await monitoring.connect()
+    for packet in split(POINT, [("a34013", 4.0), ("a21026", 5.0)], pnum=9999, **who):
+        await device.send(packet)
+        reply = await device.reply()
+        assert (reply.cn, reply.cp) == ("9011", {"QnRtn": qn_rtn})
+    assert await pending_parts(hub) == []
+    await device.close()
+
+
+async def test_parts_over_the_caps_are_refused(hub: Hub, monitoring: Monitoring) -> None:
+    monitoring.writer.settings = hub.settings.model_copy(
+        update={"hj212_max_parts": 3, "hj212_max_pending_bytes": 1024}
+    )
+    device = await monitoring.connect()
+    [too_many] = split(POINT, [("a34013", 4.0)], pnum=4)
+    await device.send(too_many)
+    assert ((await device.reply()).cn, await pending_parts(hub)) == ("9011", [])
+    big = [(f"a9{n:04d}", float(n)) for n in range(30)]  # ~700 bytes a part
+    packets = [
+        make("2011", POINT.mn, st="31", pw=POINT.password, qn=f"2026112809300000{pno}", flag=7,
+             pnum=3, pno=pno, cp={code: {"Rtd": value, "Flag": "N"} for code, value in big})
+        .to_bytes()
+        for pno in (1, 2)
+    ]  # fmt: skip
+    await device.send(packets[0])
+    assert (await device.reply()).cn == "9014"
+    await device.send(packets[1])
+    reply = await device.reply()
+    assert (reply.cn, reply.cp) == ("9011", {"QnRtn": "2"})
+    assert [pno for _, pno in await pending_parts(hub)] == [1]
+    await device.close()
+
+
+async def test_stale_parts_expire_and_complete_nothing(hub: Hub) -> None:
+    store = PartStore(hub.db, ttl_seconds=600)
+    tenant = (await _point_row(hub)).tenant_id
+    first, second = (parse(p) for p in split(POINT, [("a34013", 4.0), ("a21026", 5.0)]))
+    assert await store.keep(tenant, first, now() - timedelta(hours=1)) == []
+    assert await store.keep(tenant, second, now()) == []  # part 1 expired: not whole
+    assert [pno for _, pno in await pending_parts(hub)] == [2]
+
+
+async def _point_row(hub: Hub) -> MonitoringPoint:
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        row = await session.scalar(select(MonitoringPoint).where(MonitoringPoint.mn == POINT.mn))
+    assert row is not None
+    return row
+
+
+async def _open(monitoring: Monitoring, count: int) -> list[Device]:
+    """``count`` connections that send nothing, once the listener has taken them all."""
+    before = len(monitoring.listener.connections)
+    idle = [await monitoring.connect() for _ in range(count)]
+    for _ in range(100):
+        if len(monitoring.listener.connections) >= before + count:
+            break
+        await asyncio.sleep(0.02)
+    return idle
+
+
+async def test_a_full_listener_evicts_an_idle_connection_for_a_real_device(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Idle sockets filling SANWANG_HJ212_MAX_CONNECTIONS once refused every device for 900 s."""
+    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_max_connections": 3})
+    idle = await _open(monitoring, 3)
+    device = await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+    assert await asyncio.wait_for(idle[0].reader.read(), TIMEOUT) == b""  # the oldest went
+    # Now full with a proven device and two idle sockets: the next stranger evicts an idle one.
+    stranger = await monitoring.connect()
+    await stranger.send(upload({"a34013": 4.3}, now(), 2))
+    assert (await stranger.reply()).cn == "9014"
+    await device.send(upload({"a34013": 4.4}, now() + timedelta(seconds=1), 3))
+    assert (await device.reply()).cn == "9014"  # a proven connection is never evicted
+    for sock in (*idle, device, stranger):
+        await sock.close()
+
+
+async def test_connections_from_one_address_are_capped(hub: Hub, monitoring: Monitoring) -> None:
+    monitoring.listener.settings = hub.settings.model_copy(
+        update={"hj212_max_connections_per_address": 2}
+    )
+    first = await _open(monitoring, 2)
+    third = await monitoring.connect()
+    assert await asyncio.wait_for(third.reader.read(), TIMEOUT) == b""
+    await first[0].close()
+    for _ in range(100):  # the listener notices the close
+        if len(monitoring.listener.connections) < 2:
+            break
+        await asyncio.sleep(0.02)
+    device = await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+    await first[1].close()
+    await device.close()
+
+
+async def test_a_connection_without_a_registered_device_is_closed_whatever_it_sends(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Whitespace used to renew the 900 s idle timeout forever; now the clock runs from the
+    connect until a registered device's packet is stored."""
+    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_unproven_seconds": 0.5})
+    squatter, device = await monitoring.connect(), await monitoring.connect()
+    await device.send(upload({"a34013": 4.2}, now(), 1))
+    assert (await device.reply()).cn == "9014"
+
+    async def keep_sending() -> None:
+        with contextlib.suppress(ConnectionError):
+            for _ in range(50):
+                await squatter.send(b" \r\n")
+                await asyncio.sleep(0.1)
+
+    sender = asyncio.create_task(keep_sending())
+    assert await asyncio.wait_for(squatter.reader.read(), TIMEOUT) == b""
+    sender.cancel()
+    await device.send(upload({"a34013": 4.3}, now() + timedelta(seconds=1), 2))
+    assert (await device.reply()).cn == "9014"  # the proven one stays open
+    await device.close()
+
+
+async def test_parts_out_of_order_are_each_answered_with_their_own_qn(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """The part that completes the message is answered, not the one with the last PNO."""
+    values = [("a34013", 4.0), ("a21026", 20.0), ("a21002", 30.0)]
+    packets = split(POINT, values)
+    device = await monitoring.connect()
+    for packet in (packets[2], packets[0], packets[1]):
+        await device.send(packet)
+        reply = await device.reply()
+        assert (reply.cn, reply.qn) == ("9014", parse(packet).qn)
+    assert sorted((r.pollutant, r.value) for r in await stored(hub)) == sorted(values)
     await device.close()

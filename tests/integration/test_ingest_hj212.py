@@ -10,9 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from connectors.hj212 import parse
+from connectors.hj212 import frame, make, parse
 from connectors.hj212.devices import data_packet
 from connectors.hj212.http import writer_of
+from connectors.hj212.model import PendingPart
 from hub.demo import world
 from hub.monitoring.model import Reading
 from tests.conftest import Hub
@@ -114,6 +115,36 @@ async def test_an_unknown_device_over_http_is_422_naming_mn(hub: Hub) -> None:
     response = await post(hub, data_packet(stranger, {"a34013": 4.0}, datetime.now(UTC), 1))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "MN"
+
+
+async def test_a_data_time_of_year_one_is_422_naming_data_time(hub: Hub) -> None:
+    packet = data_packet(SOURCE, {"a34013": 4.0}, datetime.now(UTC), 1)
+    text = packet.decode()
+    at = text.index("DataTime=") + len("DataTime=")
+    body = text[6 : text.index("&&", at) + 2].replace(text[at : at + 14], "00010101000000")
+    response = await post(hub, frame(body))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["DataTime"]
+
+
+@pytest.mark.parametrize(
+    ("mn", "pnum", "field"), [("99999999999999", 9999, "MN"), (SOURCE.mn, 9999, "PNUM")]
+)
+async def test_parts_from_nobody_or_over_the_caps_are_422_and_not_kept(
+    hub: Hub, mn: str, pnum: int, field: str
+) -> None:
+    at = datetime.now(UTC).astimezone(CHINA).strftime("%Y%m%d%H%M%S")
+    body = b"".join(
+        make("2011", mn, st="31", pw=SOURCE.password, qn=f"2026112809300000{pno}", flag=7,
+             pnum=pnum, pno=pno, cp={"DataTime": at, "a34013": {"Rtd": 4.0, "Flag": "N"}}
+             ).to_bytes()
+        for pno in (1, 2)
+    )  # fmt: skip
+    response = await post(hub, body)
+    assert response.status_code == 422, response.text
+    assert {e["field"] for e in response.json()["errors"]} == {field}
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        assert list(await session.scalars(select(PendingPart))) == []
 
 
 async def test_a_body_over_the_cap_is_413(hub: Hub) -> None:

@@ -139,9 +139,10 @@ async def test_register_then_register_again_updates_the_same_point(hub: Hub) -> 
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"mn": "MN-with-dashes"}, "mn"),
+        ({"mn": "MN with spaces"}, "mn"),
+        ({"mn": "MN;CN=2011"}, "mn"),
         ({"mn": ""}, "mn"),
-        ({"mn": "1" * 25}, "mn"),
+        ({"mn": "1" * 33}, "mn"),
         ({"name": "  "}, "name"),
         ({"tenantCode": "atlantis"}, "tenantCode"),
         ({"latitude": None}, "latitude"),

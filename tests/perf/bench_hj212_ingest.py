@@ -127,6 +127,8 @@ def start_server(url: str, home: Path) -> Server:
         "SANWANG_SECRET_KEY": "bench-secret",
         "SANWANG_AUTO_MIGRATE": "true",
         "SANWANG_LOG_LEVEL": "WARNING",
+        # every simulated device connects from loopback: one address
+        "SANWANG_HJ212_MAX_CONNECTIONS_PER_ADDRESS": "10000",
     }
     subprocess.run(
         [sys.executable, "-m", "hub.cli", "demo"],

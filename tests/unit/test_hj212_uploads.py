@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.hj212 import Assembler, parse
+from connectors.hj212 import Assembler, HJ212Error, Reason, parse
 from connectors.hj212.codec import frame
 from connectors.hj212.uploads import data_time, samples_of, upload_of
 from hub.monitoring.model import Interval
@@ -73,14 +73,22 @@ def test_items_without_a_value_and_other_commands_give_nothing() -> None:
     )
 
 
-def test_a_missing_or_broken_data_time_is_the_arrival() -> None:
-    for cp in (
-        "a21026-Rtd=1",
-        "DataTime=2026;a21026-Rtd=1",
-        "DataTime=20261399250000;a21026-Rtd=1",
-    ):
-        [s] = samples_of(message(head("2011") + f"CP=&&{cp}&&"), CHINA, RECEIVED)
-        assert s.at == RECEIVED.replace(microsecond=0)
+def test_a_missing_data_time_is_the_arrival() -> None:
+    [s] = samples_of(message(head("2011") + "CP=&&a21026-Rtd=1&&"), CHINA, RECEIVED)
+    assert s.at == RECEIVED.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["00010101000000", "2026", "20261399250000", "19991231235959", "20261130093000", "x" * 60],
+)
+def test_a_data_time_that_is_no_plausible_time_is_refused_naming_it(text: str) -> None:
+    """Year 0001 once overflowed the UTC conversion (the connection dropped, HTTP 500); a
+    broken or far-ahead time must not date the values at arrival either."""
+    with pytest.raises(HJ212Error) as raised:
+        samples_of(message(head("2011") + f"CP=&&DataTime={text};a21026-Rtd=1&&"), CHINA, RECEIVED)
+    assert raised.value.reason is Reason.BAD_DATA_TIME
+    assert "DataTime=" in raised.value.message
 
 
 @pytest.mark.parametrize(
@@ -88,6 +96,7 @@ def test_a_missing_or_broken_data_time_is_the_arrival() -> None:
     [("20261128093000", datetime(2026, 11, 28, 1, 30, tzinfo=UTC)),
      ("20261128093000123", datetime(2026, 11, 28, 1, 30, tzinfo=UTC)),  # with milliseconds
      ("20260101000000", datetime(2025, 12, 31, 16, 0, tzinfo=UTC)),
+     ("00010101000000", None),
      ("2026112809300", None), ("2026112809300x", None), ("20261328093000", None), ("", None),
      (None, None)],
 )  # fmt: skip
