@@ -60,6 +60,15 @@ class Backend:
         self._made.append(name)
         return str(make_url(self.template_url).set(database=name).render_as_string(False))
 
+    def empty_url(self, tmp: Path) -> str:
+        """A database with nothing in it, not even migrations (what an operator starts from)."""
+        if self.name == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp / uuid.uuid4().hex}.db"
+        name = f"{make_url(self.template_url).database[:-5]}_{uuid.uuid4().hex[:10]}"
+        _admin(self.template_url, f'create database "{name}"')
+        self._made.append(name)
+        return str(make_url(self.template_url).set(database=name).render_as_string(False))
+
     def drop(self, url: str) -> None:
         if self.name == "postgres":
             _admin(self.template_url, f'drop database if exists "{_dbname(url)}" with (force)')
