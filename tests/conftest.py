@@ -23,12 +23,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from connectors.hj212.http import writer_of
+from connectors.hj212.server import Listener
 from hub.app import create_app
 from hub.auth import issue_jwt, system_scope
 from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+from tests.helpers import Monitoring
 
 # Machine noise must not fail a property test: no per-example deadline.
 hypothesis_settings.register_profile("sanwang", deadline=None)
@@ -209,6 +212,20 @@ async def hub(db: Database, settings: Settings) -> AsyncIterator[Hub]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)
+
+
+@pytest.fixture
+async def monitoring(hub: Hub) -> AsyncIterator[Monitoring]:
+    """The HJ 212 TCP listener on a loopback port, writing through the hub's reading writer."""
+    writer = writer_of(hub.app.state.connectors)
+    await writer.start()
+    listener = Listener(writer, hub.settings)
+    await listener.start("127.0.0.1", 0)
+    try:
+        yield Monitoring(writer, listener)
+    finally:
+        await listener.stop()
+        await writer.stop()
 
 
 REGISTER = """
