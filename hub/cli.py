@@ -25,6 +25,12 @@ DEMO_TOKEN_HOURS = 24 * 30
 
 
 def _settings() -> Settings:
+    """The settings of a command; every command that opens the database comes through here,
+    so every table is mapped first: a relationship names its target by string (principals ->
+    members), which SQLAlchemy resolves only when the target's module was imported. `serve` on
+    SQLite got them by migrating; a command alone on PostgreSQL did not."""
+    import hub.models  # noqa: F401
+
     return get_settings()
 
 

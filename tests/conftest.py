@@ -23,12 +23,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from connectors.hj212.http import writer_of
+from connectors.hj212.server import Listener
 from hub.app import create_app
 from hub.auth import issue_jwt, system_scope
 from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+from tests.helpers import Monitoring
 
 # Machine noise must not fail a property test: no per-example deadline.
 hypothesis_settings.register_profile("sanwang", deadline=None)
@@ -57,6 +60,15 @@ class Backend:
         _admin(
             self.template_url, f'create database "{name}" template "{_dbname(self.template_url)}"'
         )
+        self._made.append(name)
+        return str(make_url(self.template_url).set(database=name).render_as_string(False))
+
+    def empty_url(self, tmp: Path) -> str:
+        """A database with nothing in it, not even migrations (what an operator starts from)."""
+        if self.name == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp / uuid.uuid4().hex}.db"
+        name = f"{make_url(self.template_url).database[:-5]}_{uuid.uuid4().hex[:10]}"
+        _admin(self.template_url, f'create database "{name}"')
         self._made.append(name)
         return str(make_url(self.template_url).set(database=name).render_as_string(False))
 
@@ -200,6 +212,20 @@ async def hub(db: Database, settings: Settings) -> AsyncIterator[Hub]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)
+
+
+@pytest.fixture
+async def monitoring(hub: Hub) -> AsyncIterator[Monitoring]:
+    """The HJ 212 TCP listener on a loopback port, writing through the hub's reading writer."""
+    writer = writer_of(hub.app.state.connectors)
+    await writer.start()
+    listener = Listener(writer, hub.settings)
+    await listener.start("127.0.0.1", 0)
+    try:
+        yield Monitoring(writer, listener)
+    finally:
+        await listener.stop()
+        await writer.stop()
 
 
 REGISTER = """

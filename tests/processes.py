@@ -42,15 +42,16 @@ class Proc:
         self.popen.kill()
         self.popen.wait(10)
 
-    async def stop(self, timeout: float = 30) -> int:
-        """SIGTERM and wait (off the loop: the sink must keep answering); 0 is a clean stop."""
+    async def stop(self, timeout: float = 30, sig: signal.Signals = signal.SIGTERM) -> int:
+        """SIGTERM (or `sig`) and wait (off the loop: the sink must keep answering); 0 is a
+        clean stop."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(sig)
             try:
                 await asyncio.to_thread(self.popen.wait, timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-                raise AssertionError(f"did not stop on SIGTERM:\n{self.output()}") from None
+                raise AssertionError(f"did not stop on {sig.name}:\n{self.output()}") from None
         return self.popen.returncode
 
 
@@ -60,6 +61,25 @@ def sanwang(command: str, env: dict[str, str], cwd: Path) -> Proc:
     # PYTHONPATH: this checkout's code, whatever the venv has installed.
     env = {**env, "PYTHONPATH": str(ROOT)}
     return Proc([sys.executable, "-m", "hub.cli", *args], env, cwd, args[0])
+
+
+def run_sanwang(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`sanwang ARGS` to its end, its output captured; `check`: fail the test unless exit 0.
+    `env` is laid over this process's environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        # PYTHONPATH: this checkout's code, whatever the venv has installed.
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"sanwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
 
 
 def redis_server(port: int, cwd: Path) -> Proc:

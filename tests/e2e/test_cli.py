@@ -18,31 +18,10 @@ import pytest
 from connectors.hj212 import parse
 from connectors.hj212.devices import data_packet
 from hub.demo import world
+from tests.processes import free_port
+from tests.processes import run_sanwang as sanwang
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def sanwang(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        # PYTHONPATH: this checkout's code, whatever the venv has installed.
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"sanwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from hub.db import Database
 from hub.notify import notify
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import relay_all, relay_once
+from tests.helpers import eventually
 from tests.processes import (
     MACHINE_REDIS,
     free_port,
@@ -53,12 +53,6 @@ async def states(db: Database) -> dict[str, tuple[str, int]]:
     return {r.idempotency_key: (r.state, r.attempts) for r in rows}
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.1)
-
-
 async def all_delivered(db: Database) -> bool:
     return all(state == SendState.DELIVERED for state, _ in (await states(db)).values())
 
@@ -83,7 +77,7 @@ async def test_a_worker_killed_mid_delivery_is_replaced_and_the_effect_happens_o
         assert (await states(db))["kill-1"] == (SendState.ENQUEUED, 0)
 
         procs.append(second := sanwang("worker", env, tmp_path))
-        await eventually(lambda: all_delivered(db))
+        await eventually(lambda: all_delivered(db), interval=0.1)
         assert await second.stop() == 0
         assert await scheduler.stop() == 0
 
@@ -137,7 +131,7 @@ async def test_nothing_is_lost_while_the_broker_is_down_and_the_outbox_drains_af
             await relay_all(db, broker)
             return await all_delivered(db)
 
-        await eventually(drained)
+        await eventually(drained, interval=0.1)
         assert await worker.stop() == 0
 
     assert sorted(sink.effects) == ["case-1/1", "case-1/2", "case-2/1", "case-3/1"]
@@ -177,7 +171,7 @@ async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_t
             sink.hang(1, seconds=3)
             sink.fail(1)
             await write_notification(db, "flaky-1", "case-1")
-            await eventually(lambda: all_delivered(db))
+            await eventually(lambda: all_delivered(db), interval=0.1)
             assert (await states(db))["flaky-1"] == (SendState.DELIVERED, 3)
             answers = [r.answer for r in sink.requests_for("flaky-1")]
             assert answers == ["500", "hang", "500", "duplicate"]
@@ -189,7 +183,7 @@ async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_t
             async def is_dead() -> bool:
                 return (await states(db))["down-1"][0] == SendState.DEAD
 
-            await eventually(is_dead)
+            await eventually(is_dead, interval=0.1)
             assert (await states(db))["down-1"] == (SendState.DEAD, 4)
             await asyncio.sleep(0.3)  # nothing more happens to it
             assert len(sink.requests_for("down-1")) == 4
@@ -197,7 +191,7 @@ async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_t
             # ADMIN retries it over GraphQL: delivered.
             done = (await hub.gql(RETRY, {"id": str(dead.id)}))["retryOutboxMessage"]
             assert done["outboxMessage"] == {"state": "PENDING", "attempts": 0}
-            await eventually(lambda: all_delivered(db))
+            await eventually(lambda: all_delivered(db), interval=0.1)
         finally:
             await jobs.stop(runtime)
 

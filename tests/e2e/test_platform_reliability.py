@@ -7,9 +7,7 @@ nothing to repair."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
 from hub.db import Database
 from hub.outbox.model import OutboxMessage, SendState
+from tests.helpers import eventually
 from tests.processes import MACHINE_REDIS, processes, sanwang
 
 ASSIGNMENTS = 200
@@ -69,12 +68,6 @@ def env_for(db_url: str, namespace: str, platform_url: str) -> dict[str, str]:
         SANWANG_PLATFORM_PAUSE_AFTER_FAILURES="30",
     )
     return env
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.2)
 
 
 async def count(db: Database, stmt) -> int:
@@ -123,7 +116,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
         async def all_assigned() -> bool:
             return await count(db, select(func.count()).select_from(ExternalRef)) >= ASSIGNMENTS
 
-        await eventually(all_assigned, 120)
+        await eventually(all_assigned, 120, interval=0.2)
         for _ in range(STEPS // 2):
             await advance_platform_cases(db, ASSIGNMENTS)
         late = sim.assign()  # the platform keeps assigning meanwhile
@@ -132,7 +125,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
         async def some_delivered() -> bool:
             return sum(len(c.received) for c in sim.cases.values()) >= ASSIGNMENTS
 
-        await eventually(some_delivered, 120)
+        await eventually(some_delivered, 120, interval=0.2)
         first.kill()  # in the middle of deliveries: what it held comes back after 4 s
         for _ in range(STEPS - STEPS // 2):
             await advance_platform_cases(db, ASSIGNMENTS + 1)
@@ -142,7 +135,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
             refs = await count(db, select(func.count()).select_from(ExternalRef))
             return refs == ASSIGNMENTS + 1 and await count(db, undelivered()) == 0
 
-        await eventually(settled, 240)
+        await eventually(settled, 240, interval=0.2)
         assert await second.stop() == 0
         assert await scheduler.stop() == 0
 

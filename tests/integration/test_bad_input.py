@@ -24,6 +24,7 @@ from hub.cases.enums import Category, Channel
 from hub.demo import world
 from hub.pagination import MAX_PAGE, encode_cursor
 from tests.conftest import SECRET, Hub, register
+from tests.helpers import snapshot
 
 MASKED = "Unexpected error."
 NOWHERE = str(uuid.UUID(int=1))  # a well-formed id that names nothing
@@ -41,8 +42,6 @@ CASE = """
 query Case($id: ID!) {
   case(id: $id) { id status timeline { action fromStatus toStatus } }
 }"""
-
-SNAPSHOT = "{ cases(first: 0) { totalCount } verifyAuditTrail { ok checked } }"
 
 REGISTER = """
 mutation Register($input: RegisterCaseInput!) {
@@ -111,12 +110,6 @@ def user_error(result: dict[str, Any], code: str, field: str | None) -> None:
     assert result["message"] and result["message"] != MASKED, result
     if field is not None:
         assert result["field"] == field, result
-
-
-async def snapshot(hub: Hub) -> tuple[int, bool, int]:
-    data = await hub.gql(SNAPSHOT)
-    audit = data["verifyAuditTrail"]
-    return data["cases"]["totalCount"], audit["ok"], audit["checked"]
 
 
 async def attempt(

@@ -12,9 +12,7 @@ from hub.demo import world
 from hub.monitoring import jobs
 from hub.monitoring.model import AlarmEpisode, MonitoringPoint
 from tests.conftest import Hub
-from tests.integration.test_hj212_tcp import POINT, Monitoring, monitoring, now, upload
-
-__all__ = ["monitoring"]
+from tests.helpers import POINT, Monitoring, now, upload
 
 SMOKE = "a34013"  # 烟尘, limit 10 mg/m3 at POINT
 

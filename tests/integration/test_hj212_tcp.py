@@ -5,87 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from connectors.hj212 import make, parse
-from connectors.hj212.devices import data_packet, data_time
-from connectors.hj212.http import writer_of
+from connectors.hj212.devices import data_time
 from connectors.hj212.model import PendingPart
 from connectors.hj212.parts import PartStore
 from connectors.hj212.server import Listener
-from hub.db import utcnow
 from hub.demo import world
 from hub.metrics import REGISTRY
 from hub.monitoring.model import MonitoringPoint, QuarantinedPacket, Reading
 from hub.monitoring.writer import ReadingWriter
 from tests.conftest import Hub
+from tests.helpers import POINT, TIMEOUT, Device, Monitoring, now, upload
 from tests.operations import op
-
-POINT = world.POINTS[0]  # 宏达耐火材料 flue gas, laiji: a34013 ≤ 10, a21026 ≤ 35, a21002 ≤ 50
-TIMEOUT = 10
-
-
-@dataclass
-class Monitoring:
-    writer: ReadingWriter
-    listener: Listener
-
-    async def connect(self) -> Device:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.listener.port)
-        return Device(reader, writer)
-
-
-@dataclass
-class Device:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def reply(self) -> Any:
-        line = await asyncio.wait_for(self.reader.readline(), TIMEOUT)
-        assert line.endswith(b"\r\n"), line
-        return parse(line)
-
-    async def no_reply(self, wait: float = 0.3) -> None:
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(self.reader.readline(), wait)
-
-    async def close(self) -> None:
-        self.writer.close()
-
-
-@pytest.fixture
-async def monitoring(hub: Hub) -> AsyncIterator[Monitoring]:
-    writer = writer_of(hub.app.state.connectors)
-    await writer.start()
-    listener = Listener(writer, hub.settings)
-    await listener.start("127.0.0.1", 0)
-    try:
-        yield Monitoring(writer, listener)
-    finally:
-        await listener.stop()
-        await writer.stop()
-
-
-def upload(
-    values: dict[str, float],
-    at: datetime,
-    seq: int = 1,
-    *,
-    point: world.DemoPoint = POINT,
-    cn: str = "2011",
-    flag: str = "N",
-) -> bytes:
-    return data_packet(point, values, at, seq, cn=cn, flag=flag)
 
 
 async def stored(hub: Hub, pollutant: str | None = None) -> list[Reading]:
@@ -94,10 +30,6 @@ async def stored(hub: Hub, pollutant: str | None = None) -> list[Reading]:
         if pollutant:
             query = query.where(Reading.pollutant == pollutant)
         return list(await session.scalars(query))
-
-
-def now() -> datetime:
-    return utcnow().replace(microsecond=0)
 
 
 async def test_an_upload_is_stored_and_answered_with_9014(hub: Hub, monitoring: Monitoring) -> None:

@@ -71,17 +71,6 @@ async def test_packets_in_a_body_are_stored_and_the_replies_come_back(hub: Hub) 
 
 
 @pytest.mark.parametrize(
-    ("token", "status"), [("", 401), ("bad.token.here", 401), ("HOTLINE", 403), ("OPERATOR", 403)]
-)
-async def test_who_may_post_packets(hub: Hub, token: str, status: int) -> None:
-    if token.isupper():
-        token = hub.token(token, ["laiji"] if token == "OPERATOR" else None)
-    response = await post(hub, data_packet(SOURCE, {"a34013": 4.0}, datetime.now(UTC), 1), token)
-    assert response.status_code == status
-    assert response.json()["errors"][0]["field"] == "authorization"
-
-
-@pytest.mark.parametrize(
     ("body", "field", "reason"),
     [
         (b"", "body", "no HJ 212 packet"),

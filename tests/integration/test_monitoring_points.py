@@ -14,7 +14,7 @@ from hub.demo import world
 from hub.monitoring.model import MonitoringPoint
 from hub.monitoring.service import ONLINE_WINDOW
 from tests.conftest import Hub
-from tests.integration.test_query_counts import counting
+from tests.helpers import counting
 from tests.operations import op
 
 

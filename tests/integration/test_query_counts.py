@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from hub.cases import inputs, intake, steps
 from hub.cases.enums import Category, Channel
-from hub.db import Database
 from tests.conftest import Hub
+from tests.helpers import counting
 from tests.operations import op
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    engines = {db.engine.sync_engine, db.write_engine.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", seen)
 
 
 async def add_cases(hub: Hub, count: int) -> None:
