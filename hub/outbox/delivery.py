@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from hub.auth import system_scope
+from hub.backoff import Policy, delay
 from hub.db import Database, utcnow
 from hub.notify.notifier import LogNotifier, Notification
 from hub.outbox.model import OutboxMessage, SendState
@@ -37,14 +36,9 @@ class Claimed:
     idempotency_key: str
 
 
-def backoff_seconds(
-    attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Delay after the n-th failed attempt: between half and all of base * 2^(n-1), capped.
-    The floor of one step is the ceiling of the step before, so delays never shrink, and the
-    jitter spreads retries of many messages that failed together."""
-    ceiling = min(cap, base * 2 ** min(attempts - 1, 60))
-    return ceiling / 2 + rand() * ceiling / 2
+def backoff_policy(settings: Any) -> Policy:
+    """Retries of a message back off without a pause: the last attempt dead-letters it."""
+    return Policy(settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds)
 
 
 async def _claim(db: Database, message_id: uuid.UUID) -> Claimed | None:
@@ -105,12 +99,10 @@ async def _record(db: Database, claimed: Claimed, failure: Failure | None, setti
         if row.attempts >= settings.outbox_max_attempts or (failure and failure.permanent):
             row.state, row.dead_at = SendState.DEAD, now
         else:
-            delay = backoff_seconds(
-                row.attempts, settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds
-            )
-            row.state, row.next_attempt_at = SendState.PENDING, now + timedelta(seconds=delay)
+            wait = delay(row.attempts, backoff_policy(settings))
+            row.state, row.next_attempt_at = SendState.PENDING, now + timedelta(seconds=wait)
             log.info(
-                "outbox %s attempt %d failed, next in %.1fs: %s", row.id, row.attempts, delay, error
+                "outbox %s attempt %d failed, next in %.1fs: %s", row.id, row.attempts, wait, error
             )
         state, attempts, topic = row.state, row.attempts, row.topic
     if state == SendState.DEAD:
