@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hub.auth import system_scope
 from hub.backoff import Policy, delay
 from hub.db import Database, utcnow
 from hub.notify.notifier import LogNotifier, Notification
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.service import PermanentFailure, sender_for
+from hub.uow import unit_of_work
 
 log = logging.getLogger("hub.outbox")
 
@@ -45,12 +48,15 @@ async def _claim(db: Database, message_id: uuid.UUID) -> Claimed | None:
     """The row if it is waiting for a worker; renews its lease (enqueued_at) so the stale sweep
     leaves it alone while it is being sent."""
     scope = await system_scope(db)
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> Claimed | None:
         row = await session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None or row.state != SendState.ENQUEUED:
             return None  # delivered already, or a stale duplicate of a rescheduled row
         row.enqueued_at = utcnow()
         return Claimed(row.id, row.topic, dict(row.payload), row.idempotency_key)
+
+    return await unit_of_work(db, scope.tenant_ids, work)
 
 
 def _describe(exc: BaseException) -> str:
@@ -85,15 +91,17 @@ async def _record(db: Database, claimed: Claimed, failure: Failure | None, setti
     error = failure.error if failure else None
     scope = await system_scope(db)
     now = utcnow()
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> tuple[str, int | None]:
+        """The state, and the attempts if this failure made the row DEAD (to alert once)."""
         row = await session.get(OutboxMessage, claimed.id, with_for_update=True)
         if row is None or row.state == SendState.DELIVERED:
-            return SendState.DELIVERED
+            return SendState.DELIVERED, None
         if error is None:
             row.state, row.delivered_at = SendState.DELIVERED, now
-            return row.state
+            return row.state, None
         if row.state != SendState.ENQUEUED:
-            return row.state  # a concurrent delivery of this row recorded its outcome first
+            return row.state, None  # a concurrent delivery recorded its outcome first
         row.attempts += 1
         row.last_error = error
         if row.attempts >= settings.outbox_max_attempts or (failure and failure.permanent):
@@ -104,9 +112,11 @@ async def _record(db: Database, claimed: Claimed, failure: Failure | None, setti
             log.info(
                 "outbox %s attempt %d failed, next in %.1fs: %s", row.id, row.attempts, wait, error
             )
-        state, attempts, topic = row.state, row.attempts, row.topic
-    if state == SendState.DEAD:
-        await _alert_dead(claimed, topic, attempts, error)
+        return row.state, row.attempts if row.state == SendState.DEAD else None
+
+    state, dead_after = await unit_of_work(db, scope.tenant_ids, work)
+    if dead_after is not None and error is not None:
+        await _alert_dead(claimed, claimed.topic, dead_after, error)
     return state
 
 
