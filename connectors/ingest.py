@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, Strict
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,6 +32,7 @@ from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode
 from hub.roles import PERMISSIONS, Permission, allows
+from hub.uow import Conflict, unit_of_work
 
 MAX_BODY_BYTES = 1_000_000  # a record is a few kB; 10,000 characters of text is 30 kB
 CLOCK_SKEW = timedelta(minutes=5)
@@ -198,33 +198,29 @@ async def register_once(
         )
 
     run = register or default
-    for attempt in (1, 2):
-        async with db.session(scope.tenant_ids, write=True) as session:
-            try:
-                done = await run(session, scope, inp)
-                answer = Answer(
-                    201 if done.created else 200,
-                    {
-                        "caseId": str(done.case.id),
-                        "caseNumber": done.case.number,
-                        "duplicateOf": str(done.duplicate_of.id) if done.duplicate_of else None,
-                    },
-                )
-                await session.commit()
-                return answer
-            except DomainError as exc:
-                await session.rollback()
-                raise await _refusal(db, scope, exc, inp, naming) from None
-            except IntegrityError:
-                # A simultaneous delivery of the same id committed first: the retry sees it.
-                await session.rollback()
-                if attempt == 2:
-                    raise Refused(
-                        409,
-                        [Problem(naming.id_field, "a concurrent change conflicted; try again")],
-                        "CONFLICT",
-                    ) from None
-    raise AssertionError("unreachable")
+
+    async def work(session: AsyncSession) -> Answer:
+        done = await run(session, scope, inp)
+        return Answer(
+            201 if done.created else 200,
+            {
+                "caseId": str(done.case.id),
+                "caseNumber": done.case.number,
+                "duplicateOf": str(done.duplicate_of.id) if done.duplicate_of else None,
+            },
+        )
+
+    try:
+        # A simultaneous delivery of the same id that committed first: the retry sees it.
+        return await unit_of_work(db, scope.tenant_ids, work)
+    except DomainError as exc:
+        raise await _refusal(db, scope, exc, inp, naming) from None
+    except Conflict:
+        raise Refused(
+            409,
+            [Problem(naming.id_field, "a concurrent change conflicted; try again")],
+            "CONFLICT",
+        ) from None
 
 
 async def _refusal(

@@ -37,6 +37,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import JSON, TypeDecorator
 
+from hub.cache import Caches
+
 TENANT_SETTING = "sanwang.tenant_ids"
 
 NAMING_CONVENTION = {
@@ -217,7 +219,7 @@ class Database:
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._side: AsyncEngine | None = None
-        self.cache: dict[str, Any] = {}  # small per-database caches (the tenant directory)
+        self.cache = Caches()  # small per-database caches (the tenant directory, ...)
 
     def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
         """A session that sees exactly these tenants; ``write`` takes SQLite's write lock."""

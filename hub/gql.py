@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from graphql import GraphQLError
@@ -22,6 +22,7 @@ from hub.auth import Scope
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode, invalid
+from hub.uow import Conflict, unit_of_work
 
 log = logging.getLogger("hub.graphql")
 T = TypeVar("T")
@@ -52,26 +53,21 @@ class Context:
 
     async def write(self, service: Service[T], *args: Any, **kwargs: Any) -> T | UserError:
         """Run one use case in its own transaction: commit, or roll back and answer a UserError.
-        A unique-key race (two deliveries of one report at once) is retried once."""
-        for attempt in (1, 2):
-            async with self.db.session(self.scope.tenant_ids, write=True) as session:
-                try:
-                    result = await service(session, self.scope, *args, **kwargs)
-                    await session.commit()
-                    return result
-                except DomainError as exc:
-                    await session.rollback()
-                    return UserError.of(exc)
-                except IntegrityError:
-                    await session.rollback()
-                    if attempt == 2:
-                        log.warning("conflict persisted after a retry", exc_info=True)
-                        return UserError(
-                            code=ErrorCode.CONFLICT,
-                            message="a concurrent change conflicted; try again",
-                            field=None,
-                        )
-        raise AssertionError("unreachable")
+        A conflict with a concurrent change (a unique-key race, say) is retried once."""
+
+        async def work(session: AsyncSession) -> T:
+            return await service(session, self.scope, *args, **kwargs)
+
+        try:
+            return await unit_of_work(self.db, self.scope.tenant_ids, work)
+        except DomainError as exc:
+            return UserError.of(exc)
+        except Conflict:
+            return UserError(
+                code=ErrorCode.CONFLICT,
+                message="a concurrent change conflicted; try again",
+                field=None,
+            )
 
 
 ErrorCodeGQL = strawberry.enum(ErrorCode, name="ErrorCode")

@@ -40,16 +40,16 @@ from sqlalchemy import text
 
 from hub.config import Settings, get_settings
 from hub.db import Database
+from hub.notify.notifier import install as install_notifier
 from hub.outbox.relay import prune_delivered, relay_all, requeue_stale
-from hub.outbox.service import install_senders
-from hub.plugins import install_connectors
+from hub.plugins import connector_job_modules, install_connectors
 from hub.tenancy.service import TenantInfo, directory
 
 log = logging.getLogger("hub.jobs")
 
 EMBEDDED = "embedded"
-# Modules that register periodic jobs with @periodic, imported when a scheduler starts
-# (the card sweep adds itself here).
+# The hub's modules that register periodic jobs with @periodic, imported when a scheduler
+# starts (the card sweep adds itself here); connectors name theirs (hub.plugins.Connector.jobs).
 PERIODIC_MODULES: list[str] = ["hub.supervision.jobs", "hub.monitoring.jobs"]
 
 
@@ -100,7 +100,7 @@ def configure(settings: Settings) -> dramatiq.Broker:
     elif _state.key != key:
         raise RuntimeError(f"the broker is already {_state.key[0]!r}: one broker per process")
     _state.settings = settings
-    install_senders(settings)
+    install_notifier(settings)
     install_connectors(settings)
     importlib.import_module("hub.outbox.actors")
     return _state.broker
@@ -308,7 +308,7 @@ class Scheduler:
 
 def start_scheduler(settings: Settings, db: Database) -> Scheduler:
     """Start every registered periodic job on the running loop."""
-    for name in PERIODIC_MODULES:
+    for name in [*PERIODIC_MODULES, *connector_job_modules()]:
         importlib.import_module(name)
     sched = Scheduler(AsyncIOScheduler(timezone=UTC))
     # APScheduler logs two INFO lines per run: a 1 s relay would fill the log with them.

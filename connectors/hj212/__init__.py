@@ -9,12 +9,15 @@
 * :class:`Framer` for TCP streams; :class:`Assembler` for PNUM/PNO messages;
 * one exception type, :class:`HJ212Error` with a :class:`Reason`.
 
-The hub loads this package as a connector (``hub.plugins``): :func:`routes` mounts
-POST /ingest/hj212 and :func:`lifespan` runs the TCP listener (modules imported on call, so
-the codec stays free of I/O).
+The hub loads this package as a connector (``CONNECTOR``, an entry point of
+``sanwang.connectors``; see ``hub.plugins``): :func:`routes` mounts POST /ingest/hj212 and
+:func:`lifespan` runs the TCP listener (modules imported on call, so the codec stays free of
+I/O).
 """
 
 from typing import Any
+
+from hub.plugins import Connector
 
 from .assembly import Assembler, Message, merge
 from .codec import (
@@ -91,3 +94,6 @@ def lifespan(state: dict[str, Any]) -> Any:
     from connectors.hj212.runtime import lifespan as run
 
     return run(state)
+
+
+CONNECTOR = Connector("hj212", routes=routes, lifespan=lifespan, models="connectors.hj212.model")

@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from hub.plugins import Connector
+
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
     from connectors.hotline.http import routes as make
@@ -19,6 +21,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
 
 
 def install(settings: Any) -> None:
+    """Callbacks go to ``settings.hotline_callback_url`` (installing again re-points them)."""
     from connectors.hotline.callback import install as install_callback
 
     install_callback(settings)
@@ -34,3 +37,6 @@ async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
 
     async with demo(state):
         yield
+
+
+CONNECTOR = Connector("hotline", routes=routes, install=install, lifespan=lifespan)

@@ -10,6 +10,7 @@ number (the call system has them; the hub does not send them anywhere).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
-from hub.cases.hooks import on_case_change
 from hub.cases.model import Case, Event, Report
-from hub.outbox.service import enqueue, register_sender
+from hub.outbox.service import enqueue
+from hub.plugins import plug_in
 
 log = logging.getLogger("connectors.hotline")
 
@@ -27,30 +28,49 @@ TOPIC = "hotline.callback"
 _HOTLINE = channel_bit(Channel.HOTLINE)
 
 
-class CallbackTarget:
-    """Where callbacks go. Set at install from the settings; the demo points it at its
-    simulated call system (same process, embedded worker)."""
+@dataclass(frozen=True)
+class Callback:
+    """Callbacks to one call system, from the settings the connector was installed with (the
+    demo and the tests install it again to point it at their call system)."""
 
-    url: str | None = None
+    url: str | None  # None: no call system to tell (SANWANG_HOTLINE_CALLBACK_URL unset)
     timeout: float = 10.0
 
+    @classmethod
+    def of(cls, settings: Any) -> Callback:
+        return cls(settings.hotline_callback_url, settings.hotline_callback_timeout_seconds)
 
-target = CallbackTarget()
+    async def on_change(self, session: AsyncSession, case: Case, event: Event) -> None:
+        """The case-change hook: the callbacks of a resolved hotline case."""
+        if self.url is not None:
+            await on_change(session, case, event)
+
+    async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
+        """The outbox sender: POST the result; any answer but 2xx (or none) is a failure."""
+        if self.url is None:
+            raise RuntimeError("SANWANG_HOTLINE_CALLBACK_URL is not set")
+        headers = {"Idempotency-Key": idempotency_key}
+        # A client per call: the worker's event loop is not the app's.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)) as client:
+            response = await client.post(self.url, json=payload, headers=headers)
+        if not response.is_success:
+            raise RuntimeError(f"the call system answered {response.status_code}")
+        log.info(
+            "hotline callback delivered: call %s, case %s",
+            payload["callId"],
+            payload["caseNumber"],
+        )
 
 
 def install(settings: Any) -> None:
-    target.url = settings.hotline_callback_url
-    target.timeout = settings.hotline_callback_timeout_seconds
-    register_sender(TOPIC, send)
-    on_case_change(TOPIC, on_change)
+    callback = Callback.of(settings)
+    plug_in(senders={TOPIC: callback.send}, hooks={TOPIC: callback.on_change})
 
 
 async def on_change(session: AsyncSession, case: Case, event: Event) -> None:
     """A hotline case resolved (approved): one callback per call, in the change's transaction."""
     if event.to_status != CaseStatus.RESOLVED or not case.channel_mask & _HOTLINE:
         return
-    if target.url is None:
-        return  # no call system to tell (SANWANG_HOTLINE_CALLBACK_URL unset)
     result = await _result_of(session, case)
     for report_id, call_id in (await session.execute(_calls(case))).all():
         payload = {
@@ -82,19 +102,4 @@ async def _result_of(session: AsyncSession, case: Case) -> str | None:
         .where(Event.case_id == case.id, Event.action == EventKind.SUBMIT)
         .order_by(Event.at.desc(), Event.id.desc())
         .limit(1)
-    )
-
-
-async def send(payload: dict[str, Any], idempotency_key: str) -> None:
-    """POST the result; any answer but 2xx (or no answer) is a failed attempt."""
-    if target.url is None:
-        raise RuntimeError("SANWANG_HOTLINE_CALLBACK_URL is not set")
-    headers = {"Idempotency-Key": idempotency_key}
-    # A client per call: the worker's event loop is not the app's.
-    async with httpx.AsyncClient(timeout=httpx.Timeout(target.timeout)) as client:
-        response = await client.post(target.url, json=payload, headers=headers)
-    if not response.is_success:
-        raise RuntimeError(f"the call system answered {response.status_code}")
-    log.info(
-        "hotline callback delivered: call %s, case %s", payload["callId"], payload["caseNumber"]
     )

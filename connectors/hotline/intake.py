@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -190,14 +189,14 @@ async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: 
 async def _sources(db: Database) -> list[tuple[Any, Any, str]]:
     """Every registered source (id, town, name), cached briefly: a call names one of a few
     hundred enterprises, and reading them all for every call costs more than matching."""
-    cached = db.cache.get("hotline_sources")
-    if cached and time.monotonic() - cached[0] < SOURCES_CACHE_SECONDS:
-        return cached[1]
+    cached: list[tuple[Any, Any, str]] | None = db.cache.get("hotline_sources")
+    if cached is not None:
+        return cached
     everyone = await system_scope(db)
     async with db.session(everyone.tenant_ids) as session:
         rows = [
             tuple(r)
             for r in await session.execute(select(Source.id, Source.tenant_id, Source.name))
         ]
-    db.cache["hotline_sources"] = (time.monotonic(), rows)
+    db.cache.put("hotline_sources", rows, SOURCES_CACHE_SECONDS)
     return rows

@@ -398,14 +398,14 @@ class Demo:
 async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     """The hotline part of ``serve --demo``: calls to settings.http_url, callbacks to a call
     system on loopback, a town office resolving cases, callers answering the callback."""
-    from connectors.hotline.callback import target
+    from connectors.hotline.callback import install
     from hub.auth import issue_jwt
 
     settings = state["settings"]
     key = state.get("key") or settings.signing_key()
     year = 24 * 365
     async with call_system() as system:
-        previous, target.url = target.url, system.url
+        install(settings.model_copy(update={"hotline_callback_url": system.url}))
         hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
         office = issue_jwt(key, "demo-town-office", ["ADMIN"], [], hours=year)
         sim = Demo(settings.http_url, hotline, office, system)
@@ -424,7 +424,7 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            target.url = previous
+            install(settings)
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from hub.plugins import Connector, plug_in
+
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
     from connectors.platform.http import routes as make
@@ -19,19 +21,12 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
 
 
 def install(settings: Any) -> None:
-    """The push sender and hook, and the pull job (hub.jobs imports PERIODIC_MODULES when a
-    scheduler starts: the connector adds its own module there). Idempotent."""
+    """The push sender and hook (the pull job is the connector's ``jobs`` module). Idempotent."""
     from connectors.platform import push
-    from hub import jobs
-    from hub.cases.hooks import on_case_change
-    from hub.outbox.service import register_sender
 
     # httpx narrates every request at INFO: a poll every few seconds would fill the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    register_sender(push.TOPIC, push.send_status)
-    on_case_change("platform.status", push.on_case_change)
-    if "connectors.platform.jobs" not in jobs.PERIODIC_MODULES:
-        jobs.PERIODIC_MODULES.append("connectors.platform.jobs")
+    plug_in(senders={push.TOPIC: push.send_status}, hooks={"platform.status": push.on_case_change})
     if getattr(settings, "demo", False):
         from connectors.platform.demo import prepare
 
@@ -49,3 +44,13 @@ async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
 
     async with running(state):
         yield
+
+
+CONNECTOR = Connector(
+    "platform",
+    routes=routes,
+    install=install,
+    lifespan=lifespan,
+    models="connectors.platform.model",
+    jobs="connectors.platform.jobs",
+)

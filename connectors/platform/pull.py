@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.ingest import Refused as NotTaken
 from connectors.platform import intake
 from connectors.platform.adapter import Platform, PlatformError
-from connectors.platform.backoff import Policy, delay, is_pause
 from connectors.platform.model import PlatformCursor, PlatformUpdate
 from connectors.platform.protocol import (
     BadItem,
@@ -34,6 +33,7 @@ from connectors.platform.protocol import (
 )
 from connectors.platform.settings import PlatformSettings
 from hub.auth import Principal, Scope, scope_for, system_scope
+from hub.backoff import Policy, delay, is_pause
 from hub.cases import inputs, loaders, timeline
 from hub.cases import intake as case_intake
 from hub.cases.enums import FINAL_STATUSES, Channel, EventKind

@@ -9,7 +9,6 @@ sees. The route's step and reason go on the case's timeline.
 from __future__ import annotations
 
 import enum
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -122,9 +121,9 @@ async def _named_place(session: AsyncSession, scope: Scope, address: str | None)
 
 async def gazetteer(db: Database, scope: Scope) -> Gazetteer:
     """Every town's place names (grid cells of level 2 and 3, town names), cached briefly."""
-    cached = db.cache.get("gazetteer")
-    if cached and time.monotonic() - cached[0] < GAZETTEER_CACHE_SECONDS:
-        return cached[1]
+    cached: Gazetteer | None = db.cache.get("gazetteer")
+    if cached is not None:
+        return cached
     towns = [t for t in scope.directory.tenants if t.kind == TenantKind.TOWN]
     places = [Place(t.id, None, 2, t.name) for t in towns]
     async with db.session([t.id for t in towns]) as session:
@@ -135,7 +134,7 @@ async def gazetteer(db: Database, scope: Scope) -> Gazetteer:
         )
         places += [Place(r.tenant_id, r.id, r.level, r.name) for r in rows]
     found = Gazetteer(places)
-    db.cache["gazetteer"] = (time.monotonic(), found)
+    db.cache.put("gazetteer", found, GAZETTEER_CACHE_SECONDS)
     return found
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -36,9 +34,9 @@ async def list_cells(
 
 async def grid_index(db: Database) -> GridIndex:
     """Every tenant's cells in one index, cached briefly; callers filter by their scope."""
-    cached = db.cache.get("grid_index")
-    if cached and time.monotonic() - cached[0] < INDEX_CACHE_SECONDS:
-        return cached[1]
+    cached: GridIndex | None = db.cache.get("grid_index")
+    if cached is not None:
+        return cached
     from hub.tenancy.service import directory
 
     ids = [t.id for t in (await directory(db)).tenants]
@@ -50,5 +48,5 @@ async def grid_index(db: Database) -> GridIndex:
         )
         shapes = [cell_shape(*row) for row in rows]
     index = GridIndex(s for s in shapes if s is not None)
-    db.cache["grid_index"] = (time.monotonic(), index)
+    db.cache.put("grid_index", index, INDEX_CACHE_SECONDS)
     return index

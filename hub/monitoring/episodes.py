@@ -1,15 +1,22 @@
-"""Alarm episodes become cases: an over-limit or offline episode is one MONITORING report,
-registered through the same intake path as every other channel, so that one episode is one
-case (and a second alarm at the same source joins the case already open about it); the end of
-an episode is written on the case's timeline.
+"""Alarm episodes, every rule of them: when an episode opens, continues and ends (the judge
+of values, ``hub.monitoring.alarms``, stays pure; this module acts on its verdicts).
+
+An over-limit or offline episode is one MONITORING report, registered through the same intake
+path as every other channel, so that one episode is one case (and a second alarm at the same
+source joins the case already open about it); the end of an episode is written on the case's
+timeline. Over-limit episodes follow the judge's verdicts on every value the reading writer
+stores (:class:`OverLimit`); offline ones are opened by the periodic check
+(:func:`open_offline_episodes`) and ended when the device is heard from again
+(:func:`end_offline_episodes`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,9 +27,10 @@ from hub.cases import inputs, intake, timeline
 from hub.cases.enums import Category, Channel, EventKind
 from hub.cases.model import Case
 from hub.config import Settings, local_tz
+from hub.db import utcnow
 from hub.metrics import ALARM_EPISODES
-from hub.monitoring.alarms import Limit
-from hub.monitoring.model import AlarmEpisode, AlarmKind, MonitoringPoint, PointKind
+from hub.monitoring.alarms import Limit, Verdict, Watch, judge
+from hub.monitoring.model import AlarmEpisode, AlarmKind, Interval, MonitoringPoint, PointKind
 from hub.monitoring.pollutants import name_of
 from hub.roles import Role
 
@@ -184,6 +192,166 @@ async def open_offline_episodes(
         )
         opened += 1
     return opened
+
+
+Key = tuple[uuid.UUID, str]  # (point, pollutant) of an over-limit episode
+
+
+class Reading(Protocol):
+    """One value as the writer judges it (``hub.monitoring.writer.Sample``)."""
+
+    @property
+    def pollutant(self) -> str: ...
+    @property
+    def interval(self) -> Interval: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def normal(self) -> bool: ...
+
+
+class Watched(Protocol):
+    """A point as the writer keeps it: its limits, and a detached row to open episodes on."""
+
+    id: uuid.UUID
+    name: str
+    limits: dict[str, Limit]
+    row: MonitoringPoint
+
+
+@dataclass(slots=True)
+class Staged:
+    """One batch's transaction, and the alarm state it changed: taken over only after the
+    batch commits."""
+
+    session: AsyncSession
+    scope: Scope
+    settings: Settings
+    watches: dict[Key, Watch] = field(default_factory=dict)
+    episodes: dict[Key, AlarmEpisode | None] = field(default_factory=dict)  # None: ended
+
+
+class OverLimit:
+    """The over-limit alarm state of every (point, pollutant): the judge's watch and the open
+    episode. A batch's changes are staged and only taken over after its commit, so a failed
+    batch leaves the state as it was."""
+
+    def __init__(self) -> None:
+        self.watches: dict[Key, Watch] = {}
+        self.episodes: dict[Key, AlarmEpisode] = {}
+
+    async def load(self, session: AsyncSession) -> None:
+        """Take over the episodes left open (by an earlier run, another process)."""
+        rows = await session.scalars(
+            select(AlarmEpisode).where(
+                AlarmEpisode.ended_at.is_(None),
+                AlarmEpisode.kind == AlarmKind.OVER_LIMIT.value,
+            )
+        )
+        for episode in rows:
+            key = (episode.point_id, episode.pollutant or "")
+            self.episodes[key] = episode
+            self.watches[key] = Watch(open=True)
+
+    def take_over(self, staged: Staged) -> None:
+        self.watches.update(staged.watches)
+        for key, episode in staged.episodes.items():
+            if episode is None:
+                self.episodes.pop(key, None)
+            else:
+                self.episodes[key] = episode
+
+    async def judge(self, staged: Staged, point: Watched, readings: Iterable[Reading]) -> None:
+        """Judge a point's values in order; open, continue or end its episodes."""
+        needed = staged.settings.alarm_consecutive
+        for s in readings:
+            limit = point.limits.get(s.pollutant)
+            if limit is None:
+                continue
+            key = (point.id, s.pollutant)
+            watch = staged.watches.get(key) or self.watches.get(key) or Watch()
+            watch, verdict = judge(watch, s.interval, s.at, s.value, s.normal, limit, needed)
+            staged.watches[key] = watch
+            if verdict is not Verdict.NONE:
+                await self._act(staged, point, s, limit, watch, verdict)
+
+    async def _act(
+        self,
+        staged: Staged,
+        point: Watched,
+        s: Reading,
+        limit: Limit,
+        watch: Watch,
+        verdict: Verdict,
+    ) -> None:
+        session, key = staged.session, (point.id, s.pollutant)
+        if verdict is Verdict.START:
+            trigger = Trigger(
+                at=s.at,
+                value=s.value,
+                limit=limit,
+                bound=limit.bound_for(s.value) if s.value is not None else None,
+                consecutive=watch.streak if s.interval is Interval.REALTIME else None,
+            )
+            row = await session.merge(point.row, load=True)
+            staged.episodes[key] = await open_episode(
+                session,
+                staged.scope,
+                staged.settings,
+                row,
+                AlarmKind.OVER_LIMIT,
+                s.pollutant,
+                trigger,
+            )
+            return
+        episode = staged.episodes[key] if key in staged.episodes else self.episodes.get(key)
+        if episode is None:
+            episode = await open_episode_of(session, point.id, AlarmKind.OVER_LIMIT, s.pollutant)
+            if episode is None:
+                return
+        episode = await session.merge(episode, load=True)
+        staged.episodes[key] = episode
+        if verdict is Verdict.CONTINUE:
+            continue_episode(episode, s.at, s.value, limit)
+            return
+        await end_episode(session, episode, s.at, point.name)
+        staged.episodes[key] = None
+
+
+def continue_episode(
+    episode: AlarmEpisode, at: datetime, value: float | None, limit: Limit
+) -> None:
+    """One more alarming value: the episode lasts longer, and its peak is the worst value."""
+    episode.last_at = max(episode.last_at, at)
+    episode.values += 1
+    if value is not None and (episode.peak is None or _worse(value, episode, limit)):
+        episode.peak = value
+
+
+def _worse(value: float, episode: AlarmEpisode, limit: Limit) -> bool:
+    """Further from the bound than the peak: higher above a maximum, lower below a minimum."""
+    assert episode.peak is not None
+    above = limit.max is not None and value > limit.max
+    return value > episode.peak if above else value < episode.peak
+
+
+async def end_offline_episodes(
+    session: AsyncSession,
+    settings: Settings,
+    quiet_before: Mapping[uuid.UUID, datetime | None],
+    names: Mapping[uuid.UUID, str],
+) -> None:
+    """Points heard from again after more than the offline limit of silence (``quiet_before``:
+    when each was last heard from before now) are back: end their offline episode, if any."""
+    window = timedelta(minutes=settings.offline_minutes)
+    for point_id, seen in quiet_before.items():
+        if seen is None or utcnow() - seen < window:
+            continue
+        episode = await open_episode_of(session, point_id, AlarmKind.OFFLINE, None)
+        if episode is not None:
+            await end_episode(session, episode, utcnow(), names[point_id])
 
 
 def _words(

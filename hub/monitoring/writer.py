@@ -7,10 +7,10 @@ packets and many devices: throughput does not depend on one commit per packet, a
 is only answered (9014) once its readings are committed.
 
 In the same transaction the writer keeps each point's ``last_seen_at`` and newest values, holds
-packets from unknown devices in quarantine, and judges every value against the point's limits
-(``hub.monitoring.alarms``): an episode that starts becomes a case, one that ends is written on
-its case. The alarm state is only taken over after the commit, so a failed batch leaves it as
-it was (the devices, unanswered, send again).
+packets from unknown devices in quarantine, and hands every value to the alarm episodes
+(``hub.monitoring.episodes``, which holds their rules): an episode that starts becomes a case,
+one that ends is written on its case. The alarm state is only taken over after the commit, so
+a failed batch leaves it as it was (the devices, unanswered, send again).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
@@ -35,10 +35,8 @@ from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.metrics import READING_BATCH_SECONDS, READINGS_STORED
 from hub.monitoring import episodes
-from hub.monitoring.alarms import Limit, Verdict, Watch, judge, limits_of
+from hub.monitoring.alarms import Limit, limits_of
 from hub.monitoring.model import (
-    AlarmEpisode,
-    AlarmKind,
     Interval,
     MonitoringPoint,
     QuarantinedPacket,
@@ -141,14 +139,6 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_exception(error)
 
 
-@dataclass(slots=True)
-class _Staged:
-    """Alarm state changed by a batch, taken over only after it commits."""
-
-    watches: dict[tuple[uuid.UUID, str], Watch] = field(default_factory=dict)
-    episodes: dict[tuple[uuid.UUID, str], AlarmEpisode | None] = field(default_factory=dict)
-
-
 class ReadingWriter:
     """Admits uploads on the caller's event loop (registry lookups, quarantine decisions) and
     writes them on a thread of its own, with its own event loop and connections: the batch's
@@ -161,8 +151,7 @@ class ReadingWriter:
         self._loaded_at = 0.0
         self._unknown_checked: dict[str, float] = {}
         self._scope: Scope | None = None
-        self._watches: dict[tuple[uuid.UUID, str], Watch] = {}
-        self._episodes: dict[tuple[uuid.UUID, str], AlarmEpisode] = {}
+        self._alarms = episodes.OverLimit()
         self._queue: list[_Item] = []
         self._queue_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -331,16 +320,7 @@ class ReadingWriter:
     async def _load_open_episodes(self) -> None:
         assert self._scope is not None and self._wdb is not None
         async with self._wdb.session(self._scope.tenant_ids) as session:
-            rows = await session.scalars(
-                select(AlarmEpisode).where(
-                    AlarmEpisode.ended_at.is_(None),
-                    AlarmEpisode.kind == AlarmKind.OVER_LIMIT.value,
-                )
-            )
-            for episode in rows:
-                key = (episode.point_id, episode.pollutant or "")
-                self._episodes[key] = episode
-                self._watches[key] = Watch(open=True)
+            await self._alarms.load(session)
 
     # -- the batch loop
 
@@ -377,14 +357,14 @@ class ReadingWriter:
 
     async def _write(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
-        staged = _Staged()
         try:
             assert self._scope is not None and self._wdb is not None
             async with self._wdb.session(self._scope.tenant_ids, write=True) as session:
+                staged = episodes.Staged(session, self._scope, self.settings)
                 count = await self._store(session, batch)
                 quiet_before = await self._touch_points(session, batch)
                 await self._quarantine(session, batch)
-                await self._judge(session, batch, staged, quiet_before)
+                await self._judge(staged, batch, quiet_before)
                 await session.commit()
         except Exception as exc:  # the devices are not answered and will send again
             log.exception("a batch of %d uploads could not be written", len(batch))
@@ -392,12 +372,7 @@ class ReadingWriter:
                 item.resolve(exc)
             self._loaded_at = 0.0  # read the registry again before the next upload
             return
-        self._watches.update(staged.watches)
-        for key, episode in staged.episodes.items():
-            if episode is None:
-                self._episodes.pop(key, None)
-            else:
-                self._episodes[key] = episode
+        self._alarms.take_over(staged)
         READINGS_STORED.inc(count)
         READING_BATCH_SECONDS.observe(time.perf_counter() - started)
         for item in batch:
@@ -482,92 +457,19 @@ class ReadingWriter:
 
     async def _judge(
         self,
-        session: AsyncSession,
+        staged: episodes.Staged,
         batch: list[_Item],
-        staged: _Staged,
         quiet_before: dict[uuid.UUID, datetime | None],
     ) -> None:
-        await self._end_offline(session, batch, quiet_before)
-        needed = self.settings.alarm_consecutive
+        """Hand the batch to the alarm episodes: offline ones end, over-limit ones follow the
+        judge's verdicts on every value."""
+        names = {item.point.id: item.point.name for item in batch if item.point is not None}
+        await episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names)
         for item in batch:
             point = item.point
             if point is None or item.reason is not None or not point.limits:
                 continue
-            for s in item.upload.samples:
-                limit = point.limits.get(s.pollutant)
-                if limit is None:
-                    continue
-                key = (point.id, s.pollutant)
-                watch = staged.watches.get(key) or self._watches.get(key) or Watch()
-                watch, verdict = judge(watch, s.interval, s.at, s.value, s.normal, limit, needed)
-                staged.watches[key] = watch
-                if verdict is not Verdict.NONE:
-                    await self._act(session, staged, point, s, limit, watch, verdict)
-
-    async def _act(
-        self,
-        session: AsyncSession,
-        staged: _Staged,
-        point: Point,
-        s: Sample,
-        limit: Limit,
-        watch: Watch,
-        verdict: Verdict,
-    ) -> None:
-        assert self._scope is not None
-        key = (point.id, s.pollutant)
-        episode = staged.episodes[key] if key in staged.episodes else self._episodes.get(key)
-        if verdict is Verdict.START:
-            trigger = episodes.Trigger(
-                at=s.at,
-                value=s.value,
-                limit=limit,
-                bound=limit.bound_for(s.value) if s.value is not None else None,
-                consecutive=watch.streak if s.interval is Interval.REALTIME else None,
-            )
-            row = await session.merge(point.row, load=True)
-            staged.episodes[key] = await episodes.open_episode(
-                session, self._scope, self.settings, row, AlarmKind.OVER_LIMIT, s.pollutant, trigger
-            )
-            return
-        if episode is None:
-            episode = await episodes.open_episode_of(
-                session, point.id, AlarmKind.OVER_LIMIT, s.pollutant
-            )
-            if episode is None:
-                return
-        episode = await session.merge(episode, load=True)
-        staged.episodes[key] = episode
-        if verdict is Verdict.CONTINUE:
-            episode.last_at = max(episode.last_at, s.at)
-            episode.values += 1
-            if s.value is not None and (episode.peak is None or _worse(s.value, episode, limit)):
-                episode.peak = s.value
-            return
-        await episodes.end_episode(session, episode, s.at, point.name)
-        staged.episodes[key] = None
-
-    async def _end_offline(
-        self,
-        session: AsyncSession,
-        batch: list[_Item],
-        quiet_before: dict[uuid.UUID, datetime | None],
-    ) -> None:
-        """A point silent past the offline limit is back: end its offline episode, if any."""
-        window = timedelta(minutes=self.settings.offline_minutes)
-        names = {item.point.id: item.point.name for item in batch if item.point is not None}
-        for point_id, seen in quiet_before.items():
-            if seen is None or utcnow() - seen < window:
-                continue
-            episode = await episodes.open_episode_of(session, point_id, AlarmKind.OFFLINE, None)
-            if episode is not None:
-                await episodes.end_episode(session, episode, utcnow(), names[point_id])
-
-
-def _worse(value: float, episode: AlarmEpisode, limit: Limit) -> bool:
-    assert episode.peak is not None
-    above = limit.max is not None and value > limit.max
-    return value > episode.peak if above else value < episode.peak
+            await self._alarms.judge(staged, point, item.upload.samples)
 
 
 def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:

@@ -16,7 +16,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.outbox.model import OutboxMessage
-from hub.outbox.service import enqueue, enqueue_many, register_sender
+from hub.outbox.service import enqueue, enqueue_many
+from hub.plugins import plug_in
 
 log = logging.getLogger("hub.notify")
 
@@ -80,7 +81,7 @@ def install(settings: Any) -> None:
             )
         )
 
-    register_sender(TOPIC, send)
+    plug_in(senders={TOPIC: send})
 
 
 async def notify(

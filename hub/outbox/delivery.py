@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hub.auth import system_scope
+from hub.backoff import Policy, delay
 from hub.db import Database, utcnow
 from hub.notify.notifier import LogNotifier, Notification
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.service import PermanentFailure, sender_for
+from hub.uow import unit_of_work
 
 log = logging.getLogger("hub.outbox")
 
@@ -37,26 +39,24 @@ class Claimed:
     idempotency_key: str
 
 
-def backoff_seconds(
-    attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Delay after the n-th failed attempt: between half and all of base * 2^(n-1), capped.
-    The floor of one step is the ceiling of the step before, so delays never shrink, and the
-    jitter spreads retries of many messages that failed together."""
-    ceiling = min(cap, base * 2 ** min(attempts - 1, 60))
-    return ceiling / 2 + rand() * ceiling / 2
+def backoff_policy(settings: Any) -> Policy:
+    """Retries of a message back off without a pause: the last attempt dead-letters it."""
+    return Policy(settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds)
 
 
 async def _claim(db: Database, message_id: uuid.UUID) -> Claimed | None:
     """The row if it is waiting for a worker; renews its lease (enqueued_at) so the stale sweep
     leaves it alone while it is being sent."""
     scope = await system_scope(db)
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> Claimed | None:
         row = await session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None or row.state != SendState.ENQUEUED:
             return None  # delivered already, or a stale duplicate of a rescheduled row
         row.enqueued_at = utcnow()
         return Claimed(row.id, row.topic, dict(row.payload), row.idempotency_key)
+
+    return await unit_of_work(db, scope.tenant_ids, work)
 
 
 def _describe(exc: BaseException) -> str:
@@ -91,30 +91,32 @@ async def _record(db: Database, claimed: Claimed, failure: Failure | None, setti
     error = failure.error if failure else None
     scope = await system_scope(db)
     now = utcnow()
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> tuple[str, int | None]:
+        """The state, and the attempts if this failure made the row DEAD (to alert once)."""
         row = await session.get(OutboxMessage, claimed.id, with_for_update=True)
         if row is None or row.state == SendState.DELIVERED:
-            return SendState.DELIVERED
+            return SendState.DELIVERED, None
         if error is None:
             row.state, row.delivered_at = SendState.DELIVERED, now
-            return row.state
+            return row.state, None
         if row.state != SendState.ENQUEUED:
-            return row.state  # a concurrent delivery of this row recorded its outcome first
+            return row.state, None  # a concurrent delivery recorded its outcome first
         row.attempts += 1
         row.last_error = error
         if row.attempts >= settings.outbox_max_attempts or (failure and failure.permanent):
             row.state, row.dead_at = SendState.DEAD, now
         else:
-            delay = backoff_seconds(
-                row.attempts, settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds
-            )
-            row.state, row.next_attempt_at = SendState.PENDING, now + timedelta(seconds=delay)
+            wait = delay(row.attempts, backoff_policy(settings))
+            row.state, row.next_attempt_at = SendState.PENDING, now + timedelta(seconds=wait)
             log.info(
-                "outbox %s attempt %d failed, next in %.1fs: %s", row.id, row.attempts, delay, error
+                "outbox %s attempt %d failed, next in %.1fs: %s", row.id, row.attempts, wait, error
             )
-        state, attempts, topic = row.state, row.attempts, row.topic
-    if state == SendState.DEAD:
-        await _alert_dead(claimed, topic, attempts, error)
+        return row.state, row.attempts if row.state == SendState.DEAD else None
+
+    state, dead_after = await unit_of_work(db, scope.tenant_ids, work)
+    if dead_after is not None and error is not None:
+        await _alert_dead(claimed, claimed.topic, dead_after, error)
     return state
 
 

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 
 import dramatiq
 from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import system_scope
 from hub.db import Database, utcnow
 from hub.outbox.model import OutboxMessage, SendState
+from hub.uow import unit_of_work
 
 log = logging.getLogger("hub.outbox.relay")
 
@@ -88,7 +90,8 @@ async def _claim(db: Database, limit: int, after: datetime | None = None) -> Bat
     scope = await system_scope(db)
     now = utcnow()
     due = _candidates(now, limit, after, skip_locked=not db.is_sqlite)
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> Batch:
         rows = (await session.execute(due)).all()
         if not rows:
             return Batch([], 0, after)
@@ -101,19 +104,24 @@ async def _claim(db: Database, limit: int, after: datetime | None = None) -> Bat
                 .values(state=SendState.ENQUEUED, enqueued_at=now)
                 .execution_options(synchronize_session=False)
             )
-    return Batch(ids, len(rows), rows[-1].next_attempt_at)
+        return Batch(ids, len(rows), rows[-1].next_attempt_at)
+
+    return await unit_of_work(db, scope.tenant_ids, work)
 
 
 async def _unclaim(db: Database, ids: list[uuid.UUID]) -> None:
     """Rows the broker did not take are PENDING again, due now, with no attempt spent."""
     scope = await system_scope(db)
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> None:
         await session.execute(
             update(Outbox)
             .where(Outbox.id.in_(ids), Outbox.state == SendState.ENQUEUED)
             .values(state=SendState.PENDING, enqueued_at=None)
             .execution_options(synchronize_session=False)
         )
+
+    await unit_of_work(db, scope.tenant_ids, work)
 
 
 def _send_all(broker: dramatiq.Broker, ids: list[uuid.UUID]) -> int:
@@ -200,7 +208,8 @@ async def requeue_stale(db: Database, older_than_seconds: float) -> int:
     )
     if not db.is_sqlite:
         stale = stale.with_for_update(skip_locked=True)  # rows a worker is recording right now
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> list[uuid.UUID]:
         ids = list((await session.scalars(stale)).all())
         if ids:
             await session.execute(
@@ -209,6 +218,9 @@ async def requeue_stale(db: Database, older_than_seconds: float) -> int:
                 .values(state=SendState.PENDING, next_attempt_at=now, enqueued_at=None)
                 .execution_options(synchronize_session=False)
             )
+        return ids
+
+    ids = await unit_of_work(db, scope.tenant_ids, work)
     if ids:
         log.warning(
             "%d outbox message(s) were not delivered in time: handing them out again", len(ids)
@@ -221,10 +233,13 @@ async def prune_delivered(db: Database, older_than_days: float) -> int:
     Dead letters and undelivered rows stay (and so does the order they impose)."""
     scope = await system_scope(db)
     cutoff = utcnow() - timedelta(days=older_than_days)
-    async with db.session(scope.tenant_ids, write=True) as session, session.begin():
+
+    async def work(session: AsyncSession) -> int:
         done = await session.execute(
             delete(Outbox)
             .where(Outbox.state == SendState.DELIVERED, Outbox.delivered_at < cutoff)
             .execution_options(synchronize_session=False)
         )
-    return done.rowcount or 0
+        return done.rowcount or 0
+
+    return await unit_of_work(db, scope.tenant_ids, work)

@@ -8,7 +8,6 @@ causes it; the relay (hub.outbox.relay) hands it to dramatiq after the commit, a
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -35,10 +34,6 @@ class PermanentFailure(Exception):
     attempt."""
 
 
-# Modules whose ``install(settings)`` registers senders; imported by the job system at start,
-# never at the top of hub modules (connectors depend on the hub, not the reverse).
-SENDER_MODULES: list[str] = ["hub.notify.notifier"]
-
 _last_stamp = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
 
@@ -49,11 +44,6 @@ def register_sender(topic: str, sender: Sender) -> None:
 
 def sender_for(topic: str) -> Sender | None:
     return _senders.get(topic)
-
-
-def install_senders(settings: Any) -> None:
-    for name in SENDER_MODULES:
-        importlib.import_module(name).install(settings)
 
 
 def _created_stamp() -> datetime:

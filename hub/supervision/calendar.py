@@ -3,7 +3,6 @@ for working-day arithmetic."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, timedelta
 
@@ -104,8 +103,8 @@ async def workdays(session: AsyncSession, tenant_id: uuid.UUID, start: date) -> 
     db: Database = session.info["db"]
     key = f"calendar:{tenant_id}"
     cached = db.cache.get(key)
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS and cached[1] <= start:
-        return cached[2]
+    if cached is not None and cached[0] <= start:
+        return cached[1]
     rows = await days(session, tenant_id, start, start + timedelta(days=LOOKAHEAD_DAYS))
     known = {r.day: r.workday for r in rows}
 
@@ -113,7 +112,7 @@ async def workdays(session: AsyncSession, tenant_id: uuid.UUID, start: date) -> 
         found = known.get(day)
         return official_day(day)[0] if found is None else found
 
-    db.cache[key] = (time.monotonic(), start, is_workday)
+    db.cache.put(key, (start, is_workday), CACHE_SECONDS)
     return is_workday
 
 

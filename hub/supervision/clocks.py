@@ -7,7 +7,6 @@ starts, so the sweep and the "overdue" lists are indexed queries, never computed
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,11 +25,11 @@ RULES_CACHE_SECONDS = 30.0
 
 async def rules(session: AsyncSession) -> list[TimeLimitRule]:
     db: Database = session.info["db"]
-    cached = db.cache.get("time_limit_rules")
-    if cached and time.monotonic() - cached[0] < RULES_CACHE_SECONDS:
-        return cached[1]
+    cached: list[TimeLimitRule] | None = db.cache.get("time_limit_rules")
+    if cached is not None:
+        return cached
     found = list(await session.scalars(select(TimeLimitRule)))
-    db.cache["time_limit_rules"] = (time.monotonic(), found)
+    db.cache.put("time_limit_rules", found, RULES_CACHE_SECONDS)
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -76,12 +75,12 @@ async def load_directory(session: AsyncSession) -> Directory:
 
 async def directory(db: Database) -> Directory:
     """The directory, cached for a few seconds per database (towns change rarely)."""
-    cached = db.cache.get("directory")
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    cached: Directory | None = db.cache.get("directory")
+    if cached is not None:
+        return cached
     async with db.session(()) as session:
         found = await load_directory(session)
-    db.cache["directory"] = (time.monotonic(), found)
+    db.cache.put("directory", found, CACHE_SECONDS)
     return found
 
 

@@ -10,18 +10,19 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from hub import jobs
+from hub import backoff, jobs
 from hub.auth import system_scope
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.notify import LogNotifier, Notification, WebhookNotifier, notifier_for, notify
-from hub.outbox.delivery import backoff_seconds, deliver
+from hub.outbox.delivery import backoff_policy, deliver
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import prune_delivered, relay_all, relay_once, requeue_stale
 from hub.outbox.service import enqueue, register_sender
@@ -293,11 +294,14 @@ async def test_the_embedded_worker_boots_like_the_cli_and_has_its_own_engine(
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
-    assert [backoff_seconds(n, 2.0, 600, rand=lambda: 1.0) for n in range(1, 5)] == [2, 4, 8, 16]
-    assert [backoff_seconds(n, 2.0, 600, rand=lambda: 0.0) for n in range(1, 5)] == [1, 2, 4, 8]
-    assert backoff_seconds(30, 2.0, 600, rand=lambda: 1.0) == 600
-    assert backoff_seconds(1000, 2.0, 600, rand=lambda: 0.0) == 300
-    delays = {backoff_seconds(3, 2.0, 600) for _ in range(50)}
+    # The outbox's policy of the one backoff formula (hub.backoff): no pause, ever.
+    settings = SimpleNamespace(outbox_backoff_seconds=2.0, outbox_backoff_max_seconds=600)
+    policy, delay = backoff_policy(settings), backoff.delay
+    assert [delay(n, policy, rand=lambda: 1.0) for n in range(1, 5)] == [2, 4, 8, 16]
+    assert [delay(n, policy, rand=lambda: 0.0) for n in range(1, 5)] == [1, 2, 4, 8]
+    assert delay(30, policy, rand=lambda: 1.0) == 600
+    assert delay(1000, policy, rand=lambda: 0.0) == 300
+    delays = {delay(3, policy) for _ in range(50)}
     assert len(delays) > 1 and all(4 <= d <= 8 for d in delays)
 
 

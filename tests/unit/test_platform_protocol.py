@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.platform.backoff import Policy, delay, is_pause
 from connectors.platform.protocol import (
     STATUSES,
     BadItem,
@@ -22,6 +21,7 @@ from connectors.platform.protocol import (
     parse_update,
     platform_status,
 )
+from hub.backoff import Policy, delay, is_pause
 from hub.cases.enums import CaseStatus
 
 # --- the status table ---------------------------------------------------------------------------
