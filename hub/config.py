@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
 
+    # --- GraphQL over HTTP: what one request may weigh ---
+    graphql_max_fragment_spreads: int = Field(
+        100,
+        ge=1,
+        description="fragment spreads in one document, counted as expanded (a spread of a "
+        "fragment counts that fragment's spreads again); inline fragments count as written",
+    )
+
     @field_validator("hotline_callback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -6,10 +6,8 @@ import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -26,6 +24,7 @@ from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
+from hub.shape import Limits, shape_rule
 from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
 from hub.sync.schema import Query as SyncQuery
@@ -52,13 +51,17 @@ Subscription = merge_types("Subscription", (CaseSubscription,))
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # Extensions as factories: an instance would be shared by concurrent requests. The depth and
-    # alias rules are built once, so that the validation cache sees the same rules every time
-    # (parsing and validating a Cases request cost ~4.5 ms of CPU; both caches are bounded LRUs).
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
+    # Extensions as factories: an instance would be shared by concurrent requests. The shape rule
+    # (depth, aliases, fragment spreads; hub.shape, in place of strawberry's depth and alias
+    # limiters, which walk a fragment once per spread) is built once, so that the validation
+    # cache sees the same rules every time (parsing and validating a Cases request cost ~4.5 ms
+    # of CPU; both caches are bounded LRUs). The token cap runs first, inside the parser.
+    limits = Limits(
+        depth=settings.graphql_max_depth,
+        aliases=settings.graphql_max_aliases,
+        spreads=settings.graphql_max_fragment_spreads,
+    )
+    rules = [shape_rule(limits)]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

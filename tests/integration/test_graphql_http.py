@@ -1,0 +1,66 @@
+"""GraphQL over HTTP against the live ASGI app: what one request may weigh, how refusals look,
+and what reaches the logs."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.conftest import Hub
+
+
+def fan_out(levels: int) -> str:
+    """`{ ...F0 } fragment F0 { ...F1 ...F1 } ...`: 2^levels spreads in about 40 bytes a level."""
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ me {{ id }} }}"
+
+
+def limit_error(response: httpx.Response, limit: str) -> str:
+    assert response.status_code in (200, 400), response.text
+    payload = response.json()
+    assert payload.get("data") is None, payload
+    [error] = [e for e in payload["errors"] if e["extensions"].get("limit") == limit]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX", payload
+    return error["message"]
+
+
+async def test_a_fragment_fan_out_is_refused_in_milliseconds(hub: Hub) -> None:
+    # An algorithm test, not a benchmark: walking every spread took 6.6 s at 20 levels.
+    for levels in (20, 40):
+        started = time.perf_counter()
+        response = await hub.post(fan_out(levels), token=hub.admin)
+        assert time.perf_counter() - started < 0.5, levels
+        assert "片段" in limit_error(response, "spreads")
+
+
+async def test_a_small_fan_out_runs(hub: Hub) -> None:
+    data = await hub.gql(fan_out(3))
+    assert data["me"]["id"]
+
+
+async def test_too_many_written_fragments_are_refused_before_they_are_weighed(hub: Hub) -> None:
+    count = hub.settings.graphql_max_fragment_spreads + 1
+    query = "{ " + "... on Query { __typename } " * count + "}"
+    assert "片段" in limit_error(await hub.post(query, token=hub.admin), "spreads")
+
+
+async def test_depth_and_aliases_count_each_fragment_once_but_as_often_as_spread(
+    hub: Hub,
+) -> None:
+    aliases = hub.settings.graphql_max_aliases // 2 + 1
+    fragment = "fragment A on Query { " + " ".join(f"a{i}: me {{ id }}" for i in range(aliases))
+    query = "{ ...A x: __typename } " + fragment + " }"
+    assert (await hub.gql(query))["x"] == "Query"
+    twice = "{ ...A ... on Query { ...A } } " + fragment + " }"
+    assert "别名" in limit_error(await hub.post(twice, token=hub.admin), "aliases")
+
+
+async def test_introspection_does_not_count_towards_depth(hub: Hub) -> None:
+    type_ref = "kind name"
+    for _ in range(hub.settings.graphql_max_depth + 2):
+        type_ref = f"kind name ofType {{ {type_ref} }}"
+    query = f"{{ __schema {{ types {{ fields {{ type {{ {type_ref} }} }} }} }} }}"
+    assert (await hub.gql(query))["__schema"]["types"]
