@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -55,9 +55,66 @@ class HubGraphQL(GraphQL[Context, None]):
         return None
 
 
+class BodyTooLarge(Exception):
+    """The request body grew past the limit while it was read."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, read chunk by chunk and abandoned as soon as it passes `limit` bytes
+    (Content-Length can be absent, chunked, or wrong)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes) -> Receive:
+    """A receive channel that hands the already read body over once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"请求体超过 {limit} 字节",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
+                }
+            ]
+        },
+        status_code=413,
+    )
+
+
+def _declared_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
 class GraphQLGate:
-    """Bearer-token check in front of GraphQL over HTTP: no valid token, 401 and no data.
-    A browser's plain GET (no query) gets GraphiQL, which asks for a token itself."""
+    """In front of GraphQL over HTTP: the body size cap, then the bearer token (no valid token,
+    401 and no data). A browser's plain GET (no query) gets GraphiQL, which asks for a token
+    itself."""
 
     def __init__(self, app: HubGraphQL) -> None:
         self.app = app
@@ -67,6 +124,16 @@ class GraphQLGate:
         if request.method == "GET" and "query" not in request.query_params:
             await self.app(scope, receive, send)
             return
+        if request.method == "POST":
+            limit = self.app.settings.graphql_max_body_bytes
+            declared = _declared_length(request)
+            try:
+                if declared is not None and declared > limit:
+                    raise BodyTooLarge
+                receive = replay(await read_body(receive, limit))
+            except BodyTooLarge:
+                await too_large(limit)(scope, receive, send)
+                return
         try:
             scope["sanwang.scope"] = await authenticate(
                 self.app.db, request.headers.get("authorization"), self.app.key

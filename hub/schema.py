@@ -24,7 +24,7 @@ from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
-from hub.shape import Limits, shape_rule
+from hub.shape import Limits, VariablesGuard, shape_rule
 from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
 from hub.sync.schema import Query as SyncQuery
@@ -60,6 +60,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         depth=settings.graphql_max_depth,
         aliases=settings.graphql_max_aliases,
         spreads=settings.graphql_max_fragment_spreads,
+        list_items=settings.graphql_max_list_items,
     )
     rules = [shape_rule(limits)]
     return strawberry.Schema(
@@ -74,6 +75,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=256),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=256),
+            lambda: VariablesGuard(limits),
             lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )

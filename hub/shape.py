@@ -10,15 +10,21 @@ fan-out is refused by its expanded size before anything walks it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from strawberry.extensions import SchemaExtension
+
 from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -33,6 +39,7 @@ class Limits:
     depth: int
     aliases: int
     spreads: int  # fragment spreads after expansion: a spread of F counts F's own spreads again
+    list_items: int  # items of one list argument, written in the document or in the variables
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,34 @@ def shape_rule(limits: Limits) -> type[ValidationRule]:
     class ShapeRule(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
+            self.names: list[str] = []  # the argument and input fields being visited
             for error in _document_errors(context.document, limits):
                 context.report_error(error)
 
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            self.names.append(node.name.value)
+
+        def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
+            self.names.pop()
+
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            self.names.append(node.name.value)
+
+        def leave_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            self.names.pop()
+
+        def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
+            if len(node.values) > limits.list_items:
+                name = ".".join(self.names) or "list"
+                self.report_error(
+                    bad_input(f"{name} 的列表超过 {limits.list_items} 项", name, node)
+                )
+
     return ShapeRule
+
+
+def bad_input(message: str, field: str, node: Any = None) -> GraphQLError:
+    return GraphQLError(message, node, extensions={"code": "BAD_USER_INPUT", "field": field})
 
 
 def _document_errors(document: Any, limits: Limits) -> list[GraphQLError]:
@@ -160,3 +191,42 @@ def _over_limits(
     if weight.aliases > limits.aliases:
         errors.append(_refusal(f"操作 '{name}' 的别名超过 {limits.aliases} 个", "aliases", node))
     return errors
+
+
+# --- variables --------------------------------------------------------------------------------
+
+
+def variable_errors(variables: dict[str, Any], limits: Limits) -> list[GraphQLError]:
+    """Variables a request may not carry, each named by its path (`filter.tenantCodes`): lists
+    longer than the limit. Walked without recursion: JSON may nest as deep as its decoder let."""
+    errors: list[GraphQLError] = []
+    stack: list[tuple[str, Any]] = list(variables.items())
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, list):
+            if len(value) > limits.list_items:
+                message = f"变量 ${path} 的列表超过 {limits.list_items} 项"
+                errors.append(bad_input(message, path))
+                continue
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+    return errors
+
+
+class VariablesGuard(SchemaExtension):
+    """Refuses a request whose variables break the limits before anything coerces or runs them.
+    At validation, so that HTTP and WebSocket operations are refused alike, as request errors;
+    placed after ValidationCache, whose own errors (already set) are answered first."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__()
+        self.limits = limits
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if not context.pre_execution_errors:
+            errors = variable_errors(context.variables or {}, self.limits)
+            if errors:
+                context.pre_execution_errors = errors
+        yield

@@ -4,6 +4,7 @@ and what reaches the logs."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -64,3 +65,76 @@ async def test_introspection_does_not_count_towards_depth(hub: Hub) -> None:
         type_ref = f"kind name ofType {{ {type_ref} }}"
     query = f"{{ __schema {{ types {{ fields {{ type {{ {type_ref} }} }} }} }} }}"
     assert (await hub.gql(query))["__schema"]["types"]
+
+
+# --- sizes ------------------------------------------------------------------------------------
+
+CASES = "query Cases($filter: CaseFilter) { cases(filter: $filter) { totalCount } }"
+
+
+async def test_a_body_over_the_limit_answers_413(hub: Hub) -> None:
+    limit = hub.settings.graphql_max_body_bytes
+    body = b'{"query": "{ me { id } }", "pad": "' + b"x" * limit + b'"}'
+    response = await hub.http.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {hub.admin}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE" and str(limit) in error["message"]
+
+
+async def test_a_body_without_length_is_read_only_up_to_the_limit(hub: Hub) -> None:
+    """Content-Length is not trusted: a chunked body is abandoned once it passes the limit."""
+    chunk, sent = b" " * 65536, 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"query": "{ me { id } }"'
+        for _ in range(1600):  # 100 MB if it were all read
+            sent += 1
+            yield chunk
+
+    response = await hub.http.post(
+        "/graphql",
+        content=endless(),
+        headers={"Authorization": f"Bearer {hub.admin}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413, response.text
+    assert sent * len(chunk) < 2 * hub.settings.graphql_max_body_bytes
+
+
+async def test_a_body_under_the_limit_runs(hub: Hub) -> None:
+    pad = " " * (hub.settings.graphql_max_body_bytes - 100)
+    response = await hub.post("{ me { id }" + pad + "}", token=hub.admin)
+    assert response.status_code == 200 and response.json()["data"]["me"]["id"]
+
+
+async def test_a_million_tenant_codes_are_refused_by_the_body_limit(hub: Hub) -> None:
+    codes = ["laiji"] * 1_000_000  # took 5.5 s and 370 MB before it failed
+    response = await hub.post(CASES, {"filter": {"tenantCodes": codes}}, token=hub.admin)
+    assert response.status_code == 413, response.text
+
+
+async def test_a_list_variable_over_the_limit_is_refused_naming_it(hub: Hub) -> None:
+    codes = ["laiji"] * (hub.settings.graphql_max_list_items + 1)
+    response = await hub.post(CASES, {"filter": {"tenantCodes": codes}}, token=hub.admin)
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter.tenantCodes"}
+    assert "filter.tenantCodes" in error["message"] and "1000" in error["message"]
+    assert response.json().get("data") is None
+
+
+async def test_a_list_literal_over_the_limit_is_refused_naming_it(hub: Hub) -> None:
+    items = ", ".join(["AIR"] * (hub.settings.graphql_max_list_items + 1))
+    query = f"{{ cases(filter: {{categories: [{items}]}}) {{ totalCount }} }}"
+    response = await hub.post(query, token=hub.admin)
+    errors = response.json()["errors"]
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter.categories"}
+
+
+async def test_a_list_at_the_limit_runs(hub: Hub) -> None:
+    codes = ["laiji"] * hub.settings.graphql_max_list_items
+    data = await hub.gql(CASES, {"filter": {"tenantCodes": codes}})
+    assert data["cases"]["totalCount"] >= 0
