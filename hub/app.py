@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +28,7 @@ from hub.db import Database
 from hub.gql import Context
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.schema import build_schema
+from hub.shape import lone_surrogate
 
 log = logging.getLogger("hub.app")
 
@@ -39,6 +42,20 @@ class HubGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.db, self.settings, self.key = db, settings, key
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON, or a 400 that says what is wrong with it (both were 500s): bytes that are not
+        UTF-8, nesting deeper than the decoder recurses, an operationName no encoder can write."""
+        try:
+            decoded = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "请求体不是有效的 UTF-8 编码") from None
+        except RecursionError:
+            raise HTTPException(400, "请求体的 JSON 嵌套过深") from None
+        name = decoded.get("operationName") if isinstance(decoded, dict) else None
+        if isinstance(name, str) and lone_surrogate(name):
+            raise HTTPException(400, "operationName 含有无效的 Unicode 字符（孤立的代理项）")
+        return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # HTTP requests were authenticated by GraphQLGate; WebSockets at connection_init.

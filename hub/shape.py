@@ -196,14 +196,30 @@ def _over_limits(
 # --- variables --------------------------------------------------------------------------------
 
 
+def lone_surrogate(text: str) -> bool:
+    """True if the text holds half of a UTF-16 pair (JSON's "\\ud800"): no database, log or
+    JSON encoder downstream can write it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def variable_errors(variables: dict[str, Any], limits: Limits) -> list[GraphQLError]:
     """Variables a request may not carry, each named by its path (`filter.tenantCodes`): lists
-    longer than the limit. Walked without recursion: JSON may nest as deep as its decoder let."""
+    longer than the limit, and texts (or keys) with a lone surrogate. Walked without
+    recursion: JSON may nest as deep as its decoder let it."""
     errors: list[GraphQLError] = []
-    stack: list[tuple[str, Any]] = list(variables.items())
+    stack: list[tuple[str, Any]] = [(str(k), v) for k, v in variables.items()]
     while stack:
         path, value = stack.pop()
-        if isinstance(value, list):
+        if lone_surrogate(path):
+            errors.append(bad_input("变量名含有无效的 Unicode 字符（孤立的代理项）", "variables"))
+        elif isinstance(value, str) and lone_surrogate(value):
+            message = f"变量 ${path} 含有无效的 Unicode 字符（孤立的代理项）"
+            errors.append(bad_input(message, path))
+        elif isinstance(value, list):
             if len(value) > limits.list_items:
                 message = f"变量 ${path} 的列表超过 {limits.list_items} 项"
                 errors.append(bad_input(message, path))

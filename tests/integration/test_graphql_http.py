@@ -3,12 +3,22 @@ and what reaches the logs."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import jwt
+import pytest
 
-from tests.conftest import Hub
+from tests.conftest import REGISTER, SECRET, Hub
+
+DISPATCH = """
+mutation Dispatch($caseId: ID!, $input: DispatchInput!) {
+  dispatchCase(caseId: $caseId, input: $input) { __typename }
+}"""
 
 
 def fan_out(levels: int) -> str:
@@ -138,3 +148,94 @@ async def test_a_list_at_the_limit_runs(hub: Hub) -> None:
     codes = ["laiji"] * hub.settings.graphql_max_list_items
     data = await hub.gql(CASES, {"filter": {"tenantCodes": codes}})
     assert data["cases"]["totalCount"] >= 0
+
+
+# --- no 500 for bad input: a clear error naming what is wrong ------------------------------------
+
+LONE = "\ud800"  # half of a UTF-16 pair: no database or encoder can write it
+
+
+def bad_variable(response: httpx.Response, field: str) -> None:
+    assert response.status_code in (200, 400), response.text
+    payload = response.json()
+    assert payload.get("data") is None, payload
+    [error] = payload["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, payload
+    assert field in error["message"]
+
+
+async def post_raw(hub: Hub, body: bytes) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {hub.admin}", "Content-Type": "application/json"}
+    return await hub.http.post("/graphql", content=body, headers=headers)
+
+
+async def post_escaped(hub: Hub, query: str, variables: dict[str, Any]) -> httpx.Response:
+    """As a browser sends a lone surrogate: escaped in the JSON ("\\ud800")."""
+    return await post_raw(hub, json.dumps({"query": query, "variables": variables}).encode())
+
+
+async def test_a_body_that_is_not_utf8_is_a_400(hub: Hub) -> None:
+    response = await post_raw(hub, b'{"query": "{ me { id } }", "x": "\xff\xfe"}')
+    assert response.status_code == 400 and "UTF-8" in response.text
+
+
+async def test_json_nested_5000_levels_is_a_400(hub: Hub) -> None:
+    body = b'{"query": "{ me { id } }", "variables": {"v": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    response = await post_raw(hub, body)
+    assert response.status_code == 400 and "嵌套" in response.text
+
+
+async def test_a_lone_surrogate_in_register_case_is_refused_naming_the_field(hub: Hub) -> None:
+    data = {"channel": "HOTLINE", "title": f"夜间{LONE}", "description": "d", "category": "DUST"}
+    bad_variable(await post_escaped(hub, REGISTER, {"input": data}), "input.title")
+
+
+async def test_a_lone_surrogate_in_dispatch_is_refused_naming_the_field(hub: Hub) -> None:
+    variables = {"caseId": str(uuid.uuid4()), "input": {"tenantCode": "laiji", "note": LONE}}
+    bad_variable(await post_escaped(hub, DISPATCH, variables), "input.note")
+
+
+async def test_a_lone_surrogate_in_the_text_filter_is_refused_naming_it(hub: Hub) -> None:
+    bad_variable(await post_escaped(hub, CASES, {"filter": {"text": LONE}}), "filter.text")
+
+
+async def test_a_lone_surrogate_in_audit_trail_is_refused_naming_it(hub: Hub) -> None:
+    query = "query Trail($id: ID!) { auditTrail(subjectId: $id) { action } }"
+    bad_variable(await post_escaped(hub, query, {"id": LONE}), "id")
+
+
+async def test_a_lone_surrogate_in_the_operation_name_is_a_400(hub: Hub) -> None:
+    body = json.dumps({"query": "query A { me { id } }", "operationName": LONE}).encode()
+    response = await post_raw(hub, body)
+    assert response.status_code == 400 and "operationName" in response.text
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+async def test_air_quality_at_the_edge_of_the_calendar_names_the_date(hub: Hub, day: str) -> None:
+    query = "query Q($id: ID!, $day: Date!) { airQuality(pointId: $id, date: $day) { aqi } }"
+    response = await hub.post(query, {"id": str(uuid.uuid4()), "day": day}, token=hub.admin)
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "VALIDATION", "field": "date"}, error
+    assert error["message"] != "Unexpected error."
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": [1]},
+        {"roles": "ADMIN"},
+        {"roles": [None]},
+        {"roles": ["ADMIN"], "tenants": [1]},
+        {"roles": ["ADMIN"], "tenants": "laiji"},
+        {"roles": ["ADMIN"], "name": {"x": 1}},
+        {"roles": ["ADMIN"], "sub": 7},
+    ],
+)
+async def test_a_signed_jwt_with_claims_of_the_wrong_type_is_a_401(
+    hub: Hub, claims: dict[str, Any]
+) -> None:
+    token = jwt.encode({"sub": "x", **claims}, SECRET, algorithm="HS256")
+    response = await hub.post("{ me { id } }", token=token)
+    assert response.status_code == 401, response.text
+    assert "invalid token" in response.json()["errors"][0]["message"]
