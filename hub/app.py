@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import jobs, metrics
@@ -56,6 +57,26 @@ class HubGraphQL(GraphQL[Context, None]):
         if isinstance(name, str) and lone_surrogate(name):
             raise HTTPException(400, "operationName 含有无效的 Unicode 字符（孤立的代理项）")
         return decoded
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept", ""))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """GraphQL over HTTP: a request error (parse, validation, variables: nothing ran) has no
+        `data` entry, and answers 400 to a client that accepts application/graphql-response+json;
+        application/json clients keep 200, as that media type asks."""
+        media_type = sub_response.media_type or "application/json"
+        if isinstance(response_data, dict) and is_request_error(response_data):
+            response_data = {k: v for k, v in response_data.items() if k != "data"}
+            if media_type == GRAPHQL_RESPONSE and not sub_response.status_code:
+                sub_response.status_code = 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # HTTP requests were authenticated by GraphQLGate; WebSockets at connection_init.
@@ -126,6 +147,36 @@ def _declared_length(request: Request) -> int | None:
         return int(request.headers["content-length"])
     except (KeyError, ValueError):
         return None
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(accept: str) -> str:
+    """application/graphql-response+json when the client accepts it at least as much as
+    application/json; otherwise (no Accept, */*, legacy clients) application/json."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        kind, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        weights[kind.lower()] = quality
+    wanted = weights.get(GRAPHQL_RESPONSE, 0.0)
+    if wanted > 0 and wanted >= weights.get("application/json", 0.0):
+        return GRAPHQL_RESPONSE
+    return "application/json"
+
+
+def is_request_error(payload: dict[str, Any]) -> bool:
+    """Errors raised before execution carry no path; a field error always has one."""
+    errors = payload.get("errors") or []
+    return payload.get("data") is None and bool(errors) and not any("path" in e for e in errors)
 
 
 class GraphQLGate:

@@ -239,3 +239,51 @@ async def test_a_signed_jwt_with_claims_of_the_wrong_type_is_a_401(
     response = await hub.post("{ me { id } }", token=token)
     assert response.status_code == 401, response.text
     assert "invalid token" in response.json()["errors"][0]["message"]
+
+
+# --- application/graphql-response+json ----------------------------------------------------------
+
+MODERN = "application/graphql-response+json, application/json;q=0.9"
+
+
+async def post_accepting(hub: Hub, accept: str, query: str, **variables: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {hub.admin}", "Accept": accept}
+    headers["Content-Type"] = "application/json"
+    body = json.dumps({"query": query, "variables": variables})  # ASCII: lone surrogates escaped
+    return await hub.http.post("/graphql", content=body, headers=headers)
+
+
+async def test_a_client_accepting_graphql_response_json_gets_it(hub: Hub) -> None:
+    response = await post_accepting(hub, MODERN, "{ me { id } }")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert response.json()["data"]["me"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ me { id ", {}),  # parse
+        ("{ nope }", {}),  # validation
+        (CASES, {"filter": {"status": ["NOPE"]}}),  # variable coercion
+        (CASES, {"filter": {"text": LONE}}),  # the hub's own variable checks
+    ],
+)
+async def test_request_errors_are_400_without_data(
+    hub: Hub, query: str, variables: dict[str, Any]
+) -> None:
+    modern = await post_accepting(hub, MODERN, query, **variables)
+    assert modern.status_code == 400, modern.text
+    assert "data" not in modern.json() and modern.json()["errors"]
+    legacy = await post_accepting(hub, "application/json", query, **variables)
+    assert legacy.status_code == 200 and "data" not in legacy.json(), legacy.text
+    assert legacy.headers["content-type"].startswith("application/json")
+
+
+async def test_a_field_error_keeps_200_and_data(hub: Hub) -> None:
+    query = '{ auditTrail(subjectId: "x") { seq } }'
+    headers = {"Authorization": f"Bearer {hub.token('MEMBER', ['laiji'])}", "Accept": MODERN}
+    response = await hub.http.post("/graphql", json={"query": query}, headers=headers)
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert payload["data"] is None and payload["errors"][0]["path"] == ["auditTrail"]
