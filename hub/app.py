@@ -12,6 +12,7 @@ from typing import Any
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -301,6 +302,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
     )
     app.add_middleware(Timing)
+    # Browsers on the listed origins may call /graphql over HTTP as they may open its WebSocket
+    # (strawberry checks the WebSocket's Origin itself); preflights are answered here.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
     app.state.db = db
     app.state.settings = settings
     app.state.connectors = state  # what connectors keep between requests (tests reach it here)

@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 
+from hub.app import create_app
 from tests.conftest import REGISTER, SECRET, Hub
 
 DISPATCH = """
@@ -287,3 +288,54 @@ async def test_a_field_error_keeps_200_and_data(hub: Hub) -> None:
     assert response.status_code == 200, response.text
     payload = response.json()
     assert payload["data"] is None and payload["errors"][0]["path"] == ["auditTrail"]
+
+
+# --- CORS -------------------------------------------------------------------------------------
+
+FRONTEND = "https://front.example.cn"
+
+
+@pytest.fixture
+async def cors_hub(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with SANWANG_ALLOWED_ORIGINS naming one frontend."""
+    settings = hub.settings.model_copy(update={"allowed_origins": [FRONTEND]})
+    transport = httpx.ASGITransport(app=create_app(settings, hub.db))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+        yield http
+
+
+async def test_a_preflight_from_an_allowed_origin_is_answered(
+    cors_hub: httpx.AsyncClient,
+) -> None:
+    headers = {
+        "Origin": FRONTEND,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    response = await cors_hub.options("/graphql", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == FRONTEND
+    assert "POST" in response.headers["access-control-allow-methods"]
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "content-type" in allowed
+
+
+async def test_a_post_from_an_allowed_origin_can_be_read(
+    hub: Hub, cors_hub: httpx.AsyncClient
+) -> None:
+    headers = {"Origin": FRONTEND, "Authorization": f"Bearer {hub.admin}"}
+    response = await cors_hub.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+    assert response.status_code == 200 and response.json()["data"]["me"]["id"]
+    assert response.headers["access-control-allow-origin"] == FRONTEND
+
+
+async def test_another_origin_gets_no_cors_headers(hub: Hub, cors_hub: httpx.AsyncClient) -> None:
+    other = "https://evil.example"
+    preflight = await cors_hub.options(
+        "/graphql", headers={"Origin": other, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    headers = {"Origin": other, "Authorization": f"Bearer {hub.admin}"}
+    response = await cors_hub.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+    assert "access-control-allow-origin" not in response.headers
