@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -12,7 +15,9 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from graphql import GraphQLError
 from hub.audit.schema import Query as AuditQuery
 from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
@@ -49,6 +54,53 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (CaseSubscription,))
 
 
+log = logging.getLogger("hub.graphql")
+
+# Values quoted in graphql's messages ("got invalid value '13700000002'", "Value '张三' does not
+# exist") unless they read as a GraphQL name (a field, type or enum value), and runs of digits.
+# Double quotes only ever hold a literal of the document; a variable's invalid value is dropped
+# whole (it may be an object of several fields).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\d{5,}")
+_NAME = re.compile(r"'\$?[_A-Za-z][_0-9A-Za-z.]*'")
+_INVALID_VALUE = re.compile(r"got invalid value .*?(?=; | at '|$)")
+
+
+def _hide(match: re.Match[str]) -> str:
+    return match.group() if _NAME.fullmatch(match.group()) else "'…'"
+
+
+def redacted(message: str) -> str:
+    """A client error's message fit for the log: one line, without the values the client sent."""
+    message = _INVALID_VALUE.sub("got invalid value …", message)
+    return _QUOTED.sub(_hide, message).replace("\n", " ")[:300]
+
+
+class HubSchema(strawberry.Schema):
+    """The schema, with the hub's own error log in place of strawberry's, which logs every error
+    at ERROR with its traceback and the document's source line (and so the phone numbers,
+    names and addresses typed into it)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        operation = (execution_context.operation_name if execution_context else None) or "-"
+        for error in errors:
+            original = error.original_error
+            if should_mask(error) and original is not None:
+                # The hub's own failure: ERROR with the traceback, still no document.
+                log.error(
+                    "unexpected error in operation %s at %s",
+                    operation,
+                    error.path,
+                    exc_info=(type(original), original, original.__traceback__),
+                )
+            else:
+                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                log.info(
+                    "refused (%s) in operation %s: %s", code, operation, redacted(error.message)
+                )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Extensions as factories: an instance would be shared by concurrent requests. The shape rule
@@ -63,7 +115,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         list_items=settings.graphql_max_list_items,
     )
     rules = [shape_rule(limits)]
-    return strawberry.Schema(
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

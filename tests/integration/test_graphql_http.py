@@ -4,6 +4,7 @@ and what reaches the logs."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import jwt
 import pytest
 
 from hub.app import create_app
+from hub.tenancy.schema import Tenant
 from tests.conftest import REGISTER, SECRET, Hub
 
 DISPATCH = """
@@ -339,3 +341,58 @@ async def test_another_origin_gets_no_cors_headers(hub: Hub, cors_hub: httpx.Asy
     headers = {"Origin": other, "Authorization": f"Bearer {hub.admin}"}
     response = await cors_hub.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
     assert "access-control-allow-origin" not in response.headers
+
+
+# --- logs -------------------------------------------------------------------------------------
+
+PHONE = "13700000002"
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(f"{r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        # a wrong enum value beside a number typed into the document
+        (
+            f'mutation {{ registerCase(input: {{channel: NOPE, title: "t", description: "d",'
+            f' category: DUST, reporterPhone: "{PHONE}"}}) {{ __typename }} }}',
+            {},
+        ),
+        # a bad fragment
+        (f'{{ cases(filter: {{text: "{PHONE}"}}) {{ ...Nope }} }}', {}),
+        # the number in a variable's invalid value
+        (CASES, {"filter": {"text": PHONE, "status": PHONE}}),
+        (CASES, {"filter": {"text": PHONE, "tenantCodes": [{"x": PHONE}]}}),
+    ],
+)
+async def test_a_client_mistake_is_logged_below_error_without_the_document(
+    hub: Hub, caplog: pytest.LogCaptureFixture, query: str, variables: dict[str, Any]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = await hub.post(query, variables, token=hub.admin)
+    assert response.json()["errors"], response.text
+    assert PHONE not in logged(caplog)
+    assert caplog.records, "the refusal is logged"
+    assert all(r.levelno < logging.ERROR for r in caplog.records), logged(caplog)
+    assert all(r.exc_info is None for r in caplog.records), "no traceback for a client mistake"
+
+
+async def test_the_hubs_own_failure_is_logged_at_error_with_its_traceback(
+    hub: Hub, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the hub broke")
+
+    monkeypatch.setattr(Tenant, "of", broken)
+    caplog.set_level(logging.INFO)
+    query = (
+        f'query Broken {{ tenants {{ code }} cases(filter: {{text: "{PHONE}"}}) {{ totalCount }} }}'
+    )
+    response = await hub.post(query, token=hub.admin)
+    assert response.json()["errors"][0]["message"] == "Unexpected error."
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "Broken" in record.getMessage() and "the hub broke" in (record.exc_text or "")
+    assert PHONE not in logged(caplog)
