@@ -115,18 +115,19 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def replay(body: bytes) -> Receive:
-    """A receive channel that hands the already read body over once."""
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the already read body over once, then waits on the real
+    one (for the client's disconnect)."""
     sent = False
 
-    async def receive() -> Message:
+    async def again() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return again
 
 
 def too_large(limit: int) -> JSONResponse:
@@ -199,7 +200,7 @@ class GraphQLGate:
             try:
                 if declared is not None and declared > limit:
                     raise BodyTooLarge
-                receive = replay(await read_body(receive, limit))
+                receive = replay(await read_body(receive, limit), receive)
             except BodyTooLarge:
                 await too_large(limit)(scope, receive, send)
                 return
