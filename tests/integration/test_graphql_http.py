@@ -17,6 +17,7 @@ import pytest
 from hub.app import create_app
 from hub.tenancy.schema import Tenant
 from tests.conftest import REGISTER, SECRET, Hub
+from tests.live import graphql_socket, live_server
 
 DISPATCH = """
 mutation Dispatch($caseId: ID!, $input: DispatchInput!) {
@@ -397,3 +398,16 @@ async def test_the_hubs_own_failure_is_logged_at_error_with_its_traceback(
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "Broken" in record.getMessage() and "the hub broke" in (record.exc_text or "")
     assert PHONE not in logged(caplog)
+
+
+async def test_a_subscription_with_a_list_over_the_limit_is_refused_naming_it(hub: Hub) -> None:
+    """The variables are checked at validation, so sockets are held to the same limit."""
+    codes = ["laiji"] * (hub.settings.graphql_max_list_items + 1)
+    query = "subscription S($t: [String!]) { caseEvents(tenantCodes: $t) { kind } }"
+    async with live_server(hub.app) as url, graphql_socket(url, hub.token("DISPATCHER")) as ws:
+        await ws.send(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"t": codes}}}
+        )
+        message = await ws.receive(10)
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "t"}
