@@ -204,6 +204,8 @@ class GraphQLGate:
             except BodyTooLarge:
                 await too_large(limit)(scope, receive, send)
                 return
+            except ClientDisconnect:
+                return  # the client left mid-body: nobody to answer
         try:
             scope["sanwang.scope"] = await authenticate(
                 self.app.db, request.headers.get("authorization"), self.app.key
