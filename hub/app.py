@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import jobs, metrics
@@ -26,6 +30,7 @@ from hub.db import Database
 from hub.gql import Context
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.schema import build_schema
+from hub.shape import lone_surrogate
 
 log = logging.getLogger("hub.app")
 
@@ -39,6 +44,40 @@ class HubGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.db, self.settings, self.key = db, settings, key
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON, or a 400 that says what is wrong with it (both were 500s): bytes that are not
+        UTF-8, nesting deeper than the decoder recurses, an operationName no encoder can write."""
+        try:
+            decoded = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "请求体不是有效的 UTF-8 编码") from None
+        except RecursionError:
+            raise HTTPException(400, "请求体的 JSON 嵌套过深") from None
+        name = decoded.get("operationName") if isinstance(decoded, dict) else None
+        if isinstance(name, str) and lone_surrogate(name):
+            raise HTTPException(400, "operationName 含有无效的 Unicode 字符（孤立的代理项）")
+        return decoded
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept", ""))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """GraphQL over HTTP: a request error (parse, validation, variables: nothing ran) has no
+        `data` entry, and answers 400 to a client that accepts application/graphql-response+json;
+        application/json clients keep 200, as that media type asks."""
+        media_type = sub_response.media_type or "application/json"
+        if isinstance(response_data, dict) and is_request_error(response_data):
+            response_data = {k: v for k, v in response_data.items() if k != "data"}
+            if media_type == GRAPHQL_RESPONSE and not sub_response.status_code:
+                sub_response.status_code = 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # HTTP requests were authenticated by GraphQLGate; WebSockets at connection_init.
@@ -55,9 +94,97 @@ class HubGraphQL(GraphQL[Context, None]):
         return None
 
 
+class BodyTooLarge(Exception):
+    """The request body grew past the limit while it was read."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, read chunk by chunk and abandoned as soon as it passes `limit` bytes
+    (Content-Length can be absent, chunked, or wrong)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the already read body over once, then waits on the real
+    one (for the client's disconnect)."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+def too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"请求体超过 {limit} 字节",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
+                }
+            ]
+        },
+        status_code=413,
+    )
+
+
+def _declared_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(accept: str) -> str:
+    """application/graphql-response+json when the client accepts it at least as much as
+    application/json; otherwise (no Accept, */*, legacy clients) application/json."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        kind, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        weights[kind.lower()] = quality
+    wanted = weights.get(GRAPHQL_RESPONSE, 0.0)
+    if wanted > 0 and wanted >= weights.get("application/json", 0.0):
+        return GRAPHQL_RESPONSE
+    return "application/json"
+
+
+def is_request_error(payload: dict[str, Any]) -> bool:
+    """Errors raised before execution carry no path; a field error always has one."""
+    errors = payload.get("errors") or []
+    return payload.get("data") is None and bool(errors) and not any("path" in e for e in errors)
+
+
 class GraphQLGate:
-    """Bearer-token check in front of GraphQL over HTTP: no valid token, 401 and no data.
-    A browser's plain GET (no query) gets GraphiQL, which asks for a token itself."""
+    """In front of GraphQL over HTTP: the body size cap, then the bearer token (no valid token,
+    401 and no data). A browser's plain GET (no query) gets GraphiQL, which asks for a token
+    itself."""
 
     def __init__(self, app: HubGraphQL) -> None:
         self.app = app
@@ -67,6 +194,18 @@ class GraphQLGate:
         if request.method == "GET" and "query" not in request.query_params:
             await self.app(scope, receive, send)
             return
+        if request.method == "POST":
+            limit = self.app.settings.graphql_max_body_bytes
+            declared = _declared_length(request)
+            try:
+                if declared is not None and declared > limit:
+                    raise BodyTooLarge
+                receive = replay(await read_body(receive, limit), receive)
+            except BodyTooLarge:
+                await too_large(limit)(scope, receive, send)
+                return
+            except ClientDisconnect:
+                return  # the client left mid-body: nobody to answer
         try:
             scope["sanwang.scope"] = await authenticate(
                 self.app.db, request.headers.get("authorization"), self.app.key
@@ -166,6 +305,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
     )
     app.add_middleware(Timing)
+    # Browsers on the listed origins may call /graphql over HTTP as they may open its WebSocket
+    # (strawberry checks the WebSocket's Origin itself); preflights are answered here.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
     app.state.db = db
     app.state.settings = settings
     app.state.connectors = state  # what connectors keep between requests (tests reach it here)

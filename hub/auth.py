@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import select
@@ -71,18 +72,39 @@ def looks_like_jwt(token: str) -> bool:
     return not token.startswith(TOKEN_PREFIX) and token.count(".") == 2
 
 
+def _strings(claims: dict[str, Any], name: str) -> list[str]:
+    """A claim that must be a list of strings (absent: empty); AuthError naming it otherwise."""
+    value = claims.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AuthError(f"invalid token: claim '{name}' must be a list of strings")
+    return value
+
+
+def _text(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is not None and not isinstance(value, str):
+        raise AuthError(f"invalid token: claim '{name}' must be a string")
+    return value
+
+
 def principal_from_jwt(token: str, key: str) -> Principal:
+    """The principal a signed JWT names. A signature proves who issued the claims, not their
+    shape: every claim is checked for its type (`roles: [1]` was a 500)."""
     try:
         claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub"]})
-        roles = frozenset(parse_role(r) for r in claims.get("roles") or [])
-        tenants = tuple(str(t) for t in claims.get("tenants") or [])
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+    except jwt.PyJWTError as exc:
         raise AuthError(f"invalid token: {exc}") from None
+    sub, name = _text(claims, "sub"), _text(claims, "name")
+    tenants = tuple(_strings(claims, "tenants"))
+    try:
+        roles = frozenset(parse_role(r) for r in _strings(claims, "roles"))
+    except ValueError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    if not sub:
+        raise AuthError("invalid token: claim 'sub' must not be empty")
     if not roles:
         raise AuthError("invalid token: no roles")
-    return Principal(
-        f"jwt:{claims['sub']}", str(claims.get("name") or claims["sub"]), roles, tenants
-    )
+    return Principal(f"jwt:{sub}", name or sub, roles, tenants)
 
 
 def issue_jwt(

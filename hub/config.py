@@ -148,6 +148,20 @@ class Settings(BaseSettings):
         60.0, gt=0, description="a connection with no valid packet of a registered device is closed"
     )
 
+    # --- GraphQL over HTTP: what one request may weigh ---
+    graphql_max_fragment_spreads: int = Field(
+        100,
+        ge=1,
+        description="fragment spreads in one document, counted as expanded (a spread of a "
+        "fragment counts that fragment's spreads again); inline fragments count as written",
+    )
+    graphql_max_list_items: int = Field(
+        1000, ge=1, description="items of one list argument, in the document or the variables"
+    )
+    graphql_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest POST /graphql body; larger ones answer 413"
+    )
+
     @field_validator("hotline_callback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -99,6 +99,14 @@ def utc_arg(value: datetime | None, field: str) -> datetime | None:
             value.astimezone(UTC)
         except OverflowError:
             raise invalid(field, f"{field} is out of range") from None
+    return value
+
+
+def day_arg(value: date, field: str) -> date:
+    """A Date whose day can be counted in local time: the calendar's first and last days are
+    refused (their midnight in Asia/Shanghai, or the day after, leaves the calendar)."""
+    if not date.min < value < date.max:
+        raise public_error(invalid(field, f"{field} 超出可查询的日期范围"))
     return value
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from graphql import GraphQLError
 from hub.audit.schema import Query as AuditQuery
 from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
@@ -26,6 +29,7 @@ from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
+from hub.shape import Limits, VariablesGuard, shape_rule
 from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
 from hub.sync.schema import Query as SyncQuery
@@ -50,16 +54,68 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (CaseSubscription,))
 
 
+log = logging.getLogger("hub.graphql")
+
+# Values quoted in graphql's messages ("got invalid value '13700000002'", "Value '张三' does not
+# exist") unless they read as a GraphQL name (a field, type or enum value), and runs of digits.
+# Double quotes only ever hold a literal of the document; a variable's invalid value is dropped
+# whole (it may be an object of several fields).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\d{5,}")
+_NAME = re.compile(r"'\$?[_A-Za-z][_0-9A-Za-z.]*'")
+_INVALID_VALUE = re.compile(r"got invalid value .*?(?=; | at '|$)")
+
+
+def _hide(match: re.Match[str]) -> str:
+    return match.group() if _NAME.fullmatch(match.group()) else "'…'"
+
+
+def redacted(message: str) -> str:
+    """A client error's message fit for the log: one line, without the values the client sent."""
+    message = _INVALID_VALUE.sub("got invalid value …", message)
+    return _QUOTED.sub(_hide, message).replace("\n", " ")[:300]
+
+
+class HubSchema(strawberry.Schema):
+    """The schema, with the hub's own error log in place of strawberry's, which logs every error
+    at ERROR with its traceback and the document's source line (and so the phone numbers,
+    names and addresses typed into it)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        operation = (execution_context.operation_name if execution_context else None) or "-"
+        for error in errors:
+            original = error.original_error
+            if should_mask(error) and original is not None:
+                # The hub's own failure: ERROR with the traceback, still no document.
+                log.error(
+                    "unexpected error in operation %s at %s",
+                    operation,
+                    error.path,
+                    exc_info=(type(original), original, original.__traceback__),
+                )
+            else:
+                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                log.info(
+                    "refused (%s) in operation %s: %s", code, operation, redacted(error.message)
+                )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # Extensions as factories: an instance would be shared by concurrent requests. The depth and
-    # alias rules are built once, so that the validation cache sees the same rules every time
-    # (parsing and validating a Cases request cost ~4.5 ms of CPU; both caches are bounded LRUs).
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
-    return strawberry.Schema(
+    # Extensions as factories: an instance would be shared by concurrent requests. The shape rule
+    # (depth, aliases, fragment spreads; hub.shape, in place of strawberry's depth and alias
+    # limiters, which walk a fragment once per spread) is built once, so that the validation
+    # cache sees the same rules every time (parsing and validating a Cases request cost ~4.5 ms
+    # of CPU; both caches are bounded LRUs). The token cap runs first, inside the parser.
+    limits = Limits(
+        depth=settings.graphql_max_depth,
+        aliases=settings.graphql_max_aliases,
+        spreads=settings.graphql_max_fragment_spreads,
+        list_items=settings.graphql_max_list_items,
+    )
+    rules = [shape_rule(limits)]
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -71,6 +127,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=256),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=256),
+            lambda: VariablesGuard(limits),
             lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 
 from hub.airquality import aqi
-from hub.gql import Context, UserError
+from hub.gql import Context, UserError, day_arg
 from hub.monitoring import service
 from hub.monitoring.model import Interval as IntervalEnum
 from hub.monitoring.model import MonitoringPoint as PointRow
@@ -217,7 +217,8 @@ class Query:
     ) -> AirQuality | None:
         ctx = info.context
         tz = ZoneInfo(ctx.settings.timezone)
-        found = await ctx.read(service.daily_air_quality, str(point_id), date, tz)
+        day = day_arg(date, "date")
+        found = await ctx.read(service.daily_air_quality, str(point_id), day, tz)
         return air_quality_node(found) if found is not None else None
 
     @strawberry.field(

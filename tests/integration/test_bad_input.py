@@ -812,7 +812,7 @@ async def test_a_query_deeper_than_the_limit(hub: Hub) -> None:
         inner = f"links {{ case {{ {inner} }} }}"
     query = f"{{ cases {{ edges {{ node {{ {inner} }} }} }} }}"
     errors = refused(await hub.post(query, token=hub.admin))
-    assert any("exceeds maximum operation depth of 12" in e["message"] for e in errors), errors
+    assert any("嵌套深度超过 12 层" in e["message"] for e in errors), errors
 
 
 async def test_a_deep_query_through_fragments(hub: Hub) -> None:
@@ -824,7 +824,7 @@ async def test_a_deep_query_through_fragments(hub: Hub) -> None:
     fragments += f" fragment F{depth} on Case {{ id }}"
     query = f"{{ cases {{ edges {{ node {{ ...F0 }} }} }} }} {fragments}"
     errors = refused(await hub.post(query, token=hub.admin))
-    assert any("depth" in e["message"] for e in errors), errors
+    assert any(e["extensions"].get("limit") == "depth" for e in errors), errors
 
 
 async def test_the_deepest_real_query_runs(hub: Hub) -> None:
@@ -836,7 +836,7 @@ async def test_more_aliases_than_the_limit(hub: Hub) -> None:
     count = hub.settings.graphql_max_aliases + 1
     query = "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(count)) + " }"
     errors = refused(await hub.post(query, token=hub.admin))
-    assert "alias" in errors[0]["message"].lower()
+    assert errors[0]["extensions"]["limit"] == "aliases"
 
 
 async def test_a_mutation_with_more_aliases_than_the_limit_writes_nothing(hub: Hub) -> None:
