@@ -70,7 +70,9 @@ class Context:
             )
 
 
-ErrorCodeGQL = strawberry.enum(ErrorCode, name="ErrorCode")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(ErrorCode, name="ErrorCode")
+ErrorCodeGQL = ErrorCode
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")

@@ -30,13 +30,21 @@ from hub.sources.schema import Source
 from hub.tenancy.schema import Tenant
 from hub.tenancy.service import Directory
 
-CaseStatus = strawberry.enum(CaseStatusEnum, name="CaseStatus")
-Channel = strawberry.enum(ChannelEnum, name="Channel")
-Category = strawberry.enum(CategoryEnum, name="Category")
-Priority = strawberry.enum(PriorityEnum, name="Priority")
-Card = strawberry.enum(CardEnum, name="Card")
-LinkKind = strawberry.enum(LinkKindEnum, name="LinkKind")
-ReportOutcome = strawberry.enum(ReportOutcomeEnum, name="ReportOutcome")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(CaseStatusEnum, name="CaseStatus")
+CaseStatus = CaseStatusEnum
+strawberry.enum(ChannelEnum, name="Channel")
+Channel = ChannelEnum
+strawberry.enum(CategoryEnum, name="Category")
+Category = CategoryEnum
+strawberry.enum(PriorityEnum, name="Priority")
+Priority = PriorityEnum
+strawberry.enum(CardEnum, name="Card")
+Card = CardEnum
+strawberry.enum(LinkKindEnum, name="LinkKind")
+LinkKind = LinkKindEnum
+strawberry.enum(ReportOutcomeEnum, name="ReportOutcome")
+ReportOutcome = ReportOutcomeEnum
 
 
 @dataclass(frozen=True)

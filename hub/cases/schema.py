@@ -32,7 +32,9 @@ from hub.events import broadcaster
 from hub.gql import Context, UserError, selected, utc_arg
 
 Info = strawberry.Info[Context, None]
-Satisfaction = strawberry.enum(SatisfactionEnum, name="Satisfaction")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(SatisfactionEnum, name="Satisfaction")
+Satisfaction = SatisfactionEnum
 
 
 @strawberry.enum

@@ -10,7 +10,9 @@ from hub.grid.model import GridCell as GridCellRow
 from hub.grid.model import Member as MemberRow
 from hub.grid.model import MemberRole as MemberRoleEnum
 
-MemberRole = strawberry.enum(MemberRoleEnum, name="MemberRole")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(MemberRoleEnum, name="MemberRole")
+MemberRole = MemberRoleEnum
 
 
 @strawberry.type(description="A person who works a grid cell (网格员, 网格长, 下沉人员).")

@@ -19,8 +19,11 @@ from hub.sources.model import Source as SourceRow
 from hub.sources.schema import Source
 
 Info = strawberry.Info[Context, None]
-PointKind = strawberry.enum(PointKindEnum, name="PointKind")
-ReadingInterval = strawberry.enum(IntervalEnum, name="ReadingInterval")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(PointKindEnum, name="PointKind")
+PointKind = PointKindEnum
+strawberry.enum(IntervalEnum, name="ReadingInterval")
+ReadingInterval = IntervalEnum
 
 
 @strawberry.type(description="A pollutant's limit at a point; either bound may be absent.")

@@ -18,9 +18,11 @@ from hub.outbox.model import SendState as SendStateEnum
 from hub.pagination import page_size
 
 Info = strawberry.Info[Context, None]
-SendState = strawberry.enum(
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(
     SendStateEnum, name="SendState", description="Where an outbox message is on its way out."
 )
+SendState = SendStateEnum
 
 
 @strawberry.type(description="Something that must leave the hub: a push, a reply, a notification.")

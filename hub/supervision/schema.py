@@ -17,8 +17,11 @@ from hub.supervision.model import TimeLimitRule as RuleRow
 from hub.tenancy.schema import Tenant
 
 Info = strawberry.Info[Context, None]
-StatsGroup = strawberry.enum(stats.StatsGroup, name="StatsGroup")
-CardGroup = strawberry.enum(stats.CardGroup, name="CardGroup")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(stats.StatsGroup, name="StatsGroup")
+StatsGroup = stats.StatsGroup
+strawberry.enum(stats.CardGroup, name="CardGroup")
+CardGroup = stats.CardGroup
 
 
 @strawberry.type(description="Cards earned by one town or one grid member.")
@@ -227,9 +230,12 @@ class Query:
         return [rule_node(r) for r in await info.context.read(service.time_limit_rules)]
 
 
-LevelEnum = strawberry.enum(Level, name="OfficeLevel")
-PhaseEnum = strawberry.enum(Phase, name="Phase")
-UnitEnum = strawberry.enum(LimitUnit, name="LimitUnit")
+strawberry.enum(Level, name="OfficeLevel")
+LevelEnum = Level
+strawberry.enum(Phase, name="Phase")
+PhaseEnum = Phase
+strawberry.enum(LimitUnit, name="LimitUnit")
+UnitEnum = LimitUnit
 
 
 @strawberry.input(description="A phase's thresholds; blank category/priority/channel match any.")

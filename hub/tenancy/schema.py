@@ -9,8 +9,11 @@ from hub.roles import Role as RoleEnum
 from hub.tenancy.model import TenantKind as TenantKindEnum
 from hub.tenancy.service import TenantInfo
 
-Role = strawberry.enum(RoleEnum, name="Role")
-TenantKind = strawberry.enum(TenantKindEnum, name="TenantKind")
+# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
+strawberry.enum(RoleEnum, name="Role")
+Role = RoleEnum
+strawberry.enum(TenantKindEnum, name="TenantKind")
+TenantKind = TenantKindEnum
 
 
 @strawberry.type(description="The city (command centre) or one of its towns.")
