@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,12 +40,12 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
     # transaction ends) and its in-memory seq/hash are the newest: no need to ask again.
     sync = session.sync_session
     tx = sync.get_nested_transaction() or sync.get_transaction()
-    held = session.info.get("audit_heads")
+    held: tuple[object, dict[uuid.UUID, AuditHead]] | None = session.info.get("audit_heads")
     if held is None or held[0] is not tx:
         held = session.info["audit_heads"] = (tx, {})
     if tenant_id in held[1]:
         return held[1][tenant_id]
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
         insert(AuditHead)
@@ -99,7 +99,7 @@ async def append_many(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     actor: Principal,
-    items: list[tuple[str, str, str | uuid.UUID, Mapping[str, Any]]],
+    items: Sequence[tuple[str, str, str | uuid.UUID, Mapping[str, Any]]],
 ) -> list[AuditEntry]:
     """Several entries (action, subject type, subject id, data) on one chain, taking its head
     once: the inserts go out as one batch."""

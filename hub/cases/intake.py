@@ -149,7 +149,7 @@ async def _open_cases(session: AsyncSession, arrival: Arrival, rules: Rules) -> 
     other first, so two of them never both open a case (keys taken in one order: no
     deadlock)."""
     keys = sorted(_lock_keys(arrival))
-    if keys and session.bind.dialect.name == "postgresql":
+    if keys and session.get_bind().dialect.name == "postgresql":
         await session.execute(select(*(_advisory_lock(k) for k in keys)))
     parts = _searches(arrival, rules)
     if not parts:
@@ -377,7 +377,7 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     every registration of the city wait for the one before it). SQLite has one writer at a
     time anyway: there it is taken in the caller's transaction."""
     scope_key = f"{prefix}-{year}"
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         async with session.info["db"].side.connect() as own:  # autocommit, its own pool
             value = await _take_number(own, scope_key, pg_insert)
     else:

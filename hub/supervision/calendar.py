@@ -60,7 +60,7 @@ async def seed(session: AsyncSession, tenant_ids: list[uuid.UUID], start: date, 
         day += timedelta(days=1)
     if not rows:
         return 0
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     before = await _count(session)
     for chunk in range(0, len(rows), 2000):
         await session.execute(insert(WorkDay).on_conflict_do_nothing(), rows[chunk : chunk + 2000])

@@ -131,7 +131,7 @@ async def _card_crossed(
         }
         for c in crossed
     ]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(CaseCard).on_conflict_do_nothing(), rows)
     case_rows = {
         c.id: c

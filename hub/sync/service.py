@@ -106,7 +106,7 @@ async def changes(
     size = page_size(first, FEED_MAX_PAGE)
     # The feed's position as plain columns: no ORM object per row for it.
     query = select(CaseFeed.txid, CaseFeed.seq, Case).join(Case, Case.id == CaseFeed.case_id)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         horizon = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         query = query.where(CaseFeed.txid < horizon)
     if after:
