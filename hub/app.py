@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from cross_web import HTTPException
@@ -72,7 +72,8 @@ class HubGraphQL(GraphQL[Context, None]):
         application/json clients keep 200, as that media type asks."""
         media_type = sub_response.media_type or "application/json"
         if isinstance(response_data, dict) and is_request_error(response_data):
-            response_data = {k: v for k, v in response_data.items() if k != "data"}
+            response_data = response_data.copy()
+            response_data.pop("data", None)
             if media_type == GRAPHQL_RESPONSE and not sub_response.status_code:
                 sub_response.status_code = 400
         response = super().create_response(response_data, sub_response)
@@ -175,7 +176,7 @@ def response_media_type(accept: str) -> str:
     return "application/json"
 
 
-def is_request_error(payload: dict[str, Any]) -> bool:
+def is_request_error(payload: Mapping[str, Any]) -> bool:
     """Errors raised before execution carry no path; a field error always has one."""
     errors = payload.get("errors") or []
     return payload.get("data") is None and bool(errors) and not any("path" in e for e in errors)
@@ -259,7 +260,7 @@ class Timing:
             return
         started, status = time.perf_counter(), 500
 
-        async def sending(message: dict[str, Any]) -> None:
+        async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

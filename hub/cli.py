@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.config import Settings, get_settings
+
+if TYPE_CHECKING:  # imported lazily below, so that the CLI starts fast
+    from hub.tenancy.model import Principal
 
 app = typer.Typer(
     help="sanwang hub (三网合一): one case graph for the three networks.",
@@ -218,7 +221,7 @@ def token_create(
 
     settings = _settings()
 
-    async def run() -> tuple[object, str]:
+    async def run() -> tuple[Principal, str]:
         await _ensure_migrated(settings, apply=settings.migrate_on_serve)
         db = _database(settings)
         try:

@@ -16,9 +16,9 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, event, text
+from sqlalchemy import DateTime, ForeignKey, MetaData, Table, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -107,6 +107,9 @@ class Base(DeclarativeBase):
         list[str]: JSONDoc(),
         list[dict[str, Any]]: JSONDoc(),
     }
+    if TYPE_CHECKING:
+        # Every model here maps a Table (none a subquery), so Core insert()/update() accept it.
+        __table__: ClassVar[Table]
 
 
 class TenantOwned:

@@ -98,6 +98,7 @@ def configure(settings: Settings) -> dramatiq.Broker:
         _state.broker, _state.key = make_broker(settings), key
         dramatiq.set_broker(_state.broker)
     elif _state.key != key:
+        assert _state.key is not None  # set together with the broker
         raise RuntimeError(f"the broker is already {_state.key[0]!r}: one broker per process")
     _state.settings = settings
     install_notifier(settings)

@@ -17,7 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from hub.audit.schema import Query as AuditQuery
 from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
@@ -114,7 +114,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         spreads=settings.graphql_max_fragment_spreads,
         list_items=settings.graphql_max_list_items,
     )
-    rules = [shape_rule(limits)]
+    rules: list[type[ASTValidationRule]] = [shape_rule(limits)]  # the list AddValidationRules takes
     return HubSchema(
         query=Query,
         mutation=Mutation,

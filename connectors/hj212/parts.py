@@ -72,10 +72,9 @@ class PartStore:
 async def _upsert(
     session: AsyncSession, tenant_id: uuid.UUID, packet: Packet, now: datetime
 ) -> None:
-    if session.info["db"].is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = sqlite.insert if session.info["db"].is_sqlite else postgresql.insert
     mn, cn, pnum = key_of(packet)
     row = {
         "tenant_id": tenant_id, "mn": mn, "cn": cn, "pnum": pnum, "pno": packet.pno,

@@ -194,9 +194,7 @@ async def _sources(db: Database) -> list[tuple[Any, Any, str]]:
         return cached
     everyone = await system_scope(db)
     async with db.session(everyone.tenant_ids) as session:
-        rows = [
-            tuple(r)
-            for r in await session.execute(select(Source.id, Source.tenant_id, Source.name))
-        ]
+        result = await session.execute(select(Source.id, Source.tenant_id, Source.name))
+        rows = [(source_id, town, name) for source_id, town, name in result]
     db.cache.put("hotline_sources", rows, SOURCES_CACHE_SECONDS)
     return rows

@@ -13,6 +13,7 @@ dead letter (ADMIN decides), a case the platform does not know.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -77,7 +78,7 @@ async def _platform_assignments(platform: Platform, page_size: int) -> dict[str,
     found: dict[str, Update] = {}
     cursor: str | None = None
     while True:
-        page = await _retrying(lambda c=cursor: platform.assignments(c, page_size))
+        page = await _retrying(functools.partial(platform.assignments, cursor, page_size))
         for raw in page.items:
             update = parse_update(raw)
             if isinstance(update, Update) and update.type == UpdateKind.ASSIGNED:
@@ -188,7 +189,8 @@ async def _check_case(
         out.attention.append(f"{platform_case_id} ({case.number}): no status to send")
         return
     if repair:
-        await _retrying(lambda: platform.send_status(_status_of(platform_case_id, case, side.last)))
+        status = _status_of(platform_case_id, case, side.last)
+        await _retrying(lambda: platform.send_status(status))
     verb = "sent" if repair else "would send"
     out.repaired.append(
         f"{platform_case_id} ({case.number}): platform shows {said}, hub is {case.status}: "

@@ -213,7 +213,9 @@ def _lookup(
     column = edition.column(ind)
     c = Fraction(_decimal(round_concentration(ind, concentration, edition), str(ind)))
     top = max(i for i, bp in enumerate(column) if bp is not None)
-    if c > column[top]:
+    ceiling = column[top]
+    assert ceiling is not None
+    if c > ceiling:
         return _above_top(ind, edition, top)
     for i in range(1, top + 1):
         lo, hi = column[i - 1], column[i]
@@ -333,7 +335,7 @@ def primary_pollutants(entries: Iterable[IAQI]) -> tuple[Pollutant, ...]:
 
 def air_quality(
     day: date,
-    concentrations: Mapping[Indicator | str, float | None],
+    concentrations: Mapping[Indicator, float | None] | Mapping[str, float | None],
     *,
     edition: Edition | None = None,
     so2_24h: float | None = None,
@@ -498,6 +500,8 @@ def daily_concentrations(day: date, hourly: Hourly) -> DailyConcentrations:
     days = _by_pollutant(hourly)
     values: dict[Indicator, float] = {}
     invalid: dict[Indicator, str] = {}
+    value: float | None
+    why: str | None
     for ind in ed.daily_indicators:
         series = days.get(ind.pollutant)
         if series is None:

@@ -4,6 +4,7 @@ with a list, and the audit of reads that show a reporter's full phone number."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import select
@@ -42,7 +43,10 @@ def load_options(include: set[str]) -> list[Any]:
 
 
 async def get_case(
-    session: AsyncSession, scope: Scope, case_id: str | uuid.UUID, include: set[str] = frozenset()
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str | uuid.UUID,
+    include: AbstractSet[str] = frozenset(),
 ) -> Case | None:
     """A case the caller may see, else None: another town's case does not exist for them."""
     scope.require(Permission.CASE_READ)

@@ -59,7 +59,7 @@ async def record(
     )
     await record_change(session, case)
     await run_hooks(session, case, event)
-    announce(session, CaseNotice(kind, now, case.tenant_id, case))
+    announce(session.sync_session, CaseNotice(kind, now, case.tenant_id, case))
     return event
 
 

@@ -72,7 +72,7 @@ class Reading(TenantOwned, Base):
     pollutant: Mapped[str] = mapped_column(String(16), primary_key=True)
     interval: Mapped[str] = mapped_column(String(8), primary_key=True)
     at: Mapped[datetime] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column()  # type: ignore[assignment]
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
     value: Mapped[float | None]
     min: Mapped[float | None]
     max: Mapped[float | None]

@@ -396,10 +396,9 @@ async def insert_ignoring_repeats(session: AsyncSession, rows: list[dict[str, An
     the faster COPY path in hub.monitoring.writer)."""
     if not rows:
         return
-    if session.info["db"].is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = sqlite.insert if session.info["db"].is_sqlite else postgresql.insert
     await session.execute(dialect_insert(Reading.__table__).on_conflict_do_nothing(), rows)
 
 

@@ -14,9 +14,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import dramatiq
-from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy import CursorResult, Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import system_scope
@@ -235,10 +236,15 @@ async def prune_delivered(db: Database, older_than_days: float) -> int:
     cutoff = utcnow() - timedelta(days=older_than_days)
 
     async def work(session: AsyncSession) -> int:
-        done = await session.execute(
-            delete(Outbox)
-            .where(Outbox.state == SendState.DELIVERED, Outbox.delivered_at < cutoff)
-            .execution_options(synchronize_session=False)
+        # A DELETE's result is a CursorResult (it has rowcount); Session.execute is typed with
+        # the general Result, so say which one it is.
+        done = cast(
+            CursorResult[Any],
+            await session.execute(
+                delete(Outbox)
+                .where(Outbox.state == SendState.DELIVERED, Outbox.delivered_at < cutoff)
+                .execution_options(synchronize_session=False)
+            ),
         )
         return done.rowcount or 0
 

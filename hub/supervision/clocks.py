@@ -8,7 +8,9 @@ starts, so the sweep and the "overdue" lists are indexed queries, never computed
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -211,7 +213,7 @@ async def resume(session: AsyncSession, case: Case, hop: CaseHop, tz: ZoneInfo) 
     hop.red_at = red + pause if red else None
 
 
-async def set_rule(session: AsyncSession, values: dict[str, object]) -> TimeLimitRule:
+async def set_rule(session: AsyncSession, values: Mapping[str, Any]) -> TimeLimitRule:
     """Add or change the rule for one (level, phase, category, priority, channel)."""
     key = {k: values[k] for k in ("level", "phase", "category", "priority", "channel")}
     found = await session.scalar(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
@@ -258,6 +258,7 @@ async def card_counts(
     from hub.grid.model import Member
 
     scope.require(Permission.CASE_READ)
+    query: Select[Any, Any, str, int]  # key, label (member name), level, count
     if group == CardGroup.TENANT:
         query = select(CaseCard.tenant_id, CaseCard.tenant_id, CaseCard.level, func.count())
     else:

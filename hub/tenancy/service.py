@@ -66,7 +66,7 @@ class Directory:
 
 async def load_directory(session: AsyncSession) -> Directory:
     rows = (await session.execute(select(Tenant))).scalars().all()
-    codes = {t.id: t.code for t in rows}
+    codes: dict[uuid.UUID | None, str] = {t.id: t.code for t in rows}
     return Directory.of(
         TenantInfo(t.id, t.code, t.name, TenantKind(t.kind), t.parent_id, codes.get(t.parent_id))
         for t in rows
