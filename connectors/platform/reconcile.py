@@ -29,6 +29,7 @@ from connectors.platform.protocol import Update, UpdateKind, parse_update
 from connectors.platform.pull import puller_scope
 from connectors.platform.settings import PlatformSettings
 from hub.auth import system_scope
+from hub.backoff import Policy, delay
 from hub.cases.enums import CaseStatus
 from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef
@@ -61,6 +62,9 @@ class Reconciliation:
         )
 
 
+RETRY = Policy(base=0.4, cap=5.0)  # a few quick tries: reconcile is run by a person
+
+
 async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
     """The platform may fail now and then: a few tries, backing off, before giving up."""
     for attempt in range(ATTEMPTS):
@@ -69,7 +73,7 @@ async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
         except Unavailable:
             if attempt == ATTEMPTS - 1:
                 raise
-            await asyncio.sleep(0.2 * 2**attempt)
+            await asyncio.sleep(delay(attempt + 1, RETRY))
     raise AssertionError("unreachable")
 
 
