@@ -116,8 +116,9 @@ def title_of(description: str) -> str:
 
 
 def category_of(call: HotlineCall) -> tuple[Category, Classification | None]:
-    """The call system's category, else the caller's words (OTHER when unsure)."""
-    if call.category is not None:
+    """The call system's category, else the caller's words (OTHER when unsure). The call
+    system's OTHER means the operator did not pick one: the words may still say (粉尘 is DUST)."""
+    if call.category is not None and call.category != Category.OTHER:
         return call.category, None
     found = classify(call.description)
     return found.category, found

@@ -196,6 +196,18 @@ async def test_category_from_the_callers_words(hub: Hub, description: str, categ
     assert (await case(hub, response.json()["caseId"]))["category"] == category
 
 
+@pytest.mark.parametrize(("given", "category"), [("OTHER", "DUST"), (DROP, "DUST")])
+async def test_a_call_without_a_category_is_read_from_its_words(
+    hub: Hub, given: object, category: str
+) -> None:
+    """The call system's OTHER is "not picked": the words still say what it is about."""
+    body = call(category=given, sourceName=DROP, address=DROP, town=DROP)
+    body["description"] = "超化镇马鞍河村附近水泥厂粉尘很大"
+    response = await post(hub, body)
+    assert response.status_code == 201, response.text
+    assert (await case(hub, response.json()["caseId"]))["category"] == category
+
+
 async def test_the_call_systems_category_wins(hub: Hub) -> None:
     response = await post(hub, call(category="NOISE", sourceName=DROP))
     assert (await case(hub, response.json()["caseId"]))["category"] == "NOISE"
