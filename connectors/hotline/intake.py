@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.hotline.classify import Classification, classify
 from connectors.hotline.names import match_source
-from connectors.hotline.phones import normalize_phone
+from connectors.hotline.phones import normalize_phone, not_a_phone
 from connectors.ingest import (
     CLOCK_SKEW,
     LAT_RANGE,
@@ -94,9 +94,7 @@ def parse(payload: dict[str, Any], now: datetime) -> HotlineCall:
         missing = "latitude" if call.latitude is None else "longitude"
         problems.append(Problem(missing, "give both latitude and longitude, or neither"))
     if call.caller_phone is not None and normalize_phone(call.caller_phone) is None:
-        problems.append(
-            Problem("callerPhone", "callerPhone is not a mainland mobile or landline number")
-        )
+        problems.append(Problem("callerPhone", not_a_phone("callerPhone")))
     if problems:
         raise Refused(422, problems)
     return call

@@ -116,6 +116,8 @@ BAD_BODIES = [
     ("town a number", call(town=7), "town"),
     ("phone not a number", call(callerPhone="call me maybe"), "callerPhone"),
     ("phone too short", call(callerPhone="12345"), "callerPhone"),
+    ("phone letters", call(callerPhone="abc"), "callerPhone"),
+    ("phone without area code", call(callerPhone="62345678"), "callerPhone"),
     ("NUL in description", call(description="扬尘\x00"), "description"),
 ]
 
@@ -269,6 +271,8 @@ async def test_source_is_looked_up_in_the_named_town_only(hub: Hub) -> None:
         ("0086 13800000000", "13800000000"),
         ("１３８ ００００ ００００", "13800000000"),
         ("(0371) 6234-5678", "037162345678"),
+        ("0371-62345678-801", "037162345678-801"),
+        ("0371-62345678转801", "037162345678-801"),
     ],
 )
 async def test_phone_is_stored_normalised(hub: Hub, given: str, stored: str) -> None:
@@ -280,6 +284,11 @@ async def test_phone_is_stored_normalised(hub: Hub, given: str, stored: str) -> 
         row = await session.scalar(select(Report).where(Report.external_id == CALL["callId"]))
     assert row is not None and row.reporter_phone == stored
     assert row.payload["callerPhone"] == given  # the payload stays as it came
+
+
+async def test_a_phone_refusal_says_what_a_number_looks_like(hub: Hub) -> None:
+    error = refused(await post(hub, call(callerPhone="abc")), 422, "callerPhone")
+    assert error["message"].startswith("callerPhone 不是有效的手机或固定电话号码"), error
 
 
 async def test_anonymous_flag_is_kept(hub: Hub) -> None:
