@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.hotline.classify import Classification, classify
 from connectors.hotline.names import match_source
-from connectors.hotline.phones import normalize_phone
+from connectors.hotline.phones import normalize_phone, not_a_phone
 from connectors.ingest import (
     CLOCK_SKEW,
     LAT_RANGE,
@@ -94,9 +94,7 @@ def parse(payload: dict[str, Any], now: datetime) -> HotlineCall:
         missing = "latitude" if call.latitude is None else "longitude"
         problems.append(Problem(missing, "give both latitude and longitude, or neither"))
     if call.caller_phone is not None and normalize_phone(call.caller_phone) is None:
-        problems.append(
-            Problem("callerPhone", "callerPhone is not a mainland mobile or landline number")
-        )
+        problems.append(Problem("callerPhone", not_a_phone("callerPhone")))
     if problems:
         raise Refused(422, problems)
     return call
@@ -116,8 +114,9 @@ def title_of(description: str) -> str:
 
 
 def category_of(call: HotlineCall) -> tuple[Category, Classification | None]:
-    """The call system's category, else the caller's words (OTHER when unsure)."""
-    if call.category is not None:
+    """The call system's category, else the caller's words (OTHER when unsure). The call
+    system's OTHER means the operator did not pick one: the words may still say (粉尘 is DUST)."""
+    if call.category is not None and call.category != Category.OTHER:
         return call.category, None
     found = classify(call.description)
     return found.category, found

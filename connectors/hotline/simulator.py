@@ -16,8 +16,10 @@ applies each Idempotency-Key once, and can be told to fail the next callbacks (a
 or a dropped answer) to show that the result still arrives exactly once in effect.
 
 Under ``sanwang serve --demo`` the hotline connector's lifespan runs ``demo``: the call system,
-a call every few seconds, and a simulated town office that resolves some of the calls' cases
-(so the callbacks come) and records what the callers said of the result.
+a call every few seconds, and a simulated town office (演示镇办（模拟）, OPERATOR of the demo's
+towns, its results approved by 演示督查（模拟）) that resolves some of the cases the simulator's
+own calls opened (so the callbacks come) and records what those callers said of the result. A
+case a person registered, and a callback about a case a person resolved, are never touched.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import logging
 import random
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -303,20 +305,21 @@ def describe(body: dict[str, Any], response: httpx.Response) -> str:
 
 OPEN_HOTLINE = """query($first: Int) { cases(first: $first, filter: {channels: [HOTLINE],
   status: [REGISTERED]}) { edges { node { id number tenant { code } } } } }"""
+# (who acts: the town office or the reviewer, the mutation); 督查 is someone else's check.
 STEPS = (
     (
-        "dispatchCase",
+        "office",
         "mutation($id: ID!, $town: String!) { dispatchCase(caseId: $id, input: "
         '{tenantCode: $town, note: "请属地核查处理"}) { __typename } }',
     ),
-    ("acceptCase", 'mutation($id: ID!) { acceptCase(caseId: $id, note: "已签收") { __typename } }'),
+    ("office", 'mutation($id: ID!) { acceptCase(caseId: $id, note: "已签收") { __typename } }'),
     (
-        "submitResult",
+        "office",
         "mutation($id: ID!) { submitResult(caseId: $id, input: {result: "
         '"已到现场核查，责令企业停产整改，已安装喷淋抑尘设施"}) { __typename } }',
     ),
     (
-        "reviewCase",
+        "reviewer",
         "mutation($id: ID!) { reviewCase(caseId: $id, input: {decision: APPROVE}) { __typename } }",
     ),
 )
@@ -336,27 +339,40 @@ async def gql(
     return response.json().get("data") or {}
 
 
-async def resolve_one(client: httpx.AsyncClient, base_url: str, office: str) -> str | None:
-    """The simulated town office takes the oldest registered hotline case through to RESOLVED."""
-    data = await gql(client, base_url, office, OPEN_HOTLINE, first=200)
+async def resolve_one(
+    client: httpx.AsyncClient, base_url: str, tokens: dict[str, str], own: Collection[str]
+) -> dict[str, str] | None:
+    """The simulated town office takes the oldest registered hotline case that the simulator's
+    own calls opened (``own``: case ids) through to RESOLVED, the reviewer approving; a case a
+    person registered, or one that went to the command centre, is left to people."""
+    data = await gql(client, base_url, tokens["office"], OPEN_HOTLINE, first=200)
     edges = (data.get("cases") or {}).get("edges") or []
-    if not edges:
+    mine = [e["node"] for e in edges if e["node"]["id"] in own]
+    if not mine:
         return None
-    case = edges[-1]["node"]  # newest first: the last is the oldest
+    case = mine[-1]  # newest first: the last is the oldest
     town = case["tenant"]["code"]
-    for _name, mutation in STEPS:
-        await gql(client, base_url, office, mutation, id=case["id"], town=town)
-    return case["number"]
+    for who, mutation in STEPS:
+        done = await gql(client, base_url, tokens[who], mutation, id=case["id"], town=town)
+        if next(iter(done.values()), {}).get("__typename") != "CaseResult":
+            return None  # refused (someone else moved it meanwhile): leave it
+    return case
 
 
 @dataclass
 class Demo:
+    """The call system's side of ``serve --demo``. It keeps to its own: the office resolves only
+    cases its calls opened, and callers answer only for cases the office resolved."""
+
     base_url: str
     hotline: str  # token: the call system (posts calls, records feedback)
-    office: str  # token: the simulated town office and supervisor
+    office: str  # token: the simulated town office (OPERATOR of the demo's towns)
+    reviewer: str  # token: the simulated reviewer (SUPERVISOR)
     system: CallSystem
     maker: CallMaker = field(default_factory=CallMaker)
     feedback: asyncio.Queue = field(default_factory=asyncio.Queue)
+    opened: set[str] = field(default_factory=set)  # case ids the simulator's calls opened
+    resolved: set[str] = field(default_factory=set)  # case ids the simulated office resolved
 
     async def run(self, interval: float = DEMO_CALL_SECONDS) -> None:
         self.system.on_effect = self.feedback.put_nowait
@@ -376,22 +392,35 @@ class Demo:
             body = maker.call()
         response = await post_call(client, self.base_url, self.hotline, body)
         log.info("hotline simulator: %s", describe(body, response))
+        if response.status_code == 201 and not response.json()["duplicateOf"]:
+            self.opened.add(response.json()["caseId"])  # joining a case is not opening it
         if tick % DEMO_RESOLVE_EVERY == 0:
-            if rnd.random() < 0.3:
-                self.system.fail(1)  # the call system is busy: the hub retries
-            number = await resolve_one(client, self.base_url, self.office)
-            if number:
-                log.info("hotline simulator: the town office resolved %s", number)
+            await self.resolve(client)
         while not self.feedback.empty():
-            result = self.feedback.get_nowait()
-            said = "UNSATISFIED" if rnd.random() < 0.2 else "SATISFIED"
-            await gql(client, self.base_url, self.hotline, FEEDBACK, id=result["caseId"], s=said)
-            log.info(
-                "hotline simulator: called back for %s (%s): %s",
-                result["callId"],
-                result["caseNumber"],
-                said,
-            )
+            await self.answer(client, self.feedback.get_nowait())
+
+    async def resolve(self, client: httpx.AsyncClient) -> None:
+        if self.maker.rnd.random() < 0.3:
+            self.system.fail(1)  # the call system is busy: the hub retries
+        tokens = {"office": self.office, "reviewer": self.reviewer}
+        case = await resolve_one(client, self.base_url, tokens, self.opened)
+        if case is not None:
+            self.resolved.add(case["id"])
+            log.info("hotline simulator: the town office resolved %s", case["number"])
+
+    async def answer(self, client: httpx.AsyncClient, result: dict[str, Any]) -> None:
+        """The caller's word on a result: only on a case the simulated office resolved (a
+        person working a case calls the caller back themselves)."""
+        if result.get("caseId") not in self.resolved:
+            return
+        said = "UNSATISFIED" if self.maker.rnd.random() < 0.2 else "SATISFIED"
+        await gql(client, self.base_url, self.hotline, FEEDBACK, id=result["caseId"], s=said)
+        log.info(
+            "hotline simulator: called back for %s (%s): %s",
+            result["callId"],
+            result["caseNumber"],
+            said,
+        )
 
 
 @contextlib.asynccontextmanager
@@ -400,6 +429,7 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     system on loopback, a town office resolving cases, callers answering the callback."""
     from connectors.hotline.callback import install
     from hub.auth import issue_jwt
+    from hub.demo import principals
 
     settings = state["settings"]
     key = state.get("key") or settings.signing_key()
@@ -407,8 +437,9 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     async with call_system() as system:
         install(settings.model_copy(update={"hotline_callback_url": system.url}))
         hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
-        office = issue_jwt(key, "demo-town-office", ["ADMIN"], [], hours=year)
-        sim = Demo(settings.http_url, hotline, office, system)
+        office = await principals.issue(state["db"], principals.OFFICE)
+        reviewer = await principals.issue(state["db"], principals.REVIEWER)
+        sim = Demo(settings.http_url, hotline, office, reviewer, system)
         interval = getattr(settings, "hotline_demo_call_seconds", DEMO_CALL_SECONDS)
         task = asyncio.create_task(sim.run(interval))
         log.info(

@@ -1,31 +1,34 @@
 """serve --demo: the platform simulator in the API process, the pull pointed at it, an
-assignment now and then, and platform cases moved one step at a time so that their statuses
-go back up (visible at the simulator's GET /_sim/state)."""
+assignment now and then, and the cases of the simulator's own assignments moved one step at a
+time so that their statuses go back up (visible at the simulator's GET /_sim/state). Cases the
+real platform or a person brought in are never moved: the simulator keeps to its own. The
+steps are taken as the demo's named town office (OPERATOR of its towns) and reviewer
+(hub.demo.principals), never as ADMIN."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from sqlalchemy import select
 
 from connectors.platform.settings import platform_settings, use
 from connectors.platform.simulator import Simulator, serving
-from hub.auth import Principal, scope_for, system_scope
+from hub.auth import Scope, scope_for, system_scope
 from hub.cases import inputs, loaders, steps
-from hub.cases.enums import OPEN_STATUSES, CaseStatus, Channel, Satisfaction, channel_bit
-from hub.cases.model import Case
+from hub.cases.enums import OPEN_STATUSES, CaseStatus, Satisfaction
+from hub.cases.intake import PLATFORM_SYSTEM
+from hub.cases.model import Case, ExternalRef
 from hub.config import local_tz
 from hub.db import Database
-from hub.roles import Role
+from hub.demo.principals import OFFICE, REVIEWER
 
 log = logging.getLogger("connectors.platform")
 
 DEMO_POLL_SECONDS = 3.0
-HANDLER = Principal("demo-platform", "市平台案件办理（演示）", frozenset({Role.ADMIN}), ())
 _managed = False  # True when the demo (not the environment) decides where the platform is
 
 
@@ -75,47 +78,51 @@ async def _feed(sim: Simulator, db: Database, every: float) -> None:
         await asyncio.sleep(every)
         sim.assign()
         try:
-            await advance_platform_cases(db, 3)
+            await advance_platform_cases(db, 3, sim.cases.keys())
         except Exception:  # the demo goes on; say why in the log
             log.exception("demo: moving platform cases failed")
 
 
-async def advance_platform_cases(db: Database, how_many: int) -> int:
-    """Move the least recently changed open platform cases one workflow step each."""
-    scope = scope_for(HANDLER, (await system_scope(db)).directory)
+async def advance_platform_cases(db: Database, how_many: int, own: Collection[str]) -> int:
+    """Move the least recently changed open cases of the simulator's own assignments (``own``:
+    platform case ids) one workflow step each."""
+    directory = (await system_scope(db)).directory
+    office, reviewer = scope_for(OFFICE, directory), scope_for(REVIEWER, directory)
     moving = [*OPEN_STATUSES, CaseStatus.RESOLVED, CaseStatus.FEEDBACK_GIVEN]
-    async with db.session(scope.tenant_ids) as session:
+    async with db.session(office.tenant_ids) as session:
         ids = list(
             await session.scalars(
                 select(Case.id)
+                .join(ExternalRef, ExternalRef.case_id == Case.id)
+                .where(ExternalRef.system == PLATFORM_SYSTEM)
+                .where(ExternalRef.external_id.in_(list(own)))
                 .where(Case.status.in_(moving))
-                .where(Case.channel_mask.op("&")(channel_bit(Channel.PLATFORM)) != 0)
                 .order_by(Case.updated_at)
                 .limit(how_many)
             )
         )
     for case_id in ids:
-        async with db.session(scope.tenant_ids, write=True) as session:
-            await step(session, scope, str(case_id))
+        async with db.session(office.tenant_ids, write=True) as session:
+            await step(session, office, reviewer, str(case_id))
             await session.commit()
     return len(ids)
 
 
-async def step(session: Any, scope: Any, case_id: str) -> None:
+async def step(session: Any, office: Scope, reviewer: Scope, case_id: str) -> None:
     case = await loaders.case_for_change(session, case_id)
     status = CaseStatus(case.status)
     if status == CaseStatus.REGISTERED:
-        town = scope.directory.by_id[case.tenant_id].code
+        town = office.directory.by_id[case.tenant_id].code
         await steps.dispatch(
-            session, scope, case_id, inputs.DispatchInput(town, note="演示：转办"), tz=local_tz()
+            session, office, case_id, inputs.DispatchInput(town, note="演示：转办"), tz=local_tz()
         )
     elif status == CaseStatus.DISPATCHED:
-        await steps.accept(session, scope, case_id, "演示：已签收")
+        await steps.accept(session, office, case_id, "演示：已签收")
     elif status == CaseStatus.HANDLING:
-        await steps.submit_result(session, scope, case_id, "已现场核查，责令整改完毕", None)
-    elif status == CaseStatus.UNDER_REVIEW:
-        await steps.review(session, scope, case_id, True, "审核通过")
+        await steps.submit_result(session, office, case_id, "已现场核查，责令整改完毕", None)
+    elif status == CaseStatus.UNDER_REVIEW:  # 督查: someone other than the office checks
+        await steps.review(session, reviewer, case_id, True, "审核通过")
     elif status == CaseStatus.RESOLVED:
-        await steps.record_feedback(session, scope, case_id, Satisfaction.SATISFIED, "已回访")
+        await steps.record_feedback(session, office, case_id, Satisfaction.SATISFIED, "已回访")
     elif status == CaseStatus.FEEDBACK_GIVEN:
-        await steps.close(session, scope, case_id, "结案")
+        await steps.close(session, office, case_id, "结案")

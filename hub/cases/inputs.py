@@ -10,7 +10,7 @@ from typing import Any
 
 from hub.cases.enums import Category, Channel, Priority
 from hub.cases.model import Case, Report
-from hub.cases.phones import normalize_phone
+from hub.cases.phones import check_phone
 from hub.validation import check_point, check_text, check_time
 
 
@@ -61,10 +61,10 @@ def validate_register(inp: RegisterInput) -> None:
     inp.external_id = check_text("externalId", inp.external_id)
     inp.address = check_text("address", inp.address)
     inp.reporter_name = check_text("reporterName", inp.reporter_name)
-    inp.reporter_phone = check_text("reporterPhone", inp.reporter_phone)
-    if inp.reporter_phone:
-        # One form before any comparison; a number we cannot read is kept as it came.
-        inp.reporter_phone = normalize_phone(inp.reporter_phone) or inp.reporter_phone
+    # One form before any comparison; a number nobody could call back is refused.
+    inp.reporter_phone = check_phone(
+        "reporterPhone", check_text("reporterPhone", inp.reporter_phone)
+    )
     check_point(inp.latitude, inp.longitude)
     for name in ("occurred_at", "received_at", "due_at"):
         check_time(_camel(name), getattr(inp, name))

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
 from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Category, Channel, channel_bit
 from hub.cases.loaders import load_options
-from hub.cases.model import Case
+from hub.cases.model import Case, ExternalRef, Report
 from hub.db import utcnow
 from hub.errors import invalid
 from hub.pagination import decode_cursor, encode_cursor, page_size
@@ -62,6 +62,19 @@ def _check_text(text: str) -> None:
         raise invalid("filter.text", "text contains a NUL character")
 
 
+def _text_matches(pattern: str) -> ColumnElement[bool]:
+    """The case's own words, or an id another system knows it by: a report's external id (a
+    12369 callId) or an external ref (a platform case id). EXISTS keeps it one statement."""
+    own = (Case.number, Case.title, Case.description, Case.address)
+    reported = exists().where(
+        Report.case_id == Case.id, Report.external_id.ilike(pattern, escape="\\")
+    )
+    referred = exists().where(
+        ExternalRef.case_id == Case.id, ExternalRef.external_id.ilike(pattern, escape="\\")
+    )
+    return or_(*(col.ilike(pattern, escape="\\") for col in own), reported, referred)
+
+
 def _in_utc_range(value: datetime) -> bool:
     try:
         value.astimezone(UTC)
@@ -92,15 +105,7 @@ def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) ->
         query = query.where(Case.source_id == _source_id(flt.source_id))
     if flt.text:
         _check_text(flt.text)
-        pattern = f"%{_escape_like(flt.text.strip())}%"
-        query = query.where(
-            or_(
-                *(
-                    col.ilike(pattern, escape="\\")
-                    for col in (Case.number, Case.title, Case.description, Case.address)
-                )
-            )
-        )
+        query = query.where(_text_matches(f"%{_escape_like(flt.text.strip())}%"))
     for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
         if value is not None and value.tzinfo is None:
             raise invalid(f"filter.{name}", f"{name} needs a UTC offset")

@@ -2,8 +2,9 @@
 
 The order: the town the sender names; else the town's grid cell that contains the point; else
 the source's town; else the town or village the address names (a gazetteer of the grid cells'
-and towns' names); else the city command centre's queue. A caller only routes into towns it
-sees. The route's step and reason go on the case's timeline.
+and towns' names) or, without an address, the one the description names (a caller who says
+"超化镇马鞍河村附近水泥厂粉尘很大" has said where); else the city command centre's queue. A
+caller only routes into towns it sees. The route's step and reason go on the case's timeline.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
             f"the source's town: {code}",
             RouteStep.SOURCE,
         )
-    named = await _named_place(session, scope, inp.address)
+    named = await _named_place(session, scope, inp.address, inp.description)
     if named is not None:
         return named
     if cell is not None:  # only the city's own cell holds the point: its command centre
@@ -102,10 +103,15 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
     )
 
 
-async def _named_place(session: AsyncSession, scope: Scope, address: str | None) -> Route | None:
-    if not address:
+async def _named_place(
+    session: AsyncSession, scope: Scope, address: str | None, description: str | None
+) -> Route | None:
+    """The place the address names; the description is read only when there is no address
+    (an address that names nothing known is not second-guessed from the words)."""
+    where, text = ("address", address) if address else ("description", description)
+    if not text:
         return None
-    found = (await gazetteer(session.info["db"], scope)).find(address)
+    found = (await gazetteer(session.info["db"], scope)).find(text)
     if found is None or not scope.sees(found.place.tenant_id):
         return None
     place = found.place
@@ -114,7 +120,7 @@ async def _named_place(session: AsyncSession, scope: Scope, address: str | None)
         place.tenant_id,
         place.cell_id,
         None,
-        f"the address names {'、'.join(dict.fromkeys(found.words))}: {place.name} of {code}",
+        f"the {where} names {'、'.join(dict.fromkeys(found.words))}: {place.name} of {code}",
         RouteStep.ADDRESS,
     )
 

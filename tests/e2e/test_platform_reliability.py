@@ -118,7 +118,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
 
         await eventually(all_assigned, 120, interval=0.2)
         for _ in range(STEPS // 2):
-            await advance_platform_cases(db, ASSIGNMENTS)
+            await advance_platform_cases(db, ASSIGNMENTS, sim.cases.keys())
         late = sim.assign()  # the platform keeps assigning meanwhile
         sim.update(sim.feed[0]["platformCaseId"], "URGED", note="请加快办理")
 
@@ -128,7 +128,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
         await eventually(some_delivered, 120, interval=0.2)
         first.kill()  # in the middle of deliveries: what it held comes back after 4 s
         for _ in range(STEPS - STEPS // 2):
-            await advance_platform_cases(db, ASSIGNMENTS + 1)
+            await advance_platform_cases(db, ASSIGNMENTS + 1, sim.cases.keys())
         procs.append(second := sanwang("worker", env, tmp_path))
 
         async def settled() -> bool:

@@ -62,6 +62,9 @@ mutation Dispatch($caseId: ID!, $input: DispatchInput!) {
 }"""
 
 
+PHONE_OF = "query($id: ID!) { case(id: $id) { reports { reporter { phone } } } }"
+
+
 def mutation(name: str, params: str = "", args: str = "") -> str:
     """One case mutation answering its UserError's code, message and field."""
     return f"""
@@ -310,6 +313,9 @@ async def test_null_for_a_non_null_argument(hub: Hub) -> None:
         ("description", "\x00"),
         ("externalId", "12369-\x00"),
         ("reporterPhone", "138\x0012345678"),
+        ("reporterPhone", "abc"),
+        ("reporterPhone", "62345678"),
+        ("reporterPhone", "13812345678-801"),
         ("address", "来集镇\x00"),
     ],
 )
@@ -318,13 +324,32 @@ async def test_register_refuses_a_bad_text(hub: Hub, field: str, value: str) -> 
     await attempt(hub, REGISTER, {"input": {**good, field: value}}, "VALIDATION", field)
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("+86 138 1234 5678", "13812345678"), ("0371-62345678-801", "037162345678-801")],
+)
+async def test_register_stores_the_reporters_phone_in_one_form(
+    hub: Hub, given: str, stored: str
+) -> None:
+    case_id = await new_case(hub, reporterPhone=given)
+    data = await hub.gql(PHONE_OF, {"id": case_id})
+    assert data["case"]["reports"][0]["reporter"]["phone"] == stored
+
+
+async def test_a_phone_refusal_names_the_field_in_chinese(hub: Hub) -> None:
+    good = {"channel": "HOTLINE", "title": "t", "description": "d", "category": "AIR"}
+    done = (await hub.gql(REGISTER, {"input": {**good, "reporterPhone": "abc"}}))["registerCase"]
+    user_error(done, "VALIDATION", "reporterPhone")
+    assert done["message"].startswith("reporterPhone 不是有效的手机或固定电话号码"), done
+
+
 async def test_texts_at_their_limits_are_taken(hub: Hub) -> None:
     case_id = await new_case(
         hub,
         title="扬" * 200,
         description="d" * 10_000,
         externalId="e" * 128,
-        reporterPhone="1" * 32,
+        reporterPhone="0086 (0371) 6234-5678 ext. 80123",  # 32 characters, a real number
     )
     assert (await hub.gql(CASE, {"id": case_id}))["case"]["status"] == "REGISTERED"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hub.demo import world
-from tests.conftest import Hub
+from tests.conftest import Hub, register
 from tests.operations import op
 
 URL = "/ingest/hotline"
@@ -138,6 +138,22 @@ ROUTES = [
     ),
     ("nothing to go by", {}, "xinmi", None, "COMMAND_CENTRE", "command centre"),
     (
+        "no address, the description names a village",
+        {"description": "超化镇马鞍河村附近水泥厂粉尘很大"},
+        "chaohua",
+        "chaohua-03",
+        "ADDRESS",
+        "the description names 超化镇、马鞍河村",
+    ),
+    (
+        "an address naming nothing known: the description is not read",
+        {"address": "郑州市金水区", "description": "超化镇马鞍河村附近粉尘很大"},
+        "xinmi",
+        None,
+        "COMMAND_CENTRE",
+        "",
+    ),
+    (
         "town beats the address",
         {"town": "goutang", "address": "来集镇李堂村"},
         "goutang",
@@ -184,6 +200,22 @@ async def test_routing_table(
             select(Event.data).where(Event.case_id == uuid.UUID(answer["caseId"]))
         )
     assert data["routeStep"] == step
+
+
+@pytest.mark.parametrize(
+    ("address", "town", "cell_code"),
+    [(None, "chaohua", "chaohua-03"), ("郑州市金水区", "xinmi", None)],
+    ids=["no address", "an address naming nothing known"],
+)
+async def test_register_case_routes_by_the_description_without_an_address(
+    hub: Hub, address: str | None, town: str, cell_code: str | None
+) -> None:
+    """registerCase reads the description for a place only when no address is given."""
+    fields = {"address": address} if address else {}
+    done = await register(hub, description="超化镇马鞍河村附近水泥厂粉尘很大", **fields)
+    found = await Calls(hub).case(done["case"]["id"])
+    assert found["tenant"]["code"] == town
+    assert (found["gridCell"] or {}).get("code") == cell_code
 
 
 # --- one problem, one case -------------------------------------------------------------------

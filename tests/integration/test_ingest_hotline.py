@@ -116,6 +116,8 @@ BAD_BODIES = [
     ("town a number", call(town=7), "town"),
     ("phone not a number", call(callerPhone="call me maybe"), "callerPhone"),
     ("phone too short", call(callerPhone="12345"), "callerPhone"),
+    ("phone letters", call(callerPhone="abc"), "callerPhone"),
+    ("phone without area code", call(callerPhone="62345678"), "callerPhone"),
     ("NUL in description", call(description="扬尘\x00"), "description"),
 ]
 
@@ -196,6 +198,18 @@ async def test_category_from_the_callers_words(hub: Hub, description: str, categ
     assert (await case(hub, response.json()["caseId"]))["category"] == category
 
 
+@pytest.mark.parametrize(("given", "category"), [("OTHER", "DUST"), (DROP, "DUST")])
+async def test_a_call_without_a_category_is_read_from_its_words(
+    hub: Hub, given: object, category: str
+) -> None:
+    """The call system's OTHER is "not picked": the words still say what it is about."""
+    body = call(category=given, sourceName=DROP, address=DROP, town=DROP)
+    body["description"] = "超化镇马鞍河村附近水泥厂粉尘很大"
+    response = await post(hub, body)
+    assert response.status_code == 201, response.text
+    assert (await case(hub, response.json()["caseId"]))["category"] == category
+
+
 async def test_the_call_systems_category_wins(hub: Hub) -> None:
     response = await post(hub, call(category="NOISE", sourceName=DROP))
     assert (await case(hub, response.json()["caseId"]))["category"] == "NOISE"
@@ -257,6 +271,8 @@ async def test_source_is_looked_up_in_the_named_town_only(hub: Hub) -> None:
         ("0086 13800000000", "13800000000"),
         ("１３８ ００００ ００００", "13800000000"),
         ("(0371) 6234-5678", "037162345678"),
+        ("0371-62345678-801", "037162345678-801"),
+        ("0371-62345678转801", "037162345678-801"),
     ],
 )
 async def test_phone_is_stored_normalised(hub: Hub, given: str, stored: str) -> None:
@@ -268,6 +284,11 @@ async def test_phone_is_stored_normalised(hub: Hub, given: str, stored: str) -> 
         row = await session.scalar(select(Report).where(Report.external_id == CALL["callId"]))
     assert row is not None and row.reporter_phone == stored
     assert row.payload["callerPhone"] == given  # the payload stays as it came
+
+
+async def test_a_phone_refusal_says_what_a_number_looks_like(hub: Hub) -> None:
+    error = refused(await post(hub, call(callerPhone="abc")), 422, "callerPhone")
+    assert error["message"].startswith("callerPhone 不是有效的手机或固定电话号码"), error
 
 
 async def test_anonymous_flag_is_kept(hub: Hub) -> None:

@@ -335,7 +335,7 @@ async def test_every_status_goes_up_in_order_once_and_reconcile_agrees(
     runtime = await jobs.start_embedded(fast(settings), hub.db)
     try:
         for _ in range(6):  # REGISTERED -> ... -> CLOSED
-            await advance_platform_cases(hub.db, 4)
+            await advance_platform_cases(hub.db, 4, simulator.cases.keys())
 
         async def delivered() -> bool:
             return set(await outbox_states(hub.db)) == {SendState.DELIVERED}

@@ -37,7 +37,13 @@ TABLE = [
     ("1380000000", None),  # 10 digits
     ("138000000000", None),  # 12 digits
     ("+1 415 555 0100", None),
-    ("0371-62345678-801", None),  # an extension
+    ("0371-62345678-801", "037162345678-801"),  # an extension
+    ("0371-62345678转801", "037162345678-801"),
+    ("0371 6234 5678 ext. 801", "037162345678-801"),
+    ("010-12345678 分机 2", "01012345678-2"),
+    ("13800000000-12", None),  # a mobile has no extension
+    ("0371-62345678-1234567", None),  # seven digits are no extension
+    ("12369", None),  # a service number reaches the service, not the caller
     ("138O0000000", None),  # letter O
     ("١٣٨٠٠٠٠٠٠٠٠", None),  # Arabic-Indic digits
     ("call me", None),
@@ -79,5 +85,5 @@ def test_any_writing_of_a_mobile_gives_the_mobile(
 def test_canonical_form_is_a_fixed_point(text: str) -> None:
     found = normalize_phone(text)
     if found is not None:
-        assert found.isascii() and found.isdigit()
+        assert found.isascii() and found.replace("-", "", 1).isdigit()
         assert normalize_phone(found) == found
