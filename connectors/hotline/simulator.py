@@ -354,7 +354,8 @@ async def resolve_one(
     town = case["tenant"]["code"]
     for who, mutation in STEPS:
         done = await gql(client, base_url, tokens[who], mutation, id=case["id"], town=town)
-        if next(iter(done.values()), {}).get("__typename") != "CaseResult":
+        answer: dict[str, Any] = next(iter(done.values()), {})
+        if answer.get("__typename") != "CaseResult":
             return None  # refused (someone else moved it meanwhile): leave it
     return case
 
