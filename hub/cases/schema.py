@@ -272,6 +272,7 @@ class Mutation:
     async def register_case(self, info: Info, input: RegisterCaseInput) -> CaseMutationResult:
         ctx = info.context
         try:
+            intake.throttle(ctx.db, ctx.scope, ctx.settings.register_rate_per_minute)
             data = register_input(input)
         except DomainError as exc:
             return UserError.of(exc)

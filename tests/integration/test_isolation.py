@@ -304,7 +304,7 @@ async def test_other_towns_by_code_read_like_unknown_towns(
 
 async def test_another_towns_external_id_reads_like_a_new_one(hub: Hub, world: World) -> None:
     token = hub.token("OPERATOR", [A])
-    data = {"channel": "HOTLINE", "title": "扬尘", "description": "扬尘", "category": "DUST"}
+    data = {"channel": "OTHER", "title": "扬尘", "description": "扬尘", "category": "DUST"}
     taken = await answer(
         hub, op("RegisterCase"), token, input={**data, "externalId": f"iso-{B}-registered"}
     )

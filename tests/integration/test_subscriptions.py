@@ -86,7 +86,9 @@ async def test_a_failed_mutation_publishes_nothing(
             op("AcceptCase"), {"caseId": case["id"]}, token=hub.token("MEMBER", ["laiji"])
         )
         assert accepted["acceptCase"]["code"] == "INVALID_TRANSITION"
-        elsewhere = await register(hub, token=hub.token("OPERATOR", ["laiji"]), tenantCode="dawei")
+        elsewhere = await register(
+            hub, token=hub.token("OPERATOR", ["laiji"]), channel="GRID", tenantCode="dawei"
+        )
         assert elsewhere["code"] == "VALIDATION"
 
         # Refused after the change was made and its notice queued: the rollback drops it.
