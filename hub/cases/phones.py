@@ -17,6 +17,16 @@ LANDLINE = re.compile(r"(?:010|02[0-9])[0-9]{8}|0[3-9][0-9]{2}[0-9]{7,8}")
 # Separators people and call systems write between digit groups (after NFKC).
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.·/()\[\]]")
 _DIGITS = re.compile(r"[0-9]+")
+# A number said or typed in free text (a title, a description, a note): a mobile, whole or in
+# groups of 3-4-4, or a landline with its area code; optionally after +86; never a piece of a
+# longer run of digits (case numbers, dates, device ids).
+_SEP = r"[ \-]?"
+_IN_TEXT = re.compile(
+    r"(?<![0-9])(?:\+?86" + _SEP + r")?"
+    r"(?:1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}"
+    r"|[(（]?0[1-9][0-9]{1,2}[)）]?" + _SEP + r"[0-9]{7,8})"
+    r"(?![0-9])"
+)
 
 
 def normalize_phone(text: str | None, *, area_code: str | None = None) -> str | None:
@@ -51,3 +61,23 @@ def normalize_phone(text: str | None, *, area_code: str | None = None) -> str | 
 
 def is_mobile(canonical: str) -> bool:
     return MOBILE.fullmatch(canonical) is not None
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: the first three and last four digits stay."""
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 1)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def redact_phones(text: str) -> str:
+    """Free text with every phone number in it masked as the phone field is (138****5678): a
+    number the caller spoke ends up in titles, descriptions and notes."""
+    return _IN_TEXT.sub(_masked, text)
+
+
+def _masked(found: re.Match[str]) -> str:
+    digits = "".join(_DIGITS.findall(found.group()))
+    if len(digits) > 11 and digits.startswith("86"):
+        digits = digits[2:]
+    return mask_phone(digits)
