@@ -108,7 +108,7 @@ async def register(
         route.source_id,
         # Matching numbers is only for callers who see them: else the answer (duplicateOf)
         # tells a masked viewer whether a guessed number is the caller's.
-        inp.reporter_phone if scope.roles & UNMASKED_PHONE_ROLES else None,
+        inp.reporter_phone if _sees_numbers(scope) else None,
         inp.latitude,
         inp.longitude,
         unrouted=route.step == RouteStep.COMMAND_CENTRE,
@@ -144,6 +144,12 @@ async def register(
             )
         )
     return Registered(case, case.reports[0], True, None)
+
+
+def _sees_numbers(scope: Scope) -> bool:
+    """Whether the registering caller reads reporters' numbers unmasked: only then may what
+    registration answers depend on a number (else it is an oracle for masked numbers)."""
+    return bool(scope.roles & UNMASKED_PHONE_ROLES)
 
 
 def _require_channel(scope: Scope, channel: Channel) -> None:
@@ -403,7 +409,11 @@ async def _attach(
         report.outcome_reason,
         {"channel": report.channel, "report": str(report.id), "reason": reason},
     )
-    await _raise_priority(session, scope, case, rules or Rules())
+    if _sees_numbers(scope):
+        # Counting distinct callers after a masked viewer's report would tell them whether
+        # the number they typed was already a caller's (URGENT or not): their report is
+        # counted by the next registration of someone who sees numbers.
+        await _raise_priority(session, scope, case, rules or Rules())
 
 
 async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules: Rules) -> None:

@@ -5,7 +5,9 @@ registerCase answers, and registrations are rate-limited per principal (issue 11
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from hub.sources.model import Source
 from tests.conftest import Hub, register
 
 TOWN = "laiji"
@@ -106,6 +108,46 @@ async def test_an_operator_learns_nothing_from_a_callers_number(hub: Hub) -> Non
         answers.append((done["duplicateOf"], done["case"]["reportCount"]))
         assert done["case"]["id"] != called["case"]["id"]
     assert answers == [(None, 1), (None, 1)]
+
+
+PRIORITY = """mutation($input: RegisterCaseInput!) { registerCase(input: $input) {
+  ... on CaseResult { case { id priority } duplicateOf { id } }
+  ... on UserError { code message } } }"""
+
+
+async def _town_source(hub: Hub) -> str:
+    scope = await hub.scope()
+    async with hub.db.session(scope.tenant_ids) as session:
+        found = await session.scalar(
+            select(Source.id)
+            .where(Source.tenant_id == scope.directory.by_code[TOWN].id)
+            .order_by(Source.name)
+            .limit(1)
+        )
+    assert found is not None, "the seeded world has a source in the town"
+    return str(found)
+
+
+async def test_an_operator_learns_nothing_from_the_priority_either(hub: Hub) -> None:
+    """Several different callers make a case URGENT: if an operator's report counted, a guess
+    that leaves it NORMAL would be a caller's number."""
+    source = await _town_source(hub)
+    base = {"title": "扬尘", "description": "扬尘", "category": "DUST", "sourceId": source}
+
+    async def call(token: str, channel: str, phone: str) -> dict[str, object]:
+        data = {**base, "channel": channel, "tenantCode": TOWN, "reporterPhone": phone}
+        done = await hub.gql(PRIORITY, {"input": data}, token=token)
+        return done["registerCase"]
+
+    hotline = hub.token("HOTLINE")
+    first = await call(hotline, "HOTLINE", "13700000001")
+    await call(hotline, "HOTLINE", "13700000002")
+    guessed = await call(hub.token("OPERATOR", [TOWN]), "GRID", "13700000003")
+    assert guessed["duplicateOf"] == {"id": first["case"]["id"]}  # the same source
+    assert guessed["case"]["priority"] == "NORMAL"
+    # The operator's caller counts with the next call of someone who sees numbers.
+    later = await call(hotline, "HOTLINE", "13700000001")
+    assert later["case"]["priority"] == "URGENT"
 
 
 async def test_registrations_over_the_rate_are_refused(hub: Hub) -> None:
