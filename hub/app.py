@@ -27,7 +27,7 @@ from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
 from hub.config import Settings, get_settings
 from hub.db import Database
-from hub.gql import Context
+from hub.gql import Context, WatchedSocket
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -36,6 +36,8 @@ log = logging.getLogger("hub.app")
 
 
 class HubGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = WatchedSocket
+
     def __init__(self, db: Database, settings: Settings, key: str) -> None:
         super().__init__(
             build_schema(settings),

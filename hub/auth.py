@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -32,6 +33,8 @@ class Principal:
     roles: frozenset[Role]
     tenant_codes: tuple[str, ...]  # empty on a city-wide role: every tenant
     member_id: uuid.UUID | None = None
+    expires_at: datetime | None = None  # a JWT's exp
+    api_token: bool = False  # an API token stored in the database (so it can be revoked)
 
 
 SYSTEM = Principal("system", "系统", frozenset({Role.ADMIN}), ())
@@ -104,7 +107,17 @@ def principal_from_jwt(token: str, key: str) -> Principal:
         raise AuthError("invalid token: claim 'sub' must not be empty")
     if not roles:
         raise AuthError("invalid token: no roles")
-    return Principal(f"jwt:{sub}", name or sub, roles, tenants)
+    return Principal(f"jwt:{sub}", name or sub, roles, tenants, expires_at=_expiry(claims))
+
+
+def _expiry(claims: dict[str, Any]) -> datetime | None:
+    """The exp claim as a time (PyJWT checked it is a number in the future when present); one
+    past the calendar's end never comes."""
+    exp = claims.get("exp")
+    try:
+        return datetime.fromtimestamp(exp, UTC) if exp is not None else None
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def issue_jwt(
@@ -149,7 +162,37 @@ async def _principal_for_api_token(db: Database, token: str) -> Principal:
         frozenset(Role(r) for r in row.roles),
         tuple(row.tenant_codes),
         row.member_id,
+        api_token=True,
     )
+
+
+async def until_invalid(db: Database, principal: Principal, recheck_seconds: float) -> None:
+    """Return once the principal's token stops being valid: at a JWT's exp, or when an API
+    token is found revoked (checked every ``recheck_seconds``). A long-lived socket holds on
+    to the token it opened with; HTTP checks it on every request, this is the socket's check."""
+    while True:
+        wait = recheck_seconds if principal.api_token else None
+        if principal.expires_at is not None:
+            left = (principal.expires_at - datetime.now(UTC)).total_seconds()
+            if left <= 0:
+                return
+            wait = left if wait is None else min(wait, left)
+        if wait is None:
+            await asyncio.Future()  # never expires, never revoked: until the socket closes
+            return
+        await asyncio.sleep(wait)
+        if principal.api_token and await _revoked(db, principal.id):
+            return
+
+
+async def _revoked(db: Database, principal_id: str) -> bool:
+    async with db.session(()) as session:
+        row = (
+            await session.execute(
+                select(PrincipalRow.revoked_at).where(PrincipalRow.id == uuid.UUID(principal_id))
+            )
+        ).first()
+    return row is None or row.revoked_at is not None  # a deleted principal is revoked too
 
 
 async def create_token(

@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     offline_minutes: float = Field(
         60.0, gt=0, description="a device silent this long opens an offline alarm"
     )
+    # --- privacy of intake and subscriptions ---
+    register_rate_per_minute: int = Field(
+        120,
+        ge=0,
+        description="registerCase calls one principal may make per minute, counted per process "
+        "(0: no limit)",
+    )
+    subscription_recheck_seconds: float = Field(
+        5.0, gt=0, description="how often a subscription socket re-checks its API token"
+    )
     # --- one problem, one case (hub.cases.duplicates) ---
     duplicate_distance_meters: float = Field(
         300.0,

@@ -11,6 +11,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     VALIDATION = "VALIDATION"
     CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class DomainError(Exception):

@@ -7,6 +7,8 @@ shared by two resolvers) scoped to the caller's tenants.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -15,10 +17,14 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from graphql import GraphQLError
-from hub.auth import Scope
+from hub.auth import Scope, until_invalid
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode, invalid
@@ -116,6 +122,41 @@ def should_mask(error: GraphQLError) -> bool:
     """Mask unexpected errors only: parse, validation and domain errors are meant for clients."""
     original = error.original_error
     return original is not None and not isinstance(original, (GraphQLError, DomainError))
+
+
+# --- subscription sockets ------------------------------------------------------------------------
+
+FORBIDDEN_CLOSE = 4403  # what strawberry closes a refused connection_init with
+
+
+class WatchedSocket(BaseGraphQLTransportWSHandler[Context, None]):
+    """A graphql-transport-ws connection that lives no longer than its token: closed with 4403
+    at the JWT's expiry or once its API token is revoked (HTTP would answer 401 by then)."""
+
+    watch: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.watch is None:
+            self.watch = asyncio.create_task(self._close_when_invalid())
+
+    async def _close_when_invalid(self) -> None:
+        ctx = self.context
+        try:
+            await until_invalid(
+                ctx.db, ctx.scope.principal, ctx.settings.subscription_recheck_seconds
+            )
+            log.info("subscription socket closed: its token expired or was revoked")
+        except Exception:  # the token could not be checked: fail closed, the client reconnects
+            log.exception("subscription socket closed: its token could not be re-checked")
+        await self.websocket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
+
+    async def shutdown(self) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watch
+        await super().shutdown()
 
 
 # --- what the client selected -------------------------------------------------------------------

@@ -57,6 +57,10 @@ class Permission(enum.StrEnum):
     OUTBOX_ADMIN = "outbox.admin"
     MONITORING_REGISTER = "monitoring.register"
     QUARANTINE_READ = "quarantine.read"
+    # Registering under a network's channel (its external ids are that network's to give).
+    CHANNEL_HOTLINE = "channel.hotline"
+    CHANNEL_PLATFORM = "channel.platform"
+    CHANNEL_MONITORING = "channel.monitoring"
 
 
 _EVERYONE = frozenset(Role)
@@ -97,6 +101,11 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Town offices see their towns' points but do not register devices.
     Permission.MONITORING_REGISTER: frozenset({Role.ADMIN, Role.MONITOR, Role.DISPATCHER}),
     Permission.QUARANTINE_READ: frozenset({Role.ADMIN, Role.MONITOR}),
+    # A town office registering as "the platform" linked its case to another town's platform
+    # case and pre-claimed ids the real delivery then hit as a conflict.
+    Permission.CHANNEL_HOTLINE: frozenset({Role.ADMIN, Role.HOTLINE}),
+    Permission.CHANNEL_PLATFORM: frozenset({Role.ADMIN, Role.PLATFORM}),
+    Permission.CHANNEL_MONITORING: frozenset({Role.ADMIN, Role.MONITOR}),
 }
 
 # What a refused caller reads; the rest read "your roles may not <permission>".
@@ -113,6 +122,9 @@ _REFUSALS: dict[Permission, str] = {
     Permission.OUTBOX_ADMIN: "only ADMIN may see or retry outbox messages",
     Permission.MONITORING_REGISTER: "only ADMIN, MONITOR or DISPATCHER register points",
     Permission.QUARANTINE_READ: "only MONITOR or ADMIN see quarantined packets",
+    Permission.CHANNEL_HOTLINE: "只有 12369 热线 (HOTLINE) 或 ADMIN 可以登记热线渠道的来件",
+    Permission.CHANNEL_PLATFORM: "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
+    Permission.CHANNEL_MONITORING: "只有在线监测 (MONITOR) 或 ADMIN 可以登记监测渠道的来件",
 }
 
 

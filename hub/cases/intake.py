@@ -9,10 +9,14 @@ DomainError for expected failures.
 from __future__ import annotations
 
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,13 +40,42 @@ from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseCandidate, CaseCounter, ExternalRef, Report
 from hub.cases.routing import Route, RouteStep, route_report
 from hub.cases.timeline import record
-from hub.db import utcnow
+from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode
-from hub.roles import Permission
+from hub.roles import UNMASKED_PHONE_ROLES, Permission, allows, refusal
 
 PLATFORM_SYSTEM = "platform"
 # Channels whose reporter expects to hear the result (反馈); monitoring and patrols do not.
 FEEDBACK_CHANNELS = frozenset({Channel.HOTLINE, Channel.PLATFORM, Channel.OTHER})
+# The networks' channels: their external ids are the network's (a 12369 call id, a platform
+# case id, an alarm episode), so only that network's role (or ADMIN) registers under them.
+NETWORK_CHANNELS: dict[Channel, Permission] = {
+    Channel.HOTLINE: Permission.CHANNEL_HOTLINE,
+    Channel.PLATFORM: Permission.CHANNEL_PLATFORM,
+    Channel.MONITORING: Permission.CHANNEL_MONITORING,
+}
+
+# registerCase calls per principal, in this process only (see SANWANG_REGISTER_RATE_PER_MINUTE):
+# limits' moving window rather than a hand-written token bucket; one window per database, so
+# two hubs in one process (tests) do not share counts.
+_RATE_LIMITERS: weakref.WeakKeyDictionary[Database, MovingWindowRateLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def throttle(db: Database, scope: Scope, per_minute: int) -> None:
+    """RATE_LIMITED once the caller registered ``per_minute`` reports in the last minute (0: no
+    limit). Guessing a masked number by registration would take thousands of them."""
+    if per_minute <= 0:
+        return
+    limiter = _RATE_LIMITERS.get(db)
+    if limiter is None:
+        limiter = _RATE_LIMITERS[db] = MovingWindowRateLimiter(MemoryStorage())
+    if not limiter.hit(RateLimitItemPerMinute(per_minute), "register", scope.principal.id):
+        raise DomainError(
+            ErrorCode.RATE_LIMITED,
+            f"登记过于频繁：每个账号每分钟最多登记 {per_minute} 件，请稍后再试",
+        )
 
 
 async def register(
@@ -59,10 +92,11 @@ async def register(
     is routed to a town and either attaches to the open case it surely duplicates or opens a
     case (with the open cases it may duplicate shown as candidates)."""
     scope.require(Permission.CASE_REGISTER)
+    _require_channel(scope, inp.channel)
     validate_register(inp)
     rules = rules or Rules()
     if inp.external_id:
-        repeat = await _repeat_of(session, inp)
+        repeat = await _repeat_of(session, scope, inp)
         if repeat is not None:
             return repeat
     route = route or await route_report(session, scope, inp)
@@ -72,7 +106,9 @@ async def register(
         received,
         route.tenant_id,
         route.source_id,
-        inp.reporter_phone,
+        # Matching numbers is only for callers who see them: else the answer (duplicateOf)
+        # tells a masked viewer whether a guessed number is the caller's.
+        inp.reporter_phone if _sees_numbers(scope) else None,
         inp.latitude,
         inp.longitude,
         unrouted=route.step == RouteStep.COMMAND_CENTRE,
@@ -110,14 +146,45 @@ async def register(
     return Registered(case, case.reports[0], True, None)
 
 
-async def _repeat_of(session: AsyncSession, inp: RegisterInput) -> Registered | None:
-    report = await session.scalar(
+def _sees_numbers(scope: Scope) -> bool:
+    """Whether the registering caller reads reporters' numbers unmasked: only then may what
+    registration answers depend on a number (else it is an oracle for masked numbers)."""
+    return bool(scope.roles & UNMASKED_PHONE_ROLES)
+
+
+def _require_channel(scope: Scope, channel: Channel) -> None:
+    permission = NETWORK_CHANNELS.get(channel)
+    if permission is not None and not allows(scope, permission):
+        raise DomainError(ErrorCode.FORBIDDEN, refusal(permission), "channel")
+
+
+async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) -> Registered | None:
+    """The first delivery of this (channel, externalId). A network's ids are unique city-wide,
+    so for its channels the search covers every town, not only those the caller sees (a
+    delivery routed to another town is still a repeat)."""
+    query = (
         select(Report)
         .where(Report.channel == inp.channel, Report.external_id == inp.external_id)
         .options(joinedload(Report.case))
         .order_by(Report.received_at, Report.id)
         .limit(1)
     )
+    everywhere = tuple(scope.directory.by_id)
+    if inp.channel in NETWORK_CHANNELS and set(scope.tenant_ids) != set(everywhere):
+        # The caller's session is scoped (ORM criteria, RLS) to its towns: ask in one that
+        # sees them all, then answer only what the caller may see.
+        async with session.info["db"].session(everywhere) as city:
+            report = await city.scalar(query)
+        if report is not None and not scope.sees(report.tenant_id):
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"{inp.channel} 来件 {inp.external_id} 已在您看不到的乡镇登记过",
+                "externalId",
+            )
+        if report is not None:
+            report = await session.scalar(query)
+    else:
+        report = await session.scalar(query)
     if report is None:
         return None
     if inp.payload and report.payload != inp.payload:
@@ -342,7 +409,11 @@ async def _attach(
         report.outcome_reason,
         {"channel": report.channel, "report": str(report.id), "reason": reason},
     )
-    await _raise_priority(session, scope, case, rules or Rules())
+    if _sees_numbers(scope):
+        # Counting distinct callers after a masked viewer's report would tell them whether
+        # the number they typed was already a caller's (URGENT or not): their report is
+        # counted by the next registration of someone who sees numbers.
+        await _raise_priority(session, scope, case, rules or Rules())
 
 
 async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules: Rules) -> None:

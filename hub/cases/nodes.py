@@ -24,6 +24,7 @@ from hub.cases.model import Case as CaseRow
 from hub.cases.model import CaseCandidate as CandidateRow
 from hub.cases.model import Event as EventRow
 from hub.cases.model import Report as ReportRow
+from hub.cases.phones import mask_phone, redact_phones
 from hub.grid.schema import Member
 from hub.roles import UNMASKED_PHONE_ROLES, Role
 from hub.sources.schema import Source
@@ -63,12 +64,12 @@ class View:
     def sees_anonymous(self) -> bool:
         return Role.HOTLINE in self.roles
 
+    def text(self, value: str) -> str:
+        """Free text as this viewer may read it: numbers masked unless they see numbers."""
+        return value if self.sees_phones else redact_phones(value)
 
-def mask_phone(phone: str) -> str:
-    """138****5678: the first three and last four digits stay."""
-    if len(phone) <= 7:
-        return phone[:1] + "*" * (len(phone) - 1)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    def note(self, value: str | None) -> str | None:
+        return None if value is None else self.text(value)
 
 
 @strawberry.type
@@ -207,8 +208,8 @@ def case_node(row: CaseRow, view: View) -> Case:
     return Case(
         id=strawberry.ID(str(row.id)),
         number=row.number,
-        title=row.title,
-        description=row.description,
+        title=view.text(row.title),
+        description=view.text(row.description),
         status=CaseStatusEnum(row.status),
         category=CategoryEnum(row.category),
         priority=PriorityEnum(row.priority),
@@ -232,16 +233,11 @@ def case_node(row: CaseRow, view: View) -> Case:
         assignee=Member.of(assignee) if assignee else None,
         source=Source.of(source) if source else None,
         reports=[report_node(r, view) for r in row.reports] if loaded("reports") else [],
-        timeline=[timeline_entry(e) for e in row.events] if loaded("events") else [],
+        timeline=[timeline_entry(e, view) for e in row.events] if loaded("events") else [],
         links=[
             CaseLink(
                 kind=LinkKindEnum(link.kind),
-                case=LinkedCase(
-                    id=strawberry.ID(str(link.other_case.id)),
-                    number=link.other_case.number,
-                    title=link.other_case.title,
-                    status=CaseStatusEnum(link.other_case.status),
-                ),
+                case=linked_case(link.other_case, view),
             )
             for link in (row.links if loaded("links") else [])
             if link.other_case is not None
@@ -251,25 +247,25 @@ def case_node(row: CaseRow, view: View) -> Case:
             for r in (row.external_refs if loaded("external_refs") else [])
         ],
         possible_duplicates=[
-            possible_duplicate(c)
+            possible_duplicate(c, view)
             for c in (row.candidates if loaded("candidates") else [])
             if c.candidate is not None  # a case the viewer may not see is not shown
         ],
     )
 
 
-def linked_case(row: CaseRow) -> LinkedCase:
+def linked_case(row: CaseRow, view: View) -> LinkedCase:
     return LinkedCase(
         id=strawberry.ID(str(row.id)),
         number=row.number,
-        title=row.title,
+        title=view.text(row.title),
         status=CaseStatusEnum(row.status),
     )
 
 
-def possible_duplicate(row: CandidateRow) -> PossibleDuplicate:
+def possible_duplicate(row: CandidateRow, view: View) -> PossibleDuplicate:
     return PossibleDuplicate(
-        case=linked_case(row.candidate),
+        case=linked_case(row.candidate, view),
         distance_meters=row.distance_m,
         reason=candidate_reason(Reason(row.reason), row.distance_m),
     )
@@ -281,11 +277,11 @@ def report_node(row: ReportRow, view: View) -> Report:
         channel=ChannelEnum(row.channel),
         external_id=row.external_id,
         received_at=row.received_at,
-        summary=row.description,
-        title=row.title,
+        summary=view.text(row.description),
+        title=view.text(row.title),
         category=CategoryEnum(row.category),
         outcome=ReportOutcomeEnum(row.outcome),
-        outcome_reason=row.outcome_reason,
+        outcome_reason=view.text(row.outcome_reason),
         reporter=reporter_of(row, view),
         anonymous=row.anonymous,
     )
@@ -320,12 +316,12 @@ def unmasked_reads(rows: list[CaseRow], view: View) -> list[tuple[CaseRow, list[
     return reads
 
 
-def timeline_entry(row: EventRow) -> TimelineEntry:
+def timeline_entry(row: EventRow, view: View) -> TimelineEntry:
     return TimelineEntry(
         at=row.at,
         action=row.action,
         from_status=CaseStatusEnum(row.from_status) if row.from_status else None,
         to_status=CaseStatusEnum(row.to_status) if row.to_status else None,
-        note=row.note,
+        note=view.note(row.note),
         actor=Actor(id=strawberry.ID(row.actor_id), name=row.actor_name),
     )

@@ -28,6 +28,16 @@ _DIGITS = re.compile(r"[0-9]+")
 # An extension: a marker (转, 分机, ext, x, #) or, after a whole landline, a last dash group.
 _EXTENSION = re.compile(r"^(?P<number>.+?)\s*(?:转|分机|ext\.?|x|#)\s*(?P<ext>[0-9]{1,6})$")
 _DASHED = re.compile(r"^(?P<number>.+)[-\u2010-\u2015\u2212](?P<ext>[0-9]{1,6})$")
+# A number said or typed in free text (a title, a description, a note): a mobile, whole or in
+# groups of 3-4-4, or a landline with its area code; optionally after +86; never a piece of a
+# longer run of digits (case numbers, dates, device ids).
+_SEP = r"[ \-]?"
+_IN_TEXT = re.compile(
+    r"(?<![0-9])(?:\+?86" + _SEP + r")?"
+    r"(?:1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}"
+    r"|[(（]?0[1-9][0-9]{1,2}[)）]?" + _SEP + r"[0-9]{7,8})"
+    r"(?![0-9])"
+)
 
 
 def normalize_phone(text: str | None, *, area_code: str | None = None) -> str | None:
@@ -95,3 +105,23 @@ def check_phone(field: str, text: str | None) -> str | None:
 def not_a_phone(field: str) -> str:
     """What a person reads when ``field`` holds no number we can call back."""
     return f"{field} 不是有效的手机或固定电话号码（{EXAMPLES}）"
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: the first three and last four digits stay."""
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 1)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def redact_phones(text: str) -> str:
+    """Free text with every phone number in it masked as the phone field is (138****5678): a
+    number the caller spoke ends up in titles, descriptions and notes."""
+    return _IN_TEXT.sub(_masked, text)
+
+
+def _masked(found: re.Match[str]) -> str:
+    digits = "".join(_DIGITS.findall(found.group()))
+    if len(digits) > 11 and digits.startswith("86"):
+        digits = digits[2:]
+    return mask_phone(digits)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.cases.phones import redact_phones
 from hub.outbox.model import OutboxMessage
 from hub.outbox.service import enqueue, enqueue_many
 from hub.plugins import plug_in
@@ -44,7 +45,8 @@ class LogNotifier:
     """Writes notifications to the log: the default, and the channel of outbox alerts."""
 
     async def send(self, note: Notification) -> None:
-        log.info("notification %s", json.dumps(note.body(), ensure_ascii=False))
+        # Logs are kept and read widely: no reporter's number in them, whatever queued it.
+        log.info("notification %s", redact_phones(json.dumps(note.body(), ensure_ascii=False)))
 
 
 class WebhookNotifier:
@@ -93,8 +95,10 @@ async def notify(
     key: str,
     ordering_key: str,
 ) -> OutboxMessage:
-    """Queue a notification in the caller's transaction; ``key`` makes a repeat a no-op."""
-    payload = {"kind": kind, "text": text_zh, "data": data}
+    """Queue a notification in the caller's transaction; ``key`` makes a repeat a no-op. A
+    number in the text (a title a caller's words went into) is masked: notifications go to
+    people and logs that may not see reporters' numbers."""
+    payload = {"kind": kind, "text": redact_phones(text_zh), "data": data}
     return await enqueue(session, tenant_id, TOPIC, ordering_key, key, payload)
 
 
@@ -107,7 +111,13 @@ async def notify_many(session: AsyncSession, notes: list[Note]) -> None:
     await enqueue_many(
         session,
         [
-            (tenant_id, TOPIC, ordering_key, key, {"kind": kind, "text": text_zh, "data": data})
+            (
+                tenant_id,
+                TOPIC,
+                ordering_key,
+                key,
+                {"kind": kind, "text": redact_phones(text_zh), "data": data},
+            )
             for tenant_id, kind, text_zh, data, key, ordering_key in notes
         ],
     )

@@ -38,7 +38,11 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.OUTBOX_ADMIN: frozenset({R.ADMIN}),
     Permission.MONITORING_REGISTER: frozenset({R.ADMIN, R.MONITOR, R.DISPATCHER}),
     Permission.QUARANTINE_READ: frozenset({R.ADMIN, R.MONITOR}),
+    Permission.CHANNEL_HOTLINE: frozenset({R.ADMIN, R.HOTLINE}),
+    Permission.CHANNEL_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
+    Permission.CHANNEL_MONITORING: frozenset({R.ADMIN, R.MONITOR}),
 }
+
 
 def test_every_permission_and_exactly_its_roles() -> None:
     assert set(EXPECTED) == set(Permission)
@@ -105,6 +109,10 @@ def test_any_held_role_suffices_and_no_role_holds_nothing() -> None:
         (Permission.OUTBOX_ADMIN, "only ADMIN may see or retry outbox messages"),
         (Permission.MONITORING_REGISTER, "only ADMIN, MONITOR or DISPATCHER register points"),
         (Permission.QUARANTINE_READ, "only MONITOR or ADMIN see quarantined packets"),
+        (
+            Permission.CHANNEL_PLATFORM,
+            "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
+        ),
     ],
 )
 def test_refusals_keep_the_messages_callers_read(permission: Permission, message: str) -> None:
