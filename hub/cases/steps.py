@@ -350,6 +350,7 @@ async def split_report(
     await record(
         session, scope, case, EventKind.REPORT_SPLIT, None, None, text, {**moved, "to": new.number}
     )
+    await clocks.open_dispatch_hop(session, new, scope.directory.by_id[new.tenant_id].kind, tz)
     return new
 
 

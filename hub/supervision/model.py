@@ -22,6 +22,7 @@ class Level(enum.StrEnum):
 
 
 class Phase(enum.StrEnum):
+    DISPATCH = "DISPATCH"  # 登记 -> 转办: the holding office (city or town) dispatches it
     ACCEPT = "ACCEPT"  # 签收
     HANDLE = "HANDLE"  # 办理
     REVIEW = "REVIEW"  # 督查/审核

@@ -50,14 +50,20 @@ from hub.supervision.model import (
     TimeLimitRule,
     WorkDay,
 )
-from hub.tenancy.model import TenantKind
+from hub.tenancy.model import Tenant, TenantKind
 
 if TYPE_CHECKING:
     from hub.notify.notifier import Note
 
 CARD_RANK = {Card.NONE: 0, Card.YELLOW: 1, Card.RED: 2}
 LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
-PHASE_NAMES = {"ACCEPT": "签收", "HANDLE": "办理", "REVIEW": "审核", "FEEDBACK": "反馈"}
+PHASE_NAMES = {
+    "DISPATCH": "转办",
+    "ACCEPT": "签收",
+    "HANDLE": "办理",
+    "REVIEW": "审核",
+    "FEEDBACK": "反馈",
+}
 CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
 # Roles that speak for a town office when they do not see the city (see office_level).
@@ -217,6 +223,9 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
         "未按时签收，退回派单队列",
         {"hop": str(hop_id)},
     )
+    # Back in the queue, the case waits on its dispatcher again, with a dispatch clock.
+    tenant = await session.get(Tenant, case.tenant_id)
+    await clocks.open_dispatch_hop(session, case, tenant.kind if tenant else "", local_tz())
 
 
 # --- by hand -------------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""workflow rules: the dispatch phase's time limits (登记 -> 转办)
+
+Revision ID: 0008_workflow
+Revises: 0007
+Create Date: 2026-12-04 21:05:00
+
+Seeds the dispatch-phase rules (hub.supervision.defaults.DISPATCH_RULES) for the city and the
+towns, so a REGISTERED case has a clock from registration.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
+
+import hub.db
+from hub.supervision.defaults import dispatch_rule_rows
+
+revision = "0008_workflow"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def _rules() -> sa.TableClause:
+    return sa.table(
+        "time_limit_rules", sa.column("id", sa.Uuid()), sa.column("level"), sa.column("phase"),
+        sa.column("category"), sa.column("priority"), sa.column("channel"), sa.column("unit"),
+        sa.column("yellow_after"), sa.column("red_after"),
+        sa.column("updated_at", hub.db.UTCDateTime()),
+    )  # fmt: skip
+
+
+def upgrade() -> None:
+    now = datetime.now(UTC)
+    op.bulk_insert(
+        _rules(), [{"id": uuid.uuid4(), "updated_at": now, **row} for row in dispatch_rule_rows()]
+    )
+
+
+def downgrade() -> None:
+    rules = _rules()
+    op.execute(rules.delete().where(rules.c.phase == "DISPATCH"))
