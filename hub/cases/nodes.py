@@ -13,6 +13,7 @@ import strawberry
 from sqlalchemy import inspect
 
 from hub.cases.duplicates import Reason, candidate_reason
+from hub.cases.enums import ACTION_LABELS
 from hub.cases.enums import Card as CardEnum
 from hub.cases.enums import CaseStatus as CaseStatusEnum
 from hub.cases.enums import Category as CategoryEnum
@@ -105,6 +106,7 @@ class TimelineEntry:
     to_status: CaseStatus | None
     note: str | None
     actor: Actor
+    label: str = strawberry.field(description="the action as a person reads it (Chinese)")
 
 
 @strawberry.type
@@ -320,4 +322,5 @@ def timeline_entry(row: EventRow) -> TimelineEntry:
         to_status=CaseStatusEnum(row.to_status) if row.to_status else None,
         note=row.note,
         actor=Actor(id=strawberry.ID(row.actor_id), name=row.actor_name),
+        label=ACTION_LABELS.get(row.action, row.action),
     )

@@ -185,6 +185,16 @@ async def _clock(
     return yellow, red
 
 
+async def fix_deadline(session: AsyncSession, case: Case, due_at: datetime, tz: ZoneInfo) -> None:
+    """A deadline set from outside (an approved extension, the city platform's change): the
+    case keeps it, and the running phase that counts towards it (dispatch or handle) is timed
+    again from when it started, so its cards fire by the new deadline, not the old one."""
+    case.due_at, case.due_fixed = due_at, True
+    hop = await current_hop(session, case)
+    if hop is not None and hop.phase in (Phase.DISPATCH, Phase.HANDLE) and not hop.suspended:
+        await start_phase(session, case, hop, Phase(hop.phase), tz, hop.phase_started_at)
+
+
 def end_hop(hop: CaseHop, reason: str, now: datetime | None = None) -> None:
     hop.ended_at, hop.end_reason = now or utcnow(), reason
     hop.phase, hop.yellow_at, hop.red_at = Phase.DONE, None, None

@@ -401,12 +401,7 @@ async def decide_extension(
         {"dueAt": request.requested_due_at.isoformat(), "request": str(request.id)},
     )
     if approve:
-        case.due_at, case.due_fixed = request.requested_due_at, True
-        hop = await clocks.current_hop(session, case)
-        if hop is not None and hop.phase == Phase.HANDLE and not hop.suspended:
-            await clocks.start_phase(
-                session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
-            )
+        await clocks.fix_deadline(session, case, request.requested_due_at, local_tz())
     return case
 
 
