@@ -336,16 +336,20 @@ async def gql(
     return response.json().get("data") or {}
 
 
-async def resolve_one(client: httpx.AsyncClient, base_url: str, office: str) -> str | None:
-    """The simulated town office takes the oldest registered hotline case through to RESOLVED."""
+async def resolve_one(
+    client: httpx.AsyncClient, base_url: str, office: str, reviewer: str | None = None
+) -> str | None:
+    """The simulated town office takes the oldest registered hotline case through to RESOLVED;
+    someone else (``reviewer``) approves the result: the hub refuses a self-review."""
     data = await gql(client, base_url, office, OPEN_HOTLINE, first=200)
     edges = (data.get("cases") or {}).get("edges") or []
     if not edges:
         return None
     case = edges[-1]["node"]  # newest first: the last is the oldest
     town = case["tenant"]["code"]
-    for _name, mutation in STEPS:
-        await gql(client, base_url, office, mutation, id=case["id"], town=town)
+    for name, mutation in STEPS:
+        token = (reviewer or office) if name == "reviewCase" else office
+        await gql(client, base_url, token, mutation, id=case["id"], town=town)
     return case["number"]
 
 
@@ -357,6 +361,7 @@ class Demo:
     system: CallSystem
     maker: CallMaker = field(default_factory=CallMaker)
     feedback: asyncio.Queue = field(default_factory=asyncio.Queue)
+    reviewer: str | None = None  # token: the supervisor approving the office's results
 
     async def run(self, interval: float = DEMO_CALL_SECONDS) -> None:
         self.system.on_effect = self.feedback.put_nowait
@@ -379,7 +384,7 @@ class Demo:
         if tick % DEMO_RESOLVE_EVERY == 0:
             if rnd.random() < 0.3:
                 self.system.fail(1)  # the call system is busy: the hub retries
-            number = await resolve_one(client, self.base_url, self.office)
+            number = await resolve_one(client, self.base_url, self.office, self.reviewer)
             if number:
                 log.info("hotline simulator: the town office resolved %s", number)
         while not self.feedback.empty():
@@ -409,6 +414,7 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
         hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
         office = issue_jwt(key, "demo-town-office", ["ADMIN"], [], hours=year)
         sim = Demo(settings.http_url, hotline, office, system)
+        sim.reviewer = issue_jwt(key, "demo-supervisor", ["SUPERVISOR"], [], hours=year)
         interval = getattr(settings, "hotline_demo_call_seconds", DEMO_CALL_SECONDS)
         task = asyncio.create_task(sim.run(interval))
         log.info(

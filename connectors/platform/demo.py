@@ -26,6 +26,10 @@ log = logging.getLogger("connectors.platform")
 
 DEMO_POLL_SECONDS = 3.0
 HANDLER = Principal("demo-platform", "市平台案件办理（演示）", frozenset({Role.ADMIN}), ())
+# The hub refuses a self-review (督查 means someone else checks): a supervisor approves.
+REVIEWER = Principal(
+    "demo-platform-review", "市平台案件督查（演示）", frozenset({Role.SUPERVISOR}), ()
+)
 _managed = False  # True when the demo (not the environment) decides where the platform is
 
 
@@ -114,7 +118,8 @@ async def step(session: Any, scope: Any, case_id: str) -> None:
     elif status == CaseStatus.HANDLING:
         await steps.submit_result(session, scope, case_id, "已现场核查，责令整改完毕", None)
     elif status == CaseStatus.UNDER_REVIEW:
-        await steps.review(session, scope, case_id, True, "审核通过")
+        reviewer = scope_for(REVIEWER, scope.directory)
+        await steps.review(session, reviewer, case_id, True, "审核通过")
     elif status == CaseStatus.RESOLVED:
         await steps.record_feedback(session, scope, case_id, Satisfaction.SATISFIED, "已回访")
     elif status == CaseStatus.FEEDBACK_GIVEN:

@@ -337,7 +337,14 @@ class Mutation:
     ) -> CaseMutationResult:
         approve = input.decision == ReviewDecision.APPROVE
         return await case_result(
-            info, await info.context.write(steps.review, case_id, approve, input.note)
+            info,
+            await info.context.write(
+                steps.review,
+                case_id,
+                approve,
+                input.note,
+                outside_office=info.context.settings.review_outside_office,
+            ),
         )
 
     @strawberry.mutation(description="反馈: what the reporter said of the result.")

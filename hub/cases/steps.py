@@ -8,7 +8,7 @@ timeline and moves the case's clocks, inside the caller's transaction (the calle
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,23 +152,49 @@ async def record_progress(session: AsyncSession, scope: Scope, case_id: str, not
     return case
 
 
+# How far ahead of the hub's clock a reported time may be (a phone's clock is a little off).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 async def submit_result(
     session: AsyncSession, scope: Scope, case_id: str, result: str, on_site_at: datetime | None
 ) -> Case:
     text = check_text("result", result, required=True)
     check_time("onSiteAt", on_site_at)
     case = await case_for_change(session, case_id)
+    _check_on_site(case, on_site_at)
     data = {"onSiteAt": on_site_at.isoformat() if on_site_at else None}
     await transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
     await _next_phase(session, case, Phase.REVIEW)
     return case
 
 
+def _check_on_site(case: Case, on_site_at: datetime | None) -> None:
+    """Staff arrive on site after the case was registered and not in the future."""
+    if on_site_at is None:
+        return
+    if on_site_at > utcnow() + CLOCK_SKEW:
+        raise invalid("onSiteAt", "到场时间不能晚于当前时间 (onSiteAt is in the future)")
+    if on_site_at < case.created_at:
+        raise invalid("onSiteAt", "到场时间不能早于登记时间 (onSiteAt is before registration)")
+
+
 async def review(
-    session: AsyncSession, scope: Scope, case_id: str, approve: bool, note: str | None
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    outside_office: bool = False,
 ) -> Case:
+    """督查: someone else checks. The reviewer may not be who submitted the result, and with
+    ``outside_office`` (SANWANG_REVIEW_OUTSIDE_OFFICE) not anyone of the town office handling
+    the case (a principal who does not see the city)."""
     text = check_text("note", note)
     case = await case_for_change(session, case_id)
+    if case.status == CaseStatus.UNDER_REVIEW:
+        await _check_reviewer(session, scope, case, outside_office=outside_office)
     action, kind = (
         (workflow.Action.APPROVE, EventKind.APPROVE)
         if approve
@@ -184,6 +210,30 @@ async def review(
         case.resolved_at = utcnow()
         await clocks.end_current(session, case, "RESOLVED")
     return case
+
+
+async def _check_reviewer(
+    session: AsyncSession, scope: Scope, case: Case, *, outside_office: bool
+) -> None:
+    submitter = await session.scalar(
+        select(Event.actor_id)
+        .where(Event.case_id == case.id, Event.action == EventKind.SUBMIT)
+        .order_by(Event.at.desc())
+        .limit(1)
+    )
+    if submitter == scope.principal.id:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "办理结果须由提交人以外的人员审核 (the result must be reviewed by someone other than "
+            "who submitted it)",
+        )
+    city = scope.directory.city
+    if outside_office and (city is None or not scope.sees(city.id)):
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "办理结果须由承办单位以外的人员审核 (the result must be reviewed outside the "
+            "handling office)",
+        )
 
 
 async def record_feedback(

@@ -76,3 +76,58 @@ async def test_a_monitoring_case_waits_one_hour_for_dispatch(hub: Hub) -> None:
     [hop] = (await clocks(hub, case["case"]["id"]))["caseClocks"]
     assert timedelta(minutes=59) < iso(hop["yellowAt"]) - utcnow() <= timedelta(hours=1)
     assert iso(hop["redAt"]) - iso(hop["yellowAt"]) == timedelta(hours=1)
+
+
+# --- 3. separation of duties ----------------------------------------------------------------
+
+SUBMIT = op("SubmitResult")
+REVIEW = op("ReviewCase")
+
+
+async def handled(hub: Hub, token: str, town: str = "laiji") -> str:
+    """A case registered, dispatched and accepted by one token, now HANDLING."""
+    case_id = (await register(hub, token, tenantCode=town))["case"]["id"]
+    await mutate(hub, DISPATCH, token, caseId=case_id, input={"tenantCode": town})
+    await mutate(hub, op("AcceptCase"), token, caseId=case_id)
+    return case_id
+
+
+async def test_whoever_submitted_a_result_may_not_approve_it(hub: Hub) -> None:
+    operator = hub.token("OPERATOR", ["laiji"], sub="op-wang")
+    case_id = await handled(hub, operator)
+    submitted = await mutate(hub, SUBMIT, operator, caseId=case_id, input={"result": "已整改"})
+    assert submitted["case"]["status"] == "UNDER_REVIEW"
+    own = await mutate(hub, REVIEW, operator, caseId=case_id, input={"decision": "APPROVE"})
+    assert own["code"] == "FORBIDDEN" and "提交人以外" in own["message"]
+    colleague = hub.token("OPERATOR", ["laiji"], sub="op-li")
+    other = await mutate(hub, REVIEW, colleague, caseId=case_id, input={"decision": "APPROVE"})
+    assert other["case"]["status"] == "RESOLVED"
+
+
+async def test_a_setting_asks_for_a_reviewer_outside_the_handling_office(hub: Hub) -> None:
+    hub.settings.review_outside_office = True
+    operator = hub.token("OPERATOR", ["laiji"], sub="op-wang")
+    case_id = await handled(hub, operator)
+    await mutate(hub, SUBMIT, operator, caseId=case_id, input={"result": "已整改"})
+    colleague = hub.token("OPERATOR", ["laiji"], sub="op-li")
+    town = await mutate(hub, REVIEW, colleague, caseId=case_id, input={"decision": "APPROVE"})
+    assert town["code"] == "FORBIDDEN" and "承办单位以外" in town["message"]
+    city = await mutate(
+        hub, REVIEW, hub.token("SUPERVISOR"), caseId=case_id, input={"decision": "APPROVE"}
+    )
+    assert city["case"]["status"] == "RESOLVED"
+
+
+async def test_on_site_in_the_future_or_before_registration_is_refused(hub: Hub) -> None:
+    operator = hub.token("OPERATOR", ["laiji"], sub="op-wang")
+    case_id = await handled(hub, operator)
+    for when in ("2030-01-01T10:00:00+08:00", "2020-01-01T10:00:00+08:00"):
+        refused = await mutate(
+            hub, SUBMIT, operator, caseId=case_id, input={"result": "已整改", "onSiteAt": when}
+        )
+        assert (refused["code"], refused["field"]) == ("VALIDATION", "onSiteAt"), refused
+    skewed = (utcnow() + timedelta(minutes=1)).isoformat()  # a phone's clock a little ahead
+    taken = await mutate(
+        hub, SUBMIT, operator, caseId=case_id, input={"result": "已整改", "onSiteAt": skewed}
+    )
+    assert taken["case"]["status"] == "UNDER_REVIEW"
