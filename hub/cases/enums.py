@@ -110,6 +110,7 @@ class EventKind(enum.StrEnum):
     EXTENSION_APPROVED = "EXTENSION_APPROVED"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
     DEADLINE_CHANGED = "DEADLINE_CHANGED"  # 期限调整: a deadline set from outside (the platform)
+    HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a misrouted case to the dispatcher
     ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over
     PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
@@ -141,6 +142,7 @@ ACTION_LABELS: dict[str, str] = {
     EventKind.EXTENSION_APPROVED: "延期批准",
     EventKind.EXTENSION_REFUSED: "延期驳回",
     EventKind.DEADLINE_CHANGED: "期限调整",
+    EventKind.HAND_BACK: "退回指挥中心",
     EventKind.ALARM_ENDED: "报警结束",
     EventKind.PRIORITY_RAISED: "提高优先级",
     EventKind.REPORT_SPLIT: "拆分举报",

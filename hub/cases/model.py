@@ -55,6 +55,8 @@ class Case(TenantOwned, Base):
     due_fixed: Mapped[bool] = mapped_column(default=False)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Why a town handed the case back to the command centre (退回指挥中心); cleared at dispatch.
+    returned_reason: Mapped[str | None] = mapped_column(Text)
 
     tenant: Mapped[Tenant] = relationship(lazy="raise")
     grid_cell: Mapped[GridCell | None] = relationship(lazy="raise")

@@ -176,6 +176,11 @@ class Case:
     links: list[CaseLink]
     external_refs: list[ExternalRef]
     possible_duplicates: list[PossibleDuplicate]
+    returned_reason: str | None = strawberry.field(
+        default=None,
+        description="why a town handed the case back to the command centre (退回指挥中心), "
+        "until it is dispatched again",
+    )
 
 
 def _loaded(row: object, name: str) -> bool:
@@ -249,6 +254,7 @@ def case_node(row: CaseRow, view: View) -> Case:
             for c in (row.candidates if loaded("candidates") else [])
             if c.candidate is not None  # a case the viewer may not see is not shown
         ],
+        returned_reason=row.returned_reason,
     )
 
 

@@ -412,6 +412,15 @@ class Mutation:
     ) -> CaseMutationResult:
         return await case_result(info, await info.context.write(steps.reject, case_id, reason))
 
+    @strawberry.mutation(
+        description="退回指挥中心: the town office holding a case that is not its own returns it, "
+        "with the reason, to the command centre's dispatch queue (OPERATOR of that town, ADMIN)."
+    )
+    async def return_case(
+        self, info: Info, case_id: strawberry.ID, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(steps.hand_back, case_id, reason))
+
 
 # --- subscriptions -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
@@ -32,7 +33,7 @@ from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseLink, Event, ExternalRef, Report
 from hub.cases.timeline import next_status, record, transition
 from hub.config import local_tz
-from hub.db import utcnow
+from hub.db import TENANT_SETTING, utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
@@ -79,6 +80,7 @@ async def dispatch(
     )
     case.grid_cell_id = cell.id if cell else case.grid_cell_id
     case.assignee_id = member.id if member else None
+    case.returned_reason = None
     if inp.due_at is not None:
         case.due_at, case.due_fixed = inp.due_at, True
     level = clocks.level_of(tenant.kind, case.assignee_id)
@@ -125,6 +127,46 @@ async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> 
         update(CaseLink).where(CaseLink.case_id == case.id).values(tenant_id=tenant_id)
     )
     case.tenant_id = tenant_id
+
+
+async def hand_back(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+    """退回指挥中心: the town office holding a case that is not its own returns it, with the
+    reason, to the command centre, REGISTERED and waiting for dispatch again. The case keeps its
+    deadline and its cards; the town's hop ends and a dispatch hop opens at the city."""
+    text = check_text("reason", reason, required=True)
+    case = await case_for_change(session, case_id)
+    city = scope.directory.city
+    if city is None or case.tenant_id == city.id:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "案件已在指挥中心，无需退回 (the case is already with the command centre)",
+        )
+    decided = next_status(scope, case, workflow.Action.HAND_BACK)
+    town = scope.directory.by_id[case.tenant_id].code
+    await clocks.end_current(session, case, "HANDED_BACK")
+    await _take_in(session, city.id)
+    await move_case(session, case, city.id)
+    before, case.status = case.status, decided
+    case.assignee_id, case.grid_cell_id, case.returned_reason = None, None, text
+    await record(session, scope, case, EventKind.HAND_BACK, before, decided, text, {"from": town})
+    await clocks.open_dispatch_hop(session, case, city.kind, local_tz())
+    return case
+
+
+async def _take_in(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """A hand-back gives the case to an office the caller does not see (a town's operator
+    does not see the city): for the rest of this one transaction the session's scope takes
+    that tenant in, so the case, its timeline and its audit entry can be written there."""
+    ids = tuple(session.info["tenant_ids"])
+    if tenant_id in ids:
+        return
+    session.info["tenant_ids"] = (*ids, tenant_id)
+    if session.bind.dialect.name == "postgresql":
+        setting = "{" + ",".join(str(i) for i in session.info["tenant_ids"]) + "}"
+        await session.execute(
+            sql_text("select set_config(:name, :ids, true)"),
+            {"name": TENANT_SETTING, "ids": setting},
+        )
 
 
 async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:

@@ -1,11 +1,12 @@
-"""workflow rules: the dispatch phase's time limits (登记 -> 转办)
+"""workflow rules: the dispatch phase's time limits (登记 -> 转办), facts on the case
 
 Revision ID: 0008_workflow
 Revises: 0007
 Create Date: 2026-12-04 21:05:00
 
 Seeds the dispatch-phase rules (hub.supervision.defaults.DISPATCH_RULES) for the city and the
-towns, so a REGISTERED case has a clock from registration.
+towns, so a REGISTERED case has a clock from registration; cases.returned_reason (why a town
+handed a case back to the command centre).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _rules() -> sa.TableClause:
 
 
 def upgrade() -> None:
+    op.add_column("cases", sa.Column("returned_reason", sa.Text(), nullable=True))
     now = datetime.now(UTC)
     op.bulk_insert(
         _rules(), [{"id": uuid.uuid4(), "updated_at": now, **row} for row in dispatch_rule_rows()]
@@ -44,3 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     rules = _rules()
     op.execute(rules.delete().where(rules.c.phase == "DISPATCH"))
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("returned_reason")

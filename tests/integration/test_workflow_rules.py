@@ -131,3 +131,53 @@ async def test_on_site_in_the_future_or_before_registration_is_refused(hub: Hub)
         hub, SUBMIT, operator, caseId=case_id, input={"result": "已整改", "onSiteAt": skewed}
     )
     assert taken["case"]["status"] == "UNDER_REVIEW"
+
+
+# --- 4. hand-backs --------------------------------------------------------------------------
+
+RETURN = """mutation($id: ID!, $reason: String!) { returnCase(caseId: $id, reason: $reason) {
+  __typename ... on CaseResult { case { id status } } ... on UserError { code message field } } }"""
+QUEUE = """{ cases(first: 50, filter: {status: [REGISTERED], tenantCodes: ["xinmi"]}) {
+  edges { node { id status returnedReason tenant { code } timeline { action label note } } } } }"""
+
+
+async def test_a_town_returns_a_misrouted_case_to_the_command_centre(hub: Hub) -> None:
+    case_id = (await register(hub, tenantCode="niudian"))["case"]["id"]
+    await mutate(hub, DISPATCH, caseId=case_id, input={"tenantCode": "niudian"})
+    other_town = hub.token("OPERATOR", ["laiji"])
+    assert (await mutate(hub, RETURN, other_town, id=case_id, reason="不属本镇"))["code"] in {
+        "NOT_FOUND",
+        "FORBIDDEN",
+    }
+    member = hub.token("MEMBER", ["niudian"])
+    assert (await mutate(hub, RETURN, member, id=case_id, reason="不属本镇"))["code"] == "FORBIDDEN"
+    operator = hub.token("OPERATOR", ["niudian"])
+    blank = await mutate(hub, RETURN, operator, id=case_id, reason=" ")
+    assert (blank["code"], blank["field"]) == ("VALIDATION", "reason")
+
+    returned = await mutate(hub, RETURN, operator, id=case_id, reason="地址位于来集镇，非本镇辖区")
+    assert returned["case"]["status"] == "REGISTERED"
+
+    queue = (await hub.gql(QUEUE, token=hub.token("DISPATCHER")))["cases"]["edges"]
+    [node] = [e["node"] for e in queue if e["node"]["id"] == case_id]
+    assert node["returnedReason"] == "地址位于来集镇，非本镇辖区"
+    last = node["timeline"][-1]
+    assert (last["action"], last["label"]) == ("HAND_BACK", "退回指挥中心")
+    hops = (await clocks(hub, case_id))["caseClocks"]
+    assert hops[-2]["endReason"] == "HANDED_BACK"
+    assert (hops[-1]["phase"], hops[-1]["level"], hops[-1]["tenantCode"]) == (
+        "DISPATCH",
+        "CITY",
+        "xinmi",
+    )
+    trail = await hub.gql(
+        "query($id: ID!) { auditTrail(subjectId: $id) { action } }", {"id": case_id}
+    )
+    assert "case.hand_back" in [e["action"] for e in trail["auditTrail"]]
+    again = await mutate(hub, RETURN, id=case_id, reason="再退")
+    assert again["code"] == "INVALID_TRANSITION", "already with the command centre"
+
+    await mutate(hub, DISPATCH, caseId=case_id, input={"tenantCode": "laiji"})
+    assert (await hub.gql(QUEUE))["cases"]["edges"] == []
+    detail = await hub.gql("query($id: ID!) { case(id: $id) { returnedReason } }", {"id": case_id})
+    assert detail["case"]["returnedReason"] is None, "dispatched again: no longer returned"

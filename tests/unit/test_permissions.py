@@ -40,6 +40,7 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.QUARANTINE_READ: frozenset({R.ADMIN, R.MONITOR}),
 }
 
+
 def test_every_permission_and_exactly_its_roles() -> None:
     assert set(EXPECTED) == set(Permission)
     for permission in Permission:
