@@ -128,6 +128,12 @@ class ExtensionRequest(TenantOwned, Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
 
 
+class ExtensionStatus(enum.StrEnum):
+    PENDING = "PENDING"  # 待审批
+    APPROVED = "APPROVED"
+    REFUSED = "REFUSED"
+
+
 class WorkDay(TenantOwned, Base):
     """One row per tenant and day, seeded from China's official calendar and editable, because a
     county's calendar can differ."""

@@ -44,6 +44,7 @@ from hub.supervision.model import (
     CaseCard,
     CaseHop,
     ExtensionRequest,
+    ExtensionStatus,
     Level,
     LimitUnit,
     Phase,
@@ -390,6 +391,7 @@ async def decide_extension(
     request.decided_at, request.decision_note = utcnow(), text
     request.decided_by_id, request.decided_by_name = scope.principal.id, scope.principal.name
     kind = EventKind.EXTENSION_APPROVED if approve else EventKind.EXTENSION_REFUSED
+    verdict = "同意" if approve else "不同意"
     await timeline.record(
         session,
         scope,
@@ -397,12 +399,29 @@ async def decide_extension(
         kind,
         None,
         None,
-        text,
-        {"dueAt": request.requested_due_at.isoformat(), "request": str(request.id)},
+        text or f"{verdict}{request.requested_by_name}的延期申请",
+        {
+            "dueAt": request.requested_due_at.isoformat(),
+            "request": str(request.id),
+            "requestedBy": request.requested_by_name,
+        },
     )
     if approve:
         await clocks.fix_deadline(session, case, request.requested_due_at, local_tz())
     return case
+
+
+async def extension_requests(
+    session: AsyncSession, scope: Scope, status: ExtensionStatus | None
+) -> list[tuple[ExtensionRequest, Case]]:
+    """The supervisor's queue: extension requests with their cases, oldest first, in the towns
+    the caller sees (the session's tenant scope), for those who may decide them."""
+    require(scope, Permission.EXTENSION_DECIDE)
+    query = select(ExtensionRequest, Case).join(Case, Case.id == ExtensionRequest.case_id)
+    if status is not None:
+        query = query.where(ExtensionRequest.status == ExtensionStatus(status).value)
+    rows = await session.execute(query.order_by(ExtensionRequest.requested_at))
+    return [(request, case) for request, case in rows]
 
 
 # --- the clocks, the rules and the working calendar -----------------------------------------------

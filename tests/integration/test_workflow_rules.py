@@ -181,3 +181,59 @@ async def test_a_town_returns_a_misrouted_case_to_the_command_centre(hub: Hub) -
     assert (await hub.gql(QUEUE))["cases"]["edges"] == []
     detail = await hub.gql("query($id: ID!) { case(id: $id) { returnedReason } }", {"id": case_id})
     assert detail["case"]["returnedReason"] is None, "dispatched again: no longer returned"
+
+
+# --- 5. the extension queue -----------------------------------------------------------------
+
+REQUEST = """mutation($id: ID!, $due: DateTime!, $reason: String!) {
+  requestExtension(caseId: $id, dueAt: $due, reason: $reason) {
+  __typename ... on ExtensionResult { requestId status } ... on UserError { code message } } }"""
+DECIDE = """mutation($r: ID!, $ok: Boolean!) { decideExtension(requestId: $r, approve: $ok) {
+  __typename ... on CaseResult { case { id dueAt } } ... on UserError { code message } } }"""
+QUEUE_OF_EXTENSIONS = """query($status: ExtensionStatus) { extensionRequests(status: $status) {
+  id status tenantCode requestedBy requestedDueAt reason requestedAt ageHours decidedBy
+  case { id number } } }"""
+
+
+async def asked_for_more_time(hub: Hub, town: str) -> tuple[str, str, str]:
+    """A HANDLING case of `town` whose operator asked for 30 more days: (case, request, due)."""
+    operator = hub.token("OPERATOR", [town], sub=f"op-{town}")
+    case_id = (await register(hub, tenantCode=town))["case"]["id"]
+    await mutate(hub, DISPATCH, caseId=case_id, input={"tenantCode": town})
+    await mutate(hub, op("AcceptCase"), operator, caseId=case_id)
+    due = (utcnow() + timedelta(days=30)).replace(microsecond=0).isoformat()
+    asked = await mutate(hub, REQUEST, operator, id=case_id, due=due, reason="需第三方检测")
+    return case_id, asked["requestId"], due
+
+
+async def test_the_supervisors_queue_lists_pending_requests_in_their_towns(hub: Hub) -> None:
+    laiji_case, laiji_request, due = await asked_for_more_time(hub, "laiji")
+    _, quliang_request, _ = await asked_for_more_time(hub, "quliang")
+
+    city = hub.token("SUPERVISOR")
+    queue = await hub.gql(QUEUE_OF_EXTENSIONS, {"status": "PENDING"}, token=city)
+    assert [r["id"] for r in queue["extensionRequests"]] == [laiji_request, quliang_request]
+    first = queue["extensionRequests"][0]
+    assert first["case"]["id"] == laiji_case and first["tenantCode"] == "laiji"
+    assert (first["requestedBy"], first["reason"], first["status"]) == (
+        "op-laiji",
+        "需第三方检测",
+        "PENDING",
+    )
+    assert iso(first["requestedDueAt"]) == iso(due)
+    assert 0 <= first["ageHours"] < 1
+
+    town = hub.token("SUPERVISOR", ["laiji"])
+    mine = await hub.gql(QUEUE_OF_EXTENSIONS, {"status": "PENDING"}, token=town)
+    assert [r["id"] for r in mine["extensionRequests"]] == [laiji_request]
+    refused = await hub.post(QUEUE_OF_EXTENSIONS, {}, token=hub.token("OPERATOR", ["laiji"]))
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    await mutate(hub, DECIDE, city, r=laiji_request, ok=False)
+    pending = await hub.gql(QUEUE_OF_EXTENSIONS, {"status": "PENDING"}, token=city)
+    assert [r["id"] for r in pending["extensionRequests"]] == [quliang_request]
+    refused_ones = await hub.gql(QUEUE_OF_EXTENSIONS, {"status": "REFUSED"}, token=city)
+    assert [r["decidedBy"] for r in refused_ones["extensionRequests"]] == ["test-supervisor"]
+    timeline = (await clocks(hub, laiji_case))["case"]["timeline"]
+    assert timeline[-1]["action"] == "EXTENSION_REFUSED"
+    assert "延期申请" in timeline[-1]["note"]
