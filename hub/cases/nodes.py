@@ -21,6 +21,7 @@ from hub.cases.enums import Channel as ChannelEnum
 from hub.cases.enums import LinkKind as LinkKindEnum
 from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.enums import ReportOutcome as ReportOutcomeEnum
+from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
 from hub.cases.model import CaseCandidate as CandidateRow
 from hub.cases.model import Event as EventRow
@@ -38,6 +39,7 @@ Priority = strawberry.enum(PriorityEnum, name="Priority")
 Card = strawberry.enum(CardEnum, name="Card")
 LinkKind = strawberry.enum(LinkKindEnum, name="LinkKind")
 ReportOutcome = strawberry.enum(ReportOutcomeEnum, name="ReportOutcome")
+Satisfaction = strawberry.enum(SatisfactionEnum, name="Satisfaction")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ class TimelineEntry:
     note: str | None
     actor: Actor
     label: str = strawberry.field(description="the action as a person reads it (Chinese)")
+    on_site_at: datetime | None = strawberry.field(
+        default=None, description="SUBMIT: when staff were on site (到场时间), if given"
+    )
+    satisfaction: Satisfaction | None = strawberry.field(
+        default=None, description="FEEDBACK: what the caller said of the result"
+    )
 
 
 @strawberry.type
@@ -180,6 +188,12 @@ class Case:
         default=None,
         description="why a town handed the case back to the command centre (退回指挥中心), "
         "until it is dispatched again",
+    )
+    on_site_at: datetime | None = strawberry.field(
+        default=None, description="when staff were on site (到场时间), from the latest result"
+    )
+    satisfaction: Satisfaction | None = strawberry.field(
+        default=None, description="the caller's latest feedback on the result (回访满意度)"
     )
 
 
@@ -255,6 +269,8 @@ def case_node(row: CaseRow, view: View) -> Case:
             if c.candidate is not None  # a case the viewer may not see is not shown
         ],
         returned_reason=row.returned_reason,
+        on_site_at=row.on_site_at,
+        satisfaction=SatisfactionEnum(row.satisfaction) if row.satisfaction else None,
     )
 
 
@@ -329,4 +345,13 @@ def timeline_entry(row: EventRow) -> TimelineEntry:
         note=row.note,
         actor=Actor(id=strawberry.ID(row.actor_id), name=row.actor_name),
         label=ACTION_LABELS.get(row.action, row.action),
+        on_site_at=_time_in(row.data, "onSiteAt"),
+        satisfaction=SatisfactionEnum(row.data["satisfaction"])
+        if (row.data or {}).get("satisfaction")
+        else None,
     )
+
+
+def _time_in(data: dict[str, object] | None, key: str) -> datetime | None:
+    value = (data or {}).get(key)
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

@@ -23,6 +23,7 @@ from hub.cases.nodes import (
     Category,
     Channel,
     Priority,
+    Satisfaction,
     View,
     case_node,
     unmasked_reads,
@@ -32,7 +33,6 @@ from hub.events import broadcaster
 from hub.gql import Context, UserError, selected, utc_arg
 
 Info = strawberry.Info[Context, None]
-Satisfaction = strawberry.enum(SatisfactionEnum, name="Satisfaction")
 
 
 @strawberry.enum

@@ -206,6 +206,8 @@ async def submit_result(
     case = await case_for_change(session, case_id)
     _check_on_site(case, on_site_at)
     data = {"onSiteAt": on_site_at.isoformat() if on_site_at else None}
+    if on_site_at is not None:
+        case.on_site_at = on_site_at
     await transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
     await _next_phase(session, case, Phase.REVIEW)
     return case
@@ -292,6 +294,7 @@ async def record_feedback(
     satisfaction = Satisfaction(satisfaction)
     case = await case_for_change(session, case_id)
     unsatisfied = satisfaction == Satisfaction.UNSATISFIED
+    case.satisfaction = satisfaction.value
     action = workflow.Action.FEEDBACK_UNSATISFIED if unsatisfied else workflow.Action.FEEDBACK
     await transition(
         session, scope, case, action, EventKind.FEEDBACK, text, {"satisfaction": satisfaction.value}

@@ -42,6 +42,17 @@ class CaseStat:
     on_time_rate: float | None = strawberry.field(
         description="resolved on time / (resolved + open overdue); null when both are zero"
     )
+    satisfaction_rate: float | None = strawberry.field(
+        default=None,
+        description="(SATISFIED + BASICALLY_SATISFIED) / callers who answered (UNREACHABLE "
+        "not counted); null when no one answered",
+    )
+    on_site_hours_mean: float | None = strawberry.field(
+        default=None, description="mean hours from registration to onSiteAt (到场时长)"
+    )
+    on_site_hours_median: float | None = strawberry.field(
+        default=None, description="median hours from registration to onSiteAt"
+    )
 
 
 @strawberry.type(description="A town's open work on the command-centre board.")
@@ -151,6 +162,9 @@ class Query:
                 yellow_cards=r.yellow_cards,
                 red_cards=r.red_cards,
                 on_time_rate=r.on_time_rate,
+                satisfaction_rate=r.satisfaction_rate,
+                on_site_hours_mean=r.on_site_hours_mean,
+                on_site_hours_median=r.on_site_hours_median,
             )
             for r in rows
         ]

@@ -3,8 +3,12 @@ outside, separation of duties, hand-backs, the extension queue, facts that can b
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
+from hub.cases.model import Case
 from hub.db import utcnow
 from tests.conftest import Hub, register
 from tests.helpers import PLATFORM_ASSIGNMENT, mutate, post_json, sweep_at
@@ -237,3 +241,59 @@ async def test_the_supervisors_queue_lists_pending_requests_in_their_towns(hub: 
     timeline = (await clocks(hub, laiji_case))["case"]["timeline"]
     assert timeline[-1]["action"] == "EXTENSION_REFUSED"
     assert "延期申请" in timeline[-1]["note"]
+
+
+# --- 6. facts that can be read back ---------------------------------------------------------
+
+FEEDBACK = op("RecordFeedback")
+FACTS = """query($id: ID!) { case(id: $id) { onSiteAt satisfaction
+  timeline { action onSiteAt satisfaction } } }"""
+STATS = """{ caseStats(groupBy: TENANT) { key label total satisfactionRate onSiteHoursMean
+  onSiteHoursMedian } }"""
+
+
+async def registered_hours_ago(hub: Hub, hours: float) -> str:
+    case_id = (await register(hub, tenantCode="dawei"))["case"]["id"]
+    scope = await hub.scope()
+    async with hub.db.session(scope.tenant_ids, write=True) as session:
+        await session.execute(
+            update(Case)
+            .where(Case.id == uuid.UUID(case_id))
+            .values(created_at=utcnow() - timedelta(hours=hours))
+        )
+        await session.commit()
+    return case_id
+
+
+async def resolved_with(hub: Hub, case_id: str, on_site: datetime, satisfaction: str) -> None:
+    operator = hub.token("OPERATOR", ["dawei"], sub="op-zhao")
+    await mutate(hub, DISPATCH, caseId=case_id, input={"tenantCode": "dawei"})
+    await mutate(hub, op("AcceptCase"), operator, caseId=case_id)
+    result = {"result": "已整改", "onSiteAt": on_site.isoformat()}
+    await mutate(hub, SUBMIT, operator, caseId=case_id, input=result)
+    supervisor = hub.token("SUPERVISOR")
+    await mutate(hub, REVIEW, supervisor, caseId=case_id, input={"decision": "APPROVE"})
+    answer = {"satisfaction": satisfaction}
+    fed = await mutate(hub, FEEDBACK, hub.token("HOTLINE"), caseId=case_id, input=answer)
+    assert fed["__typename"] == "CaseResult", fed
+
+
+async def test_on_site_and_satisfaction_are_on_the_case_timeline_and_stats(hub: Hub) -> None:
+    now = utcnow().replace(microsecond=0)
+    answers = [(1, "SATISFIED"), (2, "UNSATISFIED"), (6, "UNREACHABLE"), (3, "BASICALLY_SATISFIED")]
+    ids = [await registered_hours_ago(hub, hours) for hours, _ in answers]
+    for case_id, (_, satisfaction) in zip(ids, answers, strict=True):
+        await resolved_with(hub, case_id, now, satisfaction)
+
+    facts = (await hub.gql(FACTS, {"id": ids[0]}))["case"]
+    assert iso(facts["onSiteAt"]) == now and facts["satisfaction"] == "SATISFIED"
+    by_action = {e["action"]: e for e in facts["timeline"]}
+    assert iso(by_action["SUBMIT"]["onSiteAt"]) == now
+    assert by_action["FEEDBACK"]["satisfaction"] == "SATISFIED"
+    assert by_action["DISPATCH"]["onSiteAt"] is None
+
+    [dawei] = (await hub.gql(STATS))["caseStats"]
+    assert dawei["label"] == "大隗镇" and dawei["total"] == 4
+    assert dawei["satisfactionRate"] == round(2 / 3, 4), "UNREACHABLE does not count"
+    assert abs(dawei["onSiteHoursMean"] - 3.0) < 0.05
+    assert abs(dawei["onSiteHoursMedian"] - 2.5) < 0.05
