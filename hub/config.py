@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     duplicate_window_hours: float = Field(
         72.0, gt=0, description="how recent an open case must be to attach or be a candidate"
     )
+    review_outside_office: bool = Field(
+        False,
+        description="督查 by another office: the reviewer of a result may not be of the town "
+        "office handling the case (the submitter may never review their own result)",
+    )
     urgent_after_callers: int = Field(
         3, ge=2, description="this many different callers about one case make it URGENT"
     )

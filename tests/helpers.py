@@ -174,3 +174,21 @@ def upload(
 
 def now() -> datetime:
     return utcnow().replace(microsecond=0)
+
+
+async def mutate(hub: Hub, query: str, token: str | None = None, **variables: Any) -> dict:
+    """One mutation's payload (the first root field of the answer)."""
+    data = await hub.gql(query, variables, token=token)
+    return next(iter(data.values()))
+
+
+async def sweep_at(hub: Hub, town: str, at: datetime) -> int:
+    """Run the card sweep of one tenant as if it were `at`; returns the cards issued."""
+    from hub.supervision import service as supervision
+
+    scope = await hub.scope()
+    tenant = scope.directory.by_code[town].id
+    async with hub.db.session(scope.tenant_ids, write=True) as session:
+        issued = await supervision.sweep(session, tenant, at)
+        await session.commit()
+    return issued

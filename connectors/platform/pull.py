@@ -38,10 +38,11 @@ from hub.cases import inputs, loaders, timeline
 from hub.cases import intake as case_intake
 from hub.cases.enums import FINAL_STATUSES, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
-from hub.config import Settings
+from hub.config import Settings, local_tz
 from hub.db import Database, utcnow
 from hub.errors import DomainError
 from hub.roles import Role
+from hub.supervision import clocks
 
 log = logging.getLogger("connectors.platform")
 
@@ -368,10 +369,17 @@ async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[O
         if is_stale(update.at, last):
             return Outcome.STALE, f"older than the deadline set at {last.isoformat()}", case.id
         assert update.deadline is not None
-        case.due_at, case.due_fixed = update.deadline, True
-        data = {"by": "platform", "dueAt": update.deadline.isoformat(), **_origin(update)}
+        previous = case.due_at
+        await clocks.fix_deadline(session, case, update.deadline, local_tz())
+        data = {
+            "by": "platform",
+            "dueAt": update.deadline.isoformat(),
+            "previousDueAt": previous.isoformat() if previous else None,
+            **_origin(update),
+        }
+        note = update.note or "市平台调整办理期限"
         await timeline.record(
-            session, scope, case, EventKind.EXTENSION_APPROVED, None, None, update.note, data
+            session, scope, case, EventKind.DEADLINE_CHANGED, None, None, note, data
         )
         return Outcome.APPLIED, "", case.id
     # URGED: on the timeline, unless the case was finished after the platform urged.

@@ -109,7 +109,42 @@ class EventKind(enum.StrEnum):
     EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # 延期申请
     EXTENSION_APPROVED = "EXTENSION_APPROVED"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
+    DEADLINE_CHANGED = "DEADLINE_CHANGED"  # 期限调整: a deadline set from outside (the platform)
+    HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a misrouted case to the dispatcher
     ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over
     PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another
+
+
+# What a person reads for each timeline action (the API keeps the action's code for machines).
+ACTION_LABELS: dict[str, str] = {
+    EventKind.REGISTER: "登记",
+    EventKind.REPORT_ATTACHED: "并入举报",
+    EventKind.DISPATCH: "转办",
+    EventKind.ACCEPT: "签收",
+    EventKind.PROGRESS: "办理进展",
+    EventKind.SUBMIT: "提交审核",
+    EventKind.APPROVE: "审核通过",
+    EventKind.RETURN: "审核退回",
+    EventKind.FEEDBACK: "反馈",
+    EventKind.CLOSE: "结案",
+    EventKind.MERGE: "合并",
+    EventKind.MERGE_RECEIVED: "并入案件",
+    EventKind.REJECT: "不予受理",
+    EventKind.REOPEN: "重新办理",
+    EventKind.URGE: "督办",
+    EventKind.CARD: "亮牌",
+    EventKind.RECALL: "收回",
+    EventKind.SUSPEND: "挂起",
+    EventKind.RESUME: "解挂",
+    EventKind.EXTENSION_REQUESTED: "延期申请",
+    EventKind.EXTENSION_APPROVED: "延期批准",
+    EventKind.EXTENSION_REFUSED: "延期驳回",
+    EventKind.DEADLINE_CHANGED: "期限调整",
+    EventKind.HAND_BACK: "退回指挥中心",
+    EventKind.ALARM_ENDED: "报警结束",
+    EventKind.PRIORITY_RAISED: "提高优先级",
+    EventKind.REPORT_SPLIT: "拆分举报",
+    EventKind.SPLIT_FROM: "拆分自",
+}

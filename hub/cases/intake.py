@@ -43,6 +43,7 @@ from hub.cases.timeline import record
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode
 from hub.roles import UNMASKED_PHONE_ROLES, Permission, allows, refusal
+from hub.supervision import clocks
 
 PLATFORM_SYSTEM = "platform"
 # Channels whose reporter expects to hear the result (反馈); monitoring and patrols do not.
@@ -371,6 +372,7 @@ async def _open_case(
             "routeStep": route.step.value,
         },
     )
+    await clocks.open_dispatch_hop(session, case, scope.directory.by_id[case.tenant_id].kind, tz)
     return case
 
 

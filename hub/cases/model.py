@@ -55,6 +55,12 @@ class Case(TenantOwned, Base):
     due_fixed: Mapped[bool] = mapped_column(default=False)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Why a town handed the case back to the command centre (退回指挥中心); cleared at dispatch.
+    returned_reason: Mapped[str | None] = mapped_column(Text)
+    # Facts read back and counted (caseStats): when staff were on site, from the latest result
+    # that said so, and the caller's latest satisfaction. The events keep the history.
+    on_site_at: Mapped[datetime | None]
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
 
     tenant: Mapped[Tenant] = relationship(lazy="raise")
     grid_cell: Mapped[GridCell | None] = relationship(lazy="raise")

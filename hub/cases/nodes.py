@@ -13,6 +13,7 @@ import strawberry
 from sqlalchemy import inspect
 
 from hub.cases.duplicates import Reason, candidate_reason
+from hub.cases.enums import ACTION_LABELS
 from hub.cases.enums import Card as CardEnum
 from hub.cases.enums import CaseStatus as CaseStatusEnum
 from hub.cases.enums import Category as CategoryEnum
@@ -20,6 +21,7 @@ from hub.cases.enums import Channel as ChannelEnum
 from hub.cases.enums import LinkKind as LinkKindEnum
 from hub.cases.enums import Priority as PriorityEnum
 from hub.cases.enums import ReportOutcome as ReportOutcomeEnum
+from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
 from hub.cases.model import CaseCandidate as CandidateRow
 from hub.cases.model import Event as EventRow
@@ -46,6 +48,8 @@ strawberry.enum(LinkKindEnum, name="LinkKind")
 LinkKind = LinkKindEnum
 strawberry.enum(ReportOutcomeEnum, name="ReportOutcome")
 ReportOutcome = ReportOutcomeEnum
+strawberry.enum(SatisfactionEnum, name="Satisfaction")
+Satisfaction = SatisfactionEnum
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,13 @@ class TimelineEntry:
     to_status: CaseStatus | None
     note: str | None
     actor: Actor
+    label: str = strawberry.field(description="the action as a person reads it (Chinese)")
+    on_site_at: datetime | None = strawberry.field(
+        default=None, description="SUBMIT: when staff were on site (到场时间), if given"
+    )
+    satisfaction: Satisfaction | None = strawberry.field(
+        default=None, description="FEEDBACK: what the caller said of the result"
+    )
 
 
 @strawberry.type
@@ -183,6 +194,17 @@ class Case:
     links: list[CaseLink]
     external_refs: list[ExternalRef]
     possible_duplicates: list[PossibleDuplicate]
+    returned_reason: str | None = strawberry.field(
+        default=None,
+        description="why a town handed the case back to the command centre (退回指挥中心), "
+        "until it is dispatched again",
+    )
+    on_site_at: datetime | None = strawberry.field(
+        default=None, description="when staff were on site (到场时间), from the latest result"
+    )
+    satisfaction: Satisfaction | None = strawberry.field(
+        default=None, description="the caller's latest feedback on the result (回访满意度)"
+    )
 
 
 def _loaded(row: object, name: str) -> bool:
@@ -251,6 +273,9 @@ def case_node(row: CaseRow, view: View) -> Case:
             for c in (row.candidates if loaded("candidates") else [])
             if c.candidate is not None  # a case the viewer may not see is not shown
         ],
+        returned_reason=row.returned_reason,
+        on_site_at=row.on_site_at,
+        satisfaction=SatisfactionEnum(row.satisfaction) if row.satisfaction else None,
     )
 
 
@@ -324,4 +349,14 @@ def timeline_entry(row: EventRow, view: View) -> TimelineEntry:
         to_status=CaseStatusEnum(row.to_status) if row.to_status else None,
         note=view.note(row.note),
         actor=Actor(id=strawberry.ID(row.actor_id), name=row.actor_name),
+        label=ACTION_LABELS.get(row.action, row.action),
+        on_site_at=_time_in(row.data, "onSiteAt"),
+        satisfaction=SatisfactionEnum(row.data["satisfaction"])
+        if (row.data or {}).get("satisfaction")
+        else None,
     )
+
+
+def _time_in(data: dict[str, object] | None, key: str) -> datetime | None:
+    value = (data or {}).get(key)
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

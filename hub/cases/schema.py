@@ -23,6 +23,7 @@ from hub.cases.nodes import (
     Category,
     Channel,
     Priority,
+    Satisfaction,
     View,
     case_node,
     unmasked_reads,
@@ -32,9 +33,6 @@ from hub.events import broadcaster
 from hub.gql import Context, UserError, public_error, selected, utc_arg
 
 Info = strawberry.Info[Context, None]
-# strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
-strawberry.enum(SatisfactionEnum, name="Satisfaction")
-Satisfaction = SatisfactionEnum
 
 
 @strawberry.enum
@@ -340,7 +338,14 @@ class Mutation:
     ) -> CaseMutationResult:
         approve = input.decision == ReviewDecision.APPROVE
         return await case_result(
-            info, await info.context.write(steps.review, case_id, approve, input.note)
+            info,
+            await info.context.write(
+                steps.review,
+                case_id,
+                approve,
+                input.note,
+                outside_office=info.context.settings.review_outside_office,
+            ),
         )
 
     @strawberry.mutation(description="反馈: what the reporter said of the result.")
@@ -407,6 +412,15 @@ class Mutation:
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
         return await case_result(info, await info.context.write(steps.reject, case_id, reason))
+
+    @strawberry.mutation(
+        description="退回指挥中心: the town office holding a case that is not its own returns it, "
+        "with the reason, to the command centre's dispatch queue (OPERATOR of that town, ADMIN)."
+    )
+    async def return_case(
+        self, info: Info, case_id: strawberry.ID, reason: str
+    ) -> CaseMutationResult:
+        return await case_result(info, await info.context.write(steps.hand_back, case_id, reason))
 
 
 # --- subscriptions -----------------------------------------------------------------------------

@@ -8,11 +8,12 @@ timeline and moves the case's clocks, inside the caller's transaction (the calle
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
@@ -32,7 +33,7 @@ from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseLink, Event, ExternalRef, Report
 from hub.cases.timeline import next_status, record, transition
 from hub.config import local_tz
-from hub.db import utcnow
+from hub.db import TENANT_SETTING, utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
@@ -79,6 +80,7 @@ async def dispatch(
     )
     case.grid_cell_id = cell.id if cell else case.grid_cell_id
     case.assignee_id = member.id if member else None
+    case.returned_reason = None
     if inp.due_at is not None:
         case.due_at, case.due_fixed = inp.due_at, True
     level = clocks.level_of(tenant.kind, case.assignee_id)
@@ -127,6 +129,46 @@ async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> 
     case.tenant_id = tenant_id
 
 
+async def hand_back(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+    """退回指挥中心: the town office holding a case that is not its own returns it, with the
+    reason, to the command centre, REGISTERED and waiting for dispatch again. The case keeps its
+    deadline and its cards; the town's hop ends and a dispatch hop opens at the city."""
+    text = check_text("reason", reason, required=True)
+    case = await case_for_change(session, case_id)
+    city = scope.directory.city
+    if city is None or case.tenant_id == city.id:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "案件已在指挥中心，无需退回 (the case is already with the command centre)",
+        )
+    decided = next_status(scope, case, workflow.Action.HAND_BACK)
+    town = scope.directory.by_id[case.tenant_id].code
+    await clocks.end_current(session, case, "HANDED_BACK")
+    await _take_in(session, city.id)
+    await move_case(session, case, city.id)
+    before, case.status = case.status, decided
+    case.assignee_id, case.grid_cell_id, case.returned_reason = None, None, text
+    await record(session, scope, case, EventKind.HAND_BACK, before, decided, text, {"from": town})
+    await clocks.open_dispatch_hop(session, case, city.kind, local_tz())
+    return case
+
+
+async def _take_in(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """A hand-back gives the case to an office the caller does not see (a town's operator
+    does not see the city): for the rest of this one transaction the session's scope takes
+    that tenant in, so the case, its timeline and its audit entry can be written there."""
+    ids = tuple(session.info["tenant_ids"])
+    if tenant_id in ids:
+        return
+    session.info["tenant_ids"] = (*ids, tenant_id)
+    if session.get_bind().dialect.name == "postgresql":
+        setting = "{" + ",".join(str(i) for i in session.info["tenant_ids"]) + "}"
+        await session.execute(
+            sql_text("select set_config(:name, :ids, true)"),
+            {"name": TENANT_SETTING, "ids": setting},
+        )
+
+
 async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
     case = await case_for_change(session, case_id)
     await transition(
@@ -152,23 +194,51 @@ async def record_progress(session: AsyncSession, scope: Scope, case_id: str, not
     return case
 
 
+# How far ahead of the hub's clock a reported time may be (a phone's clock is a little off).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 async def submit_result(
     session: AsyncSession, scope: Scope, case_id: str, result: str, on_site_at: datetime | None
 ) -> Case:
     text = check_text("result", result, required=True)
     check_time("onSiteAt", on_site_at)
     case = await case_for_change(session, case_id)
+    _check_on_site(case, on_site_at)
     data = {"onSiteAt": on_site_at.isoformat() if on_site_at else None}
+    if on_site_at is not None:
+        case.on_site_at = on_site_at
     await transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
     await _next_phase(session, case, Phase.REVIEW)
     return case
 
 
+def _check_on_site(case: Case, on_site_at: datetime | None) -> None:
+    """Staff arrive on site after the case was registered and not in the future."""
+    if on_site_at is None:
+        return
+    if on_site_at > utcnow() + CLOCK_SKEW:
+        raise invalid("onSiteAt", "到场时间不能晚于当前时间 (onSiteAt is in the future)")
+    if on_site_at < case.created_at:
+        raise invalid("onSiteAt", "到场时间不能早于登记时间 (onSiteAt is before registration)")
+
+
 async def review(
-    session: AsyncSession, scope: Scope, case_id: str, approve: bool, note: str | None
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    outside_office: bool = False,
 ) -> Case:
+    """督查: someone else checks. The reviewer may not be who submitted the result, and with
+    ``outside_office`` (SANWANG_REVIEW_OUTSIDE_OFFICE) not anyone of the town office handling
+    the case (a principal who does not see the city)."""
     text = check_text("note", note)
     case = await case_for_change(session, case_id)
+    if case.status == CaseStatus.UNDER_REVIEW:
+        await _check_reviewer(session, scope, case, outside_office=outside_office)
     action, kind = (
         (workflow.Action.APPROVE, EventKind.APPROVE)
         if approve
@@ -186,6 +256,30 @@ async def review(
     return case
 
 
+async def _check_reviewer(
+    session: AsyncSession, scope: Scope, case: Case, *, outside_office: bool
+) -> None:
+    submitter = await session.scalar(
+        select(Event.actor_id)
+        .where(Event.case_id == case.id, Event.action == EventKind.SUBMIT)
+        .order_by(Event.at.desc())
+        .limit(1)
+    )
+    if submitter == scope.principal.id:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "办理结果须由提交人以外的人员审核 (the result must be reviewed by someone other than "
+            "who submitted it)",
+        )
+    city = scope.directory.city
+    if outside_office and (city is None or not scope.sees(city.id)):
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "办理结果须由承办单位以外的人员审核 (the result must be reviewed outside the "
+            "handling office)",
+        )
+
+
 async def record_feedback(
     session: AsyncSession,
     scope: Scope,
@@ -200,6 +294,7 @@ async def record_feedback(
     satisfaction = Satisfaction(satisfaction)
     case = await case_for_change(session, case_id)
     unsatisfied = satisfaction == Satisfaction.UNSATISFIED
+    case.satisfaction = satisfaction.value
     action = workflow.Action.FEEDBACK_UNSATISFIED if unsatisfied else workflow.Action.FEEDBACK
     await transition(
         session, scope, case, action, EventKind.FEEDBACK, text, {"satisfaction": satisfaction.value}
@@ -350,6 +445,7 @@ async def split_report(
     await record(
         session, scope, case, EventKind.REPORT_SPLIT, None, None, text, {**moved, "to": new.number}
     )
+    await clocks.open_dispatch_hop(session, new, scope.directory.by_id[new.tenant_id].kind, tz)
     return new
 
 

@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     REJECT = "REJECT"  # 不予受理
     REOPEN = "REOPEN"  # 重新办理
     RECALL = "RECALL"  # 收回: not accepted in time, back to the dispatcher's queue
+    HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a case that is not its own
 
 
 FORBIDDEN = "FORBIDDEN"
@@ -60,6 +61,9 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.DISPATCHED, _A.REJECT): _S.REJECTED,
     (_S.CLOSED, _A.REOPEN): _S.DISPATCHED,
     (_S.DISPATCHED, _A.RECALL): _S.REGISTERED,
+    (_S.REGISTERED, _A.HAND_BACK): _S.REGISTERED,
+    (_S.DISPATCHED, _A.HAND_BACK): _S.REGISTERED,
+    (_S.HANDLING, _A.HAND_BACK): _S.REGISTERED,
 }
 # Only when there is someone to feed back to (needs_feedback=True).
 FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
@@ -91,6 +95,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     _A.REJECT: _COMMAND,
     _A.REOPEN: _COMMAND,
     _A.RECALL: _COMMAND,
+    # The town office holding the case (steps.hand_back checks it is a town's).
+    _A.HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
 }
 
 # (Chinese verb, English past participle) for refusal messages.
@@ -108,6 +114,7 @@ _VERBS: dict[Action, tuple[str, str]] = {
     _A.REJECT: ("不予受理", "rejected"),
     _A.REOPEN: ("重新办理", "reopened"),
     _A.RECALL: ("收回", "recalled"),
+    _A.HAND_BACK: ("退回指挥中心", "handed back to the command centre"),
 }
 
 _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {

@@ -31,6 +31,10 @@ async def rules(session: AsyncSession) -> list[TimeLimitRule]:
     if cached is not None:
         return cached
     found = list(await session.scalars(select(TimeLimitRule)))
+    # Cached across sessions: detached, so a rollback of this one (a refused registration)
+    # cannot expire them under the other readers.
+    for rule in found:
+        session.expunge(rule)
     db.cache.put("time_limit_rules", found, RULES_CACHE_SECONDS)
     return found
 
@@ -100,12 +104,14 @@ async def open_hop(
     member_id: uuid.UUID | None,
     from_tenant_id: uuid.UUID | None,
     tz: ZoneInfo,
+    phase: Phase = Phase.ACCEPT,
 ) -> CaseHop:
-    """A new hop in its accept phase; the office's previous hop ends."""
+    """A new hop in its accept (or dispatch) phase; the office's previous hop ends."""
     now = utcnow()
     previous = await current_hop(session, case)
     if previous is not None:
-        end_hop(previous, "REDISPATCHED", now)
+        dispatched = previous.phase == Phase.DISPATCH
+        end_hop(previous, "DISPATCHED" if dispatched else "REDISPATCHED", now)
     seq = (previous.seq if previous else await _last_seq(session, case)) + 1
     hop = CaseHop(
         id=uuid.uuid4(),
@@ -115,13 +121,22 @@ async def open_hop(
         level=level,
         member_id=member_id,
         from_tenant_id=from_tenant_id,
-        phase=Phase.ACCEPT,
+        phase=phase,
         phase_started_at=now,
         opened_at=now,
     )
     session.add(hop)
-    await start_phase(session, case, hop, Phase.ACCEPT, tz, now)
+    await start_phase(session, case, hop, phase, tz, now)
     return hop
+
+
+async def open_dispatch_hop(
+    session: AsyncSession, case: Case, tenant_kind: str, tz: ZoneInfo
+) -> CaseHop:
+    """登记 -> 转办: a REGISTERED case waits on the office that holds it (the command centre or a
+    town), with a clock like any other phase, until it is dispatched."""
+    level = Level.CITY if tenant_kind == "CITY" else Level.TOWN
+    return await open_hop(session, case, level, None, None, tz, Phase.DISPATCH)
 
 
 async def _last_seq(session: AsyncSession, case: Case) -> int:
@@ -159,10 +174,27 @@ async def _clock(
     session: AsyncSession, case: Case, level: str, phase: str, start: datetime, tz: ZoneInfo
 ) -> tuple[datetime | None, datetime | None]:
     yellow, red = await thresholds(session, case, level, phase, start, tz)
-    if phase == Phase.HANDLE and case.due_fixed and case.due_at is not None:
-        gap = (red - yellow) if yellow and red else timedelta(days=1)
+    if not (case.due_fixed and case.due_at is not None):
+        return yellow, red
+    gap = (red - yellow) if yellow and red else timedelta(days=1)
+    if phase == Phase.HANDLE:
         yellow, red = case.due_at, case.due_at + gap
+    elif phase == Phase.DISPATCH:
+        # A platform case keeps the platform's deadline: left undispatched past it, it is
+        # carded then at the latest, whatever the dispatch rule says.
+        yellow = min(yellow, case.due_at) if yellow else case.due_at
+        red = min(red, case.due_at + gap) if red else case.due_at + gap
     return yellow, red
+
+
+async def fix_deadline(session: AsyncSession, case: Case, due_at: datetime, tz: ZoneInfo) -> None:
+    """A deadline set from outside (an approved extension, the city platform's change): the
+    case keeps it, and the running phase that counts towards it (dispatch or handle) is timed
+    again from when it started, so its cards fire by the new deadline, not the old one."""
+    case.due_at, case.due_fixed = due_at, True
+    hop = await current_hop(session, case)
+    if hop is not None and hop.phase in (Phase.DISPATCH, Phase.HANDLE) and not hop.suspended:
+        await start_phase(session, case, hop, Phase(hop.phase), tz, hop.phase_started_at)
 
 
 def end_hop(hop: CaseHop, reason: str, now: datetime | None = None) -> None:

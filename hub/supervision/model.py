@@ -22,6 +22,7 @@ class Level(enum.StrEnum):
 
 
 class Phase(enum.StrEnum):
+    DISPATCH = "DISPATCH"  # 登记 -> 转办: the holding office (city or town) dispatches it
     ACCEPT = "ACCEPT"  # 签收
     HANDLE = "HANDLE"  # 办理
     REVIEW = "REVIEW"  # 督查/审核
@@ -125,6 +126,12 @@ class ExtensionRequest(TenantOwned, Base):
     decided_by_id: Mapped[str | None] = mapped_column(String(64))
     decided_by_name: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ExtensionStatus(enum.StrEnum):
+    PENDING = "PENDING"  # 待审批
+    APPROVED = "APPROVED"
+    REFUSED = "REFUSED"
 
 
 class WorkDay(TenantOwned, Base):

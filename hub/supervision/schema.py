@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import strawberry
 
 from hub.cases.enums import Card as CardEnum
-from hub.cases.nodes import Card
-from hub.cases.schema import CaseMutationResult, case_result
+from hub.cases.nodes import Card, LinkedCase, linked_case
+from hub.cases.schema import CaseMutationResult, case_result, view_of
 from hub.gql import Context, UserError
 from hub.supervision import service, stats
-from hub.supervision.model import Level, LimitUnit, Phase
+from hub.supervision.model import ExtensionStatus, Level, LimitUnit, Phase
 from hub.supervision.model import TimeLimitRule as RuleRow
 from hub.tenancy.schema import Tenant
 
@@ -44,6 +44,17 @@ class CaseStat:
     red_cards: int
     on_time_rate: float | None = strawberry.field(
         description="resolved on time / (resolved + open overdue); null when both are zero"
+    )
+    satisfaction_rate: float | None = strawberry.field(
+        default=None,
+        description="(SATISFIED + BASICALLY_SATISFIED) / callers who answered (UNREACHABLE "
+        "not counted); null when no one answered",
+    )
+    on_site_hours_mean: float | None = strawberry.field(
+        default=None, description="mean hours from registration to onSiteAt (到场时长)"
+    )
+    on_site_hours_median: float | None = strawberry.field(
+        default=None, description="median hours from registration to onSiteAt"
     )
 
 
@@ -93,6 +104,26 @@ class ExtensionResult:
     status: str
 
 
+strawberry.enum(ExtensionStatus, name="ExtensionStatus")
+ExtensionStatusEnum = ExtensionStatus
+
+
+@strawberry.type(description="延期申请 in the supervisor's queue.")
+class ExtensionRequest:
+    id: strawberry.ID
+    case: LinkedCase
+    tenant_code: str
+    status: ExtensionStatusEnum
+    requested_by: str = strawberry.field(description="the requester's name")
+    requested_due_at: datetime
+    reason: str
+    requested_at: datetime
+    age_hours: float = strawberry.field(description="hours since the request was made")
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_note: str | None
+
+
 @strawberry.type
 class WorkDay:
     day: date
@@ -135,6 +166,9 @@ class Query:
                 yellow_cards=r.yellow_cards,
                 red_cards=r.red_cards,
                 on_time_rate=r.on_time_rate,
+                satisfaction_rate=r.satisfaction_rate,
+                on_site_hours_mean=r.on_site_hours_mean,
+                on_site_hours_median=r.on_site_hours_median,
             )
             for r in rows
         ]
@@ -212,6 +246,36 @@ class Query:
                 tenant_code=code[c.tenant_id].code,
             )
             for c in cards
+        ]
+
+    @strawberry.field(
+        description="The supervisor's queue of extension requests (延期申请), oldest first, in "
+        "the caller's towns; for those who may decide them. No status: every request."
+    )
+    async def extension_requests(
+        self, info: Info, status: ExtensionStatusEnum | None = None
+    ) -> list[ExtensionRequest]:
+        ctx = info.context
+        rows = await ctx.read(service.extension_requests, status)
+        now = datetime.now(UTC)
+        code = ctx.scope.directory.by_id
+        view = view_of(ctx)
+        return [
+            ExtensionRequest(
+                id=strawberry.ID(str(r.id)),
+                case=linked_case(c, view),
+                tenant_code=code[r.tenant_id].code,
+                status=ExtensionStatusEnum(r.status),
+                requested_by=r.requested_by_name,
+                requested_due_at=r.requested_due_at,
+                reason=view.text(r.reason),
+                requested_at=r.requested_at,
+                age_hours=round((now - r.requested_at).total_seconds() / 3600, 2),
+                decided_at=r.decided_at,
+                decided_by=r.decided_by_name,
+                decision_note=r.decision_note,
+            )
+            for r, c in rows
         ]
 
     @strawberry.field(description="A tenant's working calendar between two dates.")

@@ -44,20 +44,27 @@ from hub.supervision.model import (
     CaseCard,
     CaseHop,
     ExtensionRequest,
+    ExtensionStatus,
     Level,
     LimitUnit,
     Phase,
     TimeLimitRule,
     WorkDay,
 )
-from hub.tenancy.model import TenantKind
+from hub.tenancy.model import Tenant, TenantKind
 
 if TYPE_CHECKING:
     from hub.notify.notifier import Note
 
 CARD_RANK = {Card.NONE: 0, Card.YELLOW: 1, Card.RED: 2}
 LEVEL_RANK = {Level.GRID: 1, Level.TOWN: 2, Level.CITY: 3}
-PHASE_NAMES = {"ACCEPT": "签收", "HANDLE": "办理", "REVIEW": "审核", "FEEDBACK": "反馈"}
+PHASE_NAMES = {
+    "DISPATCH": "转办",
+    "ACCEPT": "签收",
+    "HANDLE": "办理",
+    "REVIEW": "审核",
+    "FEEDBACK": "反馈",
+}
 CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
 # Roles that speak for a town office when they do not see the city (see office_level).
@@ -217,6 +224,9 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
         "未按时签收，退回派单队列",
         {"hop": str(hop_id)},
     )
+    # Back in the queue, the case waits on its dispatcher again, with a dispatch clock.
+    tenant = await session.get(Tenant, case.tenant_id)
+    await clocks.open_dispatch_hop(session, case, tenant.kind if tenant else "", local_tz())
 
 
 # --- by hand -------------------------------------------------------------------------------------
@@ -381,6 +391,7 @@ async def decide_extension(
     request.decided_at, request.decision_note = utcnow(), text
     request.decided_by_id, request.decided_by_name = scope.principal.id, scope.principal.name
     kind = EventKind.EXTENSION_APPROVED if approve else EventKind.EXTENSION_REFUSED
+    verdict = "同意" if approve else "不同意"
     await timeline.record(
         session,
         scope,
@@ -388,17 +399,29 @@ async def decide_extension(
         kind,
         None,
         None,
-        text,
-        {"dueAt": request.requested_due_at.isoformat(), "request": str(request.id)},
+        text or f"{verdict}{request.requested_by_name}的延期申请",
+        {
+            "dueAt": request.requested_due_at.isoformat(),
+            "request": str(request.id),
+            "requestedBy": request.requested_by_name,
+        },
     )
     if approve:
-        case.due_at, case.due_fixed = request.requested_due_at, True
-        hop = await clocks.current_hop(session, case)
-        if hop is not None and hop.phase == Phase.HANDLE and not hop.suspended:
-            await clocks.start_phase(
-                session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
-            )
+        await clocks.fix_deadline(session, case, request.requested_due_at, local_tz())
     return case
+
+
+async def extension_requests(
+    session: AsyncSession, scope: Scope, status: ExtensionStatus | None
+) -> list[tuple[ExtensionRequest, Case]]:
+    """The supervisor's queue: extension requests with their cases, oldest first, in the towns
+    the caller sees (the session's tenant scope), for those who may decide them."""
+    require(scope, Permission.EXTENSION_DECIDE)
+    query = select(ExtensionRequest, Case).join(Case, Case.id == ExtensionRequest.case_id)
+    if status is not None:
+        query = query.where(ExtensionRequest.status == ExtensionStatus(status).value)
+    rows = await session.execute(query.order_by(ExtensionRequest.requested_at))
+    return [(request, case) for request, case in rows]
 
 
 # --- the clocks, the rules and the working calendar -----------------------------------------------

@@ -2,11 +2,16 @@
 
 onTimeRate = resolved on time / (resolved + open and overdue), null where both are zero: open
 overdue cases count against it, so a town cannot look punctual by leaving late cases open.
+
+satisfactionRate = (SATISFIED + BASICALLY_SATISFIED) / callers who answered (UNREACHABLE does
+not count), null when no one answered. onSiteHours: mean and median hours from registration to
+the case's onSiteAt, over the cases that have one (null when none has).
 """
 
 from __future__ import annotations
 
 import enum
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +20,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
-from hub.cases.enums import OPEN_STATUSES, Channel, channels_of
+from hub.cases.enums import OPEN_STATUSES, Channel, Satisfaction, channels_of
 from hub.cases.model import Case
 from hub.db import utcnow
 from hub.errors import invalid
@@ -70,12 +75,29 @@ class Row:
     on_time: int = 0
     yellow_cards: int = 0
     red_cards: int = 0
+    satisfied: int = 0
+    answered: int = 0
+    on_site_hours: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def on_time_rate(self) -> float | None:
         base = self.resolved + self.overdue
         return round(self.on_time / base, 4) if base else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return round(self.satisfied / self.answered, 4) if self.answered else None
+
+    @property
+    def on_site_hours_mean(self) -> float | None:
+        hours = self.on_site_hours
+        return round(statistics.fmean(hours), 2) if hours else None
+
+    @property
+    def on_site_hours_median(self) -> float | None:
+        hours = self.on_site_hours
+        return round(statistics.median(hours), 2) if hours else None
 
 
 def _key_column(group: StatsGroup) -> Any:
@@ -123,12 +145,23 @@ async def case_stats(
                     else_=0,
                 )
             ),
+            func.sum(case((Case.satisfaction.in_(SATISFIED), 1), else_=0)),
+            func.sum(case((Case.satisfaction.in_(ANSWERED), 1), else_=0)),
         )
         .where(*_period(Case.created_at, start, end))
         .group_by(key)
     )
     rows: dict[str, Row] = {}
-    for value, total, open_, resolved_, overdue, on_time in await session.execute(query):
+    for (
+        value,
+        total,
+        open_,
+        resolved_,
+        overdue,
+        on_time,
+        satisfied,
+        answered,
+    ) in await session.execute(query):
         for k in _keys(group, value):
             row = rows.setdefault(k, Row(k, _label(scope, group, k)))
             row.total += total
@@ -136,8 +169,35 @@ async def case_stats(
             row.resolved += resolved_ or 0
             row.overdue += overdue or 0
             row.on_time += on_time or 0
+            row.satisfied += satisfied or 0
+            row.answered += answered or 0
+    await _add_on_site(session, group, start, end, rows)
     await _add_cards(session, group, start, end, rows, scope)
     return sorted(rows.values(), key=lambda r: (-r.total, r.key))
+
+
+SATISFIED = [Satisfaction.SATISFIED.value, Satisfaction.BASICALLY_SATISFIED.value]
+ANSWERED = [*SATISFIED, Satisfaction.UNSATISFIED.value]
+
+
+async def _add_on_site(
+    session: AsyncSession,
+    group: StatsGroup,
+    start: datetime | None,
+    end: datetime | None,
+    rows: dict[str, Row],
+) -> None:
+    """Hours from registration to on site, per group: one query over the cases that have an
+    onSiteAt (two timestamps each); the median is taken in Python, as SQLite has none."""
+    key = _key_column(group)
+    query = select(key, Case.created_at, Case.on_site_at).where(
+        Case.on_site_at.is_not(None), *_period(Case.created_at, start, end)
+    )
+    for value, created, on_site in await session.execute(query):
+        hours = max((on_site - created).total_seconds() / 3600, 0.0)
+        for k in _keys(group, value):
+            if k in rows:
+                rows[k].on_site_hours.append(hours)
 
 
 async def _add_cards(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.db import utcnow
 from hub.demo import world
 from tests.conftest import Hub
 from tests.operations import op, operations
@@ -126,7 +127,7 @@ async def test_the_whole_workflow_through_the_contract(hub: Hub) -> None:
         (
             "SubmitResult",
             member_token,
-            {"input": {"result": "已责令停产整改", "onSiteAt": "2026-11-28T10:00:00+08:00"}},
+            {"input": {"result": "已责令停产整改", "onSiteAt": utcnow().isoformat()}},
             "submitResult",
             "UNDER_REVIEW",
         ),

@@ -29,7 +29,8 @@ async def test_patrols_open_grid_cases_that_earn_cards(hub: Hub, db: Database) -
     assert await count(db, hub, Case) >= 1
     scope = await hub.scope()
     async with db.session(scope.tenant_ids) as session:
-        levels = set(await session.scalars(select(CaseHop.level)))
+        running = select(CaseHop.level).where(CaseHop.ended_at.is_(None))  # past dispatch
+        levels = set(await session.scalars(running))
         assert levels == {"GRID"}, "patrol cases go to the village's grid member"
     await sweep_cards(db)  # the periodic job itself: nothing is late yet
     assert await count(db, hub, CaseCard) == 0

@@ -91,9 +91,12 @@ async def call(hub: Hub, **fields: Any) -> str:
 
 
 async def step(hub: Hub, name: str, field: str, case_id: str) -> None:
+    # Someone other than who submitted the result reviews it.
+    token = hub.token("SUPERVISOR") if name == "reviewCase" else None
     data = await hub.gql(
         f"mutation($id: ID!) {{ {field} {{ __typename ... on UserError {{ code message }} }} }}",
         {"id": case_id},
+        token=token,
     )
     assert data[name]["__typename"] == "CaseResult", (name, data)
 

@@ -154,7 +154,10 @@ async def resolve(hub: Hub, case_id: str) -> None:
         'submitResult(caseId: $id, input: {result: "已整改"})',
         "reviewCase(caseId: $id, input: {decision: APPROVE})",
     ):
-        data = await hub.gql(f"mutation($id: ID!) {{ {field} {{ __typename }} }}", {"id": case_id})
+        token = hub.token("SUPERVISOR") if field.startswith("review") else None  # not self
+        data = await hub.gql(
+            f"mutation($id: ID!) {{ {field} {{ __typename }} }}", {"id": case_id}, token=token
+        )
         assert next(iter(data.values()))["__typename"] == "CaseResult", data
 
 

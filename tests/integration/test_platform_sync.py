@@ -198,7 +198,7 @@ async def test_updates_apply_once_and_never_move_a_case_backwards(
                 select(Event.action).where(Event.case_id == case.id).order_by(Event.at)
             )
         )
-    assert actions == ["REGISTER", "EXTENSION_APPROVED", "URGE"]
+    assert actions == ["REGISTER", "DEADLINE_CHANGED", "URGE"]
 
 
 async def test_an_older_update_than_a_hub_extension_is_stale(
@@ -527,3 +527,34 @@ async def test_a_merged_platform_case_tells_the_platform_where_it_went(
     assert last["platformCaseId"] == merged["platformCaseId"] and last["status"] == "MERGED"
     assert last["note"] == f"并入 {target.number}：同一工地"
     assert len(rows) == 3  # two registrations and the merge; the kept case's status is unchanged
+
+
+HOPS = """query($id: ID!) { caseClocks(caseId: $id) { phase yellowAt redAt }
+  case(id: $id) { dueAt tenant { code } timeline { action label note } } }"""
+
+
+async def test_a_platform_deadline_change_re_times_the_running_clock(
+    hub: Hub, db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
+) -> None:
+    simulator, psettings = sim
+    item = simulator.assign()
+    await pull(db, settings, psettings)
+    case_id = str((await platform_cases(db))[item["platformCaseId"]].id)
+    town = (await hub.gql(HOPS, {"id": case_id}))["case"]["tenant"]["code"]
+    dispatch = """mutation($id: ID!, $town: String!) { dispatchCase(caseId: $id,
+      input: {tenantCode: $town}) { __typename } }"""
+    await hub.gql(dispatch, {"id": case_id, "town": town})
+    await hub.gql("mutation($id: ID!) { acceptCase(caseId: $id) { __typename } }", {"id": case_id})
+    before = await hub.gql(HOPS, {"id": case_id})
+    old_yellow = datetime.fromisoformat(before["caseClocks"][-1]["yellowAt"])
+    shorter = old_yellow - timedelta(days=4)
+    simulator.update(item["platformCaseId"], "DEADLINE", deadline=shorter.isoformat())
+    assert (await pull(db, settings, psettings)).outcomes == {"APPLIED": 1}
+
+    after = await hub.gql(HOPS, {"id": case_id})
+    hop = after["caseClocks"][-1]
+    assert hop["phase"] == "HANDLE"
+    assert datetime.fromisoformat(hop["yellowAt"]) == shorter, "the cards fire by the new one"
+    assert datetime.fromisoformat(after["case"]["dueAt"]) == shorter
+    last = after["case"]["timeline"][-1]
+    assert (last["action"], last["label"]) == ("DEADLINE_CHANGED", "期限调整")

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from hub.db import utcnow
 from hub.outbox.model import OutboxMessage
-from hub.supervision import service as supervision
 from hub.supervision.model import CaseCard
 from tests.conftest import Hub, register
+from tests.helpers import mutate, sweep_at
 from tests.operations import op
 
 CLOCKS = """query($id: ID!) { caseClocks(caseId: $id) { seq level tenantCode phase yellowAt redAt
@@ -23,11 +23,6 @@ CLOCKS = """query($id: ID!) { caseClocks(caseId: $id) { seq level tenantCode pha
 DISPATCH = """mutation($id: ID!, $input: DispatchInput!) {
   dispatchCase(caseId: $id, input: $input) {
   __typename ... on CaseResult { case { id status dueAt } } ... on UserError { code message } } }"""
-
-
-async def mutate(hub: Hub, query: str, token: str | None = None, **variables: Any) -> dict:
-    data = await hub.gql(query, variables, token=token)
-    return next(iter(data.values()))
 
 
 async def clocks(hub: Hub, case_id: str) -> dict:
@@ -41,15 +36,6 @@ async def dispatched(hub: Hub, town: str = "laiji", **fields: Any) -> str:
     return case["id"]
 
 
-async def sweep_at(hub: Hub, town: str, at: datetime) -> int:
-    scope = await hub.scope()
-    tenant = scope.directory.by_code[town].id
-    async with hub.db.session(scope.tenant_ids, write=True) as session:
-        issued = await supervision.sweep(session, tenant, at)
-        await session.commit()
-    return issued
-
-
 def iso(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
@@ -57,21 +43,21 @@ def iso(value: str) -> datetime:
 async def test_dispatch_starts_an_accept_clock_and_accept_starts_handling(hub: Hub) -> None:
     case_id = await dispatched(hub)
     state = await clocks(hub, case_id)
-    hop = state["caseClocks"][0]
+    hop = state["caseClocks"][-1]
     assert hop["level"] == "TOWN" and hop["phase"] == "ACCEPT" and hop["tenantCode"] == "laiji"
     opened = utcnow()
     assert timedelta(hours=1.9) < iso(hop["yellowAt"]) - opened <= timedelta(hours=2)
     assert iso(hop["redAt"]) - iso(hop["yellowAt"]) == timedelta(hours=2)
     accept = op("AcceptCase")
     await hub.gql(accept, {"caseId": case_id}, token=hub.token("OPERATOR", ["laiji"]))
-    hop = (await clocks(hub, case_id))["caseClocks"][0]
+    hop = (await clocks(hub, case_id))["caseClocks"][-1]
     assert hop["phase"] == "HANDLE" and hop["acceptedAt"]
     assert iso(hop["yellowAt"]) - utcnow() > timedelta(days=4), "5 working days at a town"
 
 
 async def test_sweep_cards_yellow_then_red_once_and_recalls_an_unaccepted_hop(hub: Hub) -> None:
     case_id = await dispatched(hub, "chaohua")
-    hop = (await clocks(hub, case_id))["caseClocks"][0]
+    hop = (await clocks(hub, case_id))["caseClocks"][-1]
     yellow, red = iso(hop["yellowAt"]), iso(hop["redAt"])
 
     assert await sweep_at(hub, "chaohua", yellow - timedelta(minutes=1)) == 0
@@ -93,7 +79,7 @@ async def test_sweep_cards_yellow_then_red_once_and_recalls_an_unaccepted_hop(hu
     state = await clocks(hub, case_id)
     assert state["case"]["card"] == "RED"
     assert state["case"]["status"] == "REGISTERED", "not accepted in time: back to the queue"
-    assert state["caseClocks"][0]["endReason"] == "NOT_ACCEPTED"
+    assert state["caseClocks"][-2]["endReason"] == "NOT_ACCEPTED"
     actions = [e["action"] for e in state["case"]["timeline"]]
     assert actions[-3:] == ["CARD", "CARD", "RECALL"]
     notices = await outbox_count(hub, "notify")
@@ -181,15 +167,15 @@ RESUME = (
 
 async def test_suspend_stops_the_clock_and_resume_moves_it_on(hub: Hub) -> None:
     case_id = await dispatched(hub, "pingmo")
-    before = (await clocks(hub, case_id))["caseClocks"][0]
+    before = (await clocks(hub, case_id))["caseClocks"][-1]
     assert (await mutate(hub, SUSPEND, id=case_id))["__typename"] == "CaseResult"
-    paused = (await clocks(hub, case_id))["caseClocks"][0]
+    paused = (await clocks(hub, case_id))["caseClocks"][-1]
     assert paused["suspended"] and paused["yellowAt"] is None
     assert await sweep_at(hub, "pingmo", utcnow() + timedelta(days=30)) == 0, "no card while paused"
     assert (await mutate(hub, SUSPEND, id=case_id))["code"] == "INVALID_TRANSITION"
     await asyncio.sleep(0.05)
     assert (await mutate(hub, RESUME, id=case_id))["__typename"] == "CaseResult"
-    after = (await clocks(hub, case_id))["caseClocks"][0]
+    after = (await clocks(hub, case_id))["caseClocks"][-1]
     assert not after["suspended"]
     assert iso(after["yellowAt"]) > iso(before["yellowAt"]), "the pause moved the threshold"
     assert (await mutate(hub, RESUME, id=case_id))["code"] == "INVALID_TRANSITION"
@@ -216,7 +202,7 @@ async def test_extension_needs_a_supervisor_and_moves_the_deadline(hub: Hub) -> 
     assert refused["code"] == "FORBIDDEN"
     approved = await mutate(hub, DECIDE, hub.token("SUPERVISOR"), r=asked["requestId"], ok=True)
     assert iso(approved["case"]["dueAt"]) == due
-    hop = (await clocks(hub, case_id))["caseClocks"][0]
+    hop = (await clocks(hub, case_id))["caseClocks"][-1]
     assert iso(hop["yellowAt"]) == due
     again = await mutate(hub, DECIDE, hub.token("SUPERVISOR"), r=asked["requestId"], ok=False)
     assert again["code"] == "CONFLICT"
@@ -292,8 +278,8 @@ async def test_time_limits_are_data_an_admin_can_change(hub: Hub) -> None:
     assert done["yellowAfter"] == 0.5
     noise = await dispatched(hub, "laiji", category="NOISE", externalId="noise")
     dust = await dispatched(hub, "laiji", externalId="dust")
-    noise_hop = (await clocks(hub, noise))["caseClocks"][0]
-    dust_hop = (await clocks(hub, dust))["caseClocks"][0]
+    noise_hop = (await clocks(hub, noise))["caseClocks"][-1]
+    dust_hop = (await clocks(hub, dust))["caseClocks"][-1]
     assert iso(noise_hop["redAt"]) - iso(noise_hop["yellowAt"]) == timedelta(minutes=30)
     assert iso(dust_hop["redAt"]) - iso(dust_hop["yellowAt"]) == timedelta(hours=2)
     rules = await hub.gql("{ timeLimitRules { level phase category yellowAfter } }")
@@ -318,4 +304,4 @@ async def test_cards_are_counted_per_town_and_per_member(hub: Hub) -> None:
         {"key": member["id"], "label": member["name"], "yellowCards": 1, "redCards": 1}
     ]
     hops = (await clocks(hub, case))["caseClocks"]
-    assert hops[0]["level"] == "GRID", "a dispatch naming a member opens a grid-level hop"
+    assert hops[1]["level"] == "GRID", "a dispatch naming a member opens a grid-level hop"

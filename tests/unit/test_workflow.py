@@ -31,6 +31,9 @@ _COMMON: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (CaseStatus.DISPATCHED, Action.REJECT): CaseStatus.REJECTED,
     (CaseStatus.CLOSED, Action.REOPEN): CaseStatus.DISPATCHED,
     (CaseStatus.DISPATCHED, Action.RECALL): CaseStatus.REGISTERED,
+    (CaseStatus.REGISTERED, Action.HAND_BACK): CaseStatus.REGISTERED,
+    (CaseStatus.DISPATCHED, Action.HAND_BACK): CaseStatus.REGISTERED,
+    (CaseStatus.HANDLING, Action.HAND_BACK): CaseStatus.REGISTERED,
 }
 
 EXPECTED: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
@@ -60,6 +63,7 @@ EXPECTED_ROLES: dict[Action, set[Role]] = {
     Action.REJECT: {R.ADMIN, R.DISPATCHER},
     Action.REOPEN: {R.ADMIN, R.DISPATCHER},
     Action.RECALL: {R.ADMIN, R.DISPATCHER},
+    Action.HAND_BACK: {R.ADMIN, R.OPERATOR},
 }
 
 TRIPLES = list(itertools.product(CaseStatus, Action, Role, [True, False]))
