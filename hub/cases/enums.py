@@ -110,6 +110,8 @@ class EventKind(enum.StrEnum):
     EXTENSION_APPROVED = "EXTENSION_APPROVED"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
     ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over
+    ALARM_REPEATED = "ALARM_REPEATED"  # a new alarm episode about what the open case is about
+    ALARM_LATE = "ALARM_LATE"  # late data (a backfill) shows an episode that is already over
     PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -39,6 +39,7 @@ from hub.monitoring.alarms import Limit, limits_of
 from hub.monitoring.model import (
     Interval,
     MonitoringPoint,
+    PointKind,
     QuarantinedPacket,
     QuarantineReason,
 )
@@ -366,11 +367,16 @@ class ReadingWriter:
                 await self._quarantine(session, batch)
                 await self._judge(staged, batch, quiet_before)
                 await session.commit()
-        except Exception as exc:  # the devices are not answered and will send again
-            log.exception("a batch of %d uploads could not be written", len(batch))
-            for item in batch:
-                item.resolve(exc)
+        except Exception as exc:
             self._loaded_at = 0.0  # read the registry again before the next upload
+            if len(batch) > 1:  # one device's bad upload must not cost the others theirs
+                log.warning("a batch of %d uploads failed; writing them one by one", len(batch))
+                for item in batch:
+                    await self._write([item])
+                return
+            # the device is not answered and will send again
+            log.exception("an upload from %s could not be written", batch[0].upload.mn)
+            batch[0].resolve(exc)
             return
         self._alarms.take_over(staged)
         READINGS_STORED.inc(count)
@@ -462,14 +468,59 @@ class ReadingWriter:
         quiet_before: dict[uuid.UUID, datetime | None],
     ) -> None:
         """Hand the batch to the alarm episodes: offline ones end, over-limit ones follow the
-        judge's verdicts on every value."""
+        judge's verdicts on every value. Each point is judged in a savepoint of its own: alarm
+        bookkeeping that fails (a case that cannot be registered) is logged and rolled back
+        alone, and never costs the batch its readings."""
         names = {item.point.id: item.point.name for item in batch if item.point is not None}
-        await episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names)
+        await self._guarded(
+            staged,
+            "offline episodes",
+            (),
+            episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names),
+        )
         for item in batch:
             point = item.point
-            if point is None or item.reason is not None or not point.limits:
+            if point is None or item.reason is not None or not _judged(point):
                 continue
-            await self._alarms.judge(staged, point, item.upload.samples)
+            keys = [(point.id, s.pollutant) for s in item.upload.samples]
+            work = self._alarms.judge(staged, point, item.upload.samples)
+            await self._guarded(staged, point.mn, keys, work)
+
+    @staticmethod
+    async def _guarded(
+        staged: episodes.Staged,
+        what: str,
+        keys: Sequence[episodes.Key],
+        work: Coroutine[Any, Any, None],
+    ) -> None:
+        """Run ``work`` in a savepoint; on failure roll it back with its staged alarm state
+        (the next values judge again from the state before)."""
+        before = {
+            k: (staged.watches.get(k, _ABSENT), staged.episodes.get(k, _ABSENT)) for k in keys
+        }
+        try:
+            async with staged.session.begin_nested():
+                await work
+        except Exception:
+            log.exception("alarm bookkeeping for %s failed; its readings are stored", what)
+            for key, (watch, episode) in before.items():
+                _restore(staged.watches, key, watch)
+                _restore(staged.episodes, key, episode)
+
+
+_ABSENT: Any = object()
+
+
+def _restore(staged: dict[Any, Any], key: Any, value: Any) -> None:
+    if value is _ABSENT:
+        staged.pop(key, None)
+    else:
+        staged[key] = value
+
+
+def _judged(point: Point) -> bool:
+    """Points with limits, and air stations (judged by the AQI, limits or not)."""
+    return bool(point.limits) or point.row.kind == PointKind.AIR_STATION
 
 
 def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:
