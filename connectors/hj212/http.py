@@ -3,6 +3,7 @@ the TCP port; the answer body holds the reply packets the standard requires."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,14 @@ def writer_of(state: dict[str, Any]) -> ReadingWriter:
     return writer
 
 
+def _towns_of(scope: Scope) -> frozenset[uuid.UUID] | None:
+    """The towns a token may send packets for: those it sees, unless it sees the whole city
+    (then any device, in towns made after the token too)."""
+    if len(scope.tenant_ids) == len(scope.directory.tenants):
+        return None
+    return frozenset(scope.tenant_ids)
+
+
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
     db, settings, key = state["db"], state["settings"], state["key"]
 
@@ -53,6 +62,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
             request.client.host if request.client else None,
             max_length=settings.hj212_max_packet,
             modbus_crc=settings.hj212_modbus_crc_mns,
+            towns=_towns_of(scope),
         )
         replies = await link.receive(body) + await link.finish()
         outcomes = ",".join(f"{k}={v}" for k, v in sorted(link.outcomes.items()))

@@ -349,6 +349,11 @@ async def quarantined(
     query = select(QuarantinedPacket).order_by(QuarantinedPacket.received_at.desc()).limit(first)
     if mn is not None:
         query = query.where(QuarantinedPacket.mn == check_mn(mn))
+    if len(scope.tenant_ids) < len(scope.directory.tenants):
+        # Quarantine belongs to no town: a town-scoped caller sees the packets of its towns'
+        # points (a wrong PW), not other towns' devices nor devices nobody has registered.
+        mine = select(MonitoringPoint.mn).where(MonitoringPoint.tenant_id.in_(scope.tenant_ids))
+        query = query.where(QuarantinedPacket.mn.in_(mine))
     return list(await session.scalars(query))
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -222,8 +222,10 @@ class ReadingWriter:
         """Store an upload; returns once it is committed (or quarantined)."""
         return (await self.submit_many([upload]))[0]
 
-    async def submit_many(self, uploads: Sequence[Upload]) -> list[Outcome]:
-        """Several uploads (one read of a connection), committed in one batch if they fit."""
+    async def submit_many(self, uploads: Sequence[Upload], towns: Towns = None) -> list[Outcome]:
+        """Several uploads (one read of a connection), committed in one batch if they fit.
+        ``towns``: those a town-scoped token may send for; a device of another town is refused
+        as an unknown one, and not quarantined (its packets are not the sender's to keep)."""
         if self._thread is None:
             await self.start()
         loop = asyncio.get_running_loop()
@@ -231,8 +233,13 @@ class ReadingWriter:
         outcomes = []
         for upload in uploads:
             point, reason = await self._admit(upload)
+            if _foreign(point, towns):
+                outcomes.append(Outcome.UNKNOWN_MN)
+                continue
             items.append(_Item(point, upload, reason, loop.create_future(), loop))
             outcomes.append(Outcome(reason.value) if reason is not None else Outcome.STORED)
+        if not items:
+            return outcomes
         with self._queue_lock:
             self._queue.extend(items)
         assert self._loop is not None
@@ -240,10 +247,14 @@ class ReadingWriter:
         await asyncio.gather(*(item.done for item in items))
         return outcomes
 
-    async def check(self, mn: str, password: str | None) -> tuple[uuid.UUID | None, Outcome]:
+    async def check(
+        self, mn: str, password: str | None, towns: Towns = None
+    ) -> tuple[uuid.UUID | None, Outcome]:
         """Would an upload from ``mn`` with ``password`` be stored, and in which town? (The
         parts of a split message are checked before they are kept.)"""
         point, reason = await self._admit(Upload(mn, password, ()))
+        if _foreign(point, towns):
+            return None, Outcome.UNKNOWN_MN
         if point is None or reason is not None:
             return None, Outcome(reason.value if reason is not None else Outcome.UNKNOWN_MN)
         return point.tenant_id, Outcome.STORED
@@ -506,6 +517,13 @@ class ReadingWriter:
             for key, (watch, episode) in before.items():
                 _restore(staged.watches, key, watch)
                 _restore(staged.episodes, key, episode)
+
+
+Towns = Collection[uuid.UUID] | None  # the towns a sender may send for; None: any
+
+
+def _foreign(point: Point | None, towns: Towns) -> bool:
+    return point is not None and towns is not None and point.tenant_id not in towns
 
 
 _ABSENT: Any = object()
