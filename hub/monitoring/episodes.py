@@ -12,9 +12,10 @@ stores (:class:`OverLimit`); offline ones are opened by the periodic check
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -35,6 +36,8 @@ from hub.monitoring.alarms import Limit, Verdict, Watch, judge
 from hub.monitoring.model import AlarmEpisode, AlarmKind, Interval, MonitoringPoint, PointKind
 from hub.monitoring.pollutants import name_of
 from hub.roles import Role
+
+log = logging.getLogger("hub.monitoring.episodes")
 
 # Who registers alarm cases: the online-monitoring network itself.
 MONITORING = Principal("hj212", "在线监控（HJ 212）", frozenset({Role.MONITOR}), ())
@@ -376,20 +379,25 @@ class OverLimit:
                 continue
             value, limit = judged
             key = (point.id, s.pollutant)
-            watch = staged.watches.get(key) or self.watches.get(key) or Watch()
+            before = staged.watches.get(key) or self.watches.get(key) or Watch()
             watch, verdict = judge(
-                watch, s.interval, s.at, value, s.normal, limit, settings.alarm_consecutive
+                before, s.interval, s.at, value, s.normal, limit, settings.alarm_consecutive
             )
             staged.watches[key] = watch
             if verdict is Verdict.NONE:
                 continue
             if s.at < late_before and verdict is not Verdict.CONTINUE:
                 if verdict is Verdict.START:  # an END of late data ends nothing live
-                    row = await staged.session.merge(point.row, load=True)
-                    trigger = _trigger(s, value, limit, watch)
-                    await note_late(staged.session, row, s.pollutant, trigger)
+                    work = self._late(staged, point, s, _trigger(s, value, limit, watch))
+                    await guarded(staged, point.name, work, key, before)
                 continue
-            await self._act(staged, point, s, value, limit, watch, verdict)
+            work = self._act(staged, point, s, value, limit, watch, verdict)
+            await guarded(staged, point.name, work, key, before)
+
+    @staticmethod
+    async def _late(staged: Staged, point: Watched, s: Reading, trigger: Trigger) -> None:
+        row = await staged.session.merge(point.row, load=True)
+        await note_late(staged.session, row, s.pollutant, trigger)
 
     async def _act(
         self,
@@ -466,6 +474,36 @@ def _trigger(s: Reading, value: float | None, limit: Limit, watch: Watch) -> Tri
         concentration=s.value,
         interval=s.interval,
     )
+
+
+async def guarded(
+    staged: Staged,
+    what: str,
+    work: Coroutine[Any, Any, None],
+    key: Key | None = None,
+    watch: Watch | None = None,
+) -> bool:
+    """Run one piece of alarm bookkeeping in a savepoint of its own. If it fails it is logged
+    and rolled back alone, with the staged state of ``key`` (the watch back to ``watch``,
+    the state before the value: the next value is judged again from there); the readings of
+    the batch, and every other point's alarms, are not touched. False when it failed."""
+    episode = staged.episodes.get(key, _ABSENT) if key is not None else _ABSENT
+    try:
+        async with staged.session.begin_nested():
+            await work
+    except Exception:
+        log.exception("alarm bookkeeping for %s failed; its readings are stored", what)
+        if key is not None and watch is not None:
+            staged.watches[key] = watch
+            if episode is _ABSENT:
+                staged.episodes.pop(key, None)
+            else:
+                staged.episodes[key] = episode
+        return False
+    return True
+
+
+_ABSENT: Any = object()
 
 
 def continue_episode(

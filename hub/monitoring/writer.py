@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Collection, Coroutine, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -479,44 +479,20 @@ class ReadingWriter:
         quiet_before: dict[uuid.UUID, datetime | None],
     ) -> None:
         """Hand the batch to the alarm episodes: offline ones end, over-limit ones follow the
-        judge's verdicts on every value. Each point is judged in a savepoint of its own: alarm
-        bookkeeping that fails (a case that cannot be registered) is logged and rolled back
-        alone, and never costs the batch its readings."""
+        judge's verdicts on every value. Whatever they write runs in savepoints of its own
+        (``episodes.guarded``): alarm bookkeeping that fails (a case that cannot be
+        registered) is logged and rolled back alone, and never costs the batch its readings."""
         names = {item.point.id: item.point.name for item in batch if item.point is not None}
-        await self._guarded(
+        await episodes.guarded(
             staged,
             "offline episodes",
-            (),
             episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names),
         )
         for item in batch:
             point = item.point
             if point is None or item.reason is not None or not _judged(point):
                 continue
-            keys = [(point.id, s.pollutant) for s in item.upload.samples]
-            work = self._alarms.judge(staged, point, item.upload.samples)
-            await self._guarded(staged, point.mn, keys, work)
-
-    @staticmethod
-    async def _guarded(
-        staged: episodes.Staged,
-        what: str,
-        keys: Sequence[episodes.Key],
-        work: Coroutine[Any, Any, None],
-    ) -> None:
-        """Run ``work`` in a savepoint; on failure roll it back with its staged alarm state
-        (the next values judge again from the state before)."""
-        before = {
-            k: (staged.watches.get(k, _ABSENT), staged.episodes.get(k, _ABSENT)) for k in keys
-        }
-        try:
-            async with staged.session.begin_nested():
-                await work
-        except Exception:
-            log.exception("alarm bookkeeping for %s failed; its readings are stored", what)
-            for key, (watch, episode) in before.items():
-                _restore(staged.watches, key, watch)
-                _restore(staged.episodes, key, episode)
+            await self._alarms.judge(staged, point, item.upload.samples)
 
 
 Towns = Collection[uuid.UUID] | None  # the towns a sender may send for; None: any
@@ -524,16 +500,6 @@ Towns = Collection[uuid.UUID] | None  # the towns a sender may send for; None: a
 
 def _foreign(point: Point | None, towns: Towns) -> bool:
     return point is not None and towns is not None and point.tenant_id not in towns
-
-
-_ABSENT: Any = object()
-
-
-def _restore(staged: dict[Any, Any], key: Any, value: Any) -> None:
-    if value is _ABSENT:
-        staged.pop(key, None)
-    else:
-        staged[key] = value
 
 
 def _judged(point: Point) -> bool:

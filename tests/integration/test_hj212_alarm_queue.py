@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from connectors.hj212.http import writer_of
+from hub.cases import intake
 from hub.cases.model import Case, Event
 from hub.demo import world
 from hub.monitoring.episodes import external_id
@@ -205,3 +206,44 @@ async def test_the_threshold_category_is_a_setting(hub: Hub, monitoring: Monitor
     await device.close()
     [case] = await monitoring_cases(hub)
     assert "重度污染" in case.description
+
+
+async def test_failed_bookkeeping_of_one_device_touches_no_other(
+    hub: Hub, monitoring: Monitoring, monkeypatch, caplog
+) -> None:
+    """Whatever makes a case fail to register (here: intake refusing this MN) is rolled back
+    alone: both devices' readings stored and answered, the other device's alarm opened."""
+    real = intake.register
+
+    async def failing(session, scope, inp, **kwargs):
+        if POINT.mn in (inp.external_id or ""):
+            raise RuntimeError("registration refused")
+        return await real(session, scope, inp, **kwargs)
+
+    monkeypatch.setattr(intake, "register", failing)
+    start = now() - timedelta(minutes=30)
+    victim, neighbour = await monitoring.connect(), await monitoring.connect()
+    await asyncio.gather(
+        victim.send(streak(start, [12.0, 13.0, 14.0])),
+        neighbour.send(
+            b"".join(
+                upload({SMOKE: v}, start + timedelta(seconds=30 * i), i + 1, point=NEIGHBOUR)
+                for i, v in enumerate([12.0, 13.0, 14.0])
+            )
+        ),
+    )
+    assert [(await victim.reply()).cn for _ in range(3)] == ["9014"] * 3
+    assert [(await neighbour.reply()).cn for _ in range(3)] == ["9014"] * 3
+    await victim.close()
+    await neighbour.close()
+    assert await readings_of(hub, POINT.mn) == await readings_of(hub, NEIGHBOUR.mn) == 3
+    [case] = await monitoring_cases(hub)
+    assert NEIGHBOUR.name in case.title
+    assert "alarm bookkeeping" in caplog.text
+    # once registration works again, the victim's next alarming value opens its case
+    monkeypatch.setattr(intake, "register", real)
+    device = await monitoring.connect()
+    await device.send(upload({SMOKE: 15.0}, start + timedelta(seconds=120), 9))
+    assert (await device.reply()).cn == "9014"
+    await device.close()
+    assert len(await monitoring_cases(hub)) == 2
