@@ -247,3 +247,21 @@ async def test_failed_bookkeeping_of_one_device_touches_no_other(
     assert (await device.reply()).cn == "9014"
     await device.close()
     assert len(await monitoring_cases(hub)) == 2
+
+
+async def test_http_ingest_the_database_fails_is_503_not_500(hub: Hub, monkeypatch) -> None:
+    writer = writer_of(hub.app.state.connectors)
+
+    async def broken(session, batch):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writer, "_store", broken)
+    response = await hub.http.post(
+        "/ingest/hj212",
+        content=streak(now(), [4.0]),
+        headers={"Authorization": f"Bearer {hub.token('MONITOR')}"},
+    )
+    await writer.stop()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["errors"][0]["code"] == "UNAVAILABLE"
