@@ -136,6 +136,7 @@ async def test_a_town_token_registers_points_only_in_its_towns(hub: Hub) -> None
     taken = {**spec, "mn": THEIRS.mn, "tenantCode": "laiji"}
     done = await hub.gql(op("RegisterMonitoringPoint"), {"input": taken}, token=laiji(hub))
     assert done["registerMonitoringPoint"]["__typename"] == "UserError"
+    assert done["registerMonitoringPoint"]["field"] == "mn"  # an answer, not "try again"
     async with hub.db.session((await hub.scope()).tenant_ids) as session:
         row = await session.scalar(select(MonitoringPoint).where(MonitoringPoint.mn == THEIRS.mn))
     assert row is not None and row.name == THEIRS.name
