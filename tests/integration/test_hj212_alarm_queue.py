@@ -171,7 +171,7 @@ async def test_real_time_pm25_over_the_24h_limit_on_a_good_day_opens_nothing(
             upload({PM25: 100.0}, start + timedelta(seconds=30 * i), i + 1, point=STATION)
         )
         assert (await device.reply()).cn == "9014"
-    # the hour's mean: 50 ug/m3, IAQI 72, 良
+    # the hour's mean: 50 ug/m3, IAQI 80, 良
     await device.send(upload({PM25: 50.0}, start, 10, point=STATION, cn="2061"))
     assert (await device.reply()).cn == "9014"
     await device.close()
