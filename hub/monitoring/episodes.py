@@ -13,6 +13,7 @@ stores (:class:`OverLimit`); offline ones are opened by the periodic check
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -386,12 +387,13 @@ class OverLimit:
             staged.watches[key] = watch
             if verdict is Verdict.NONE:
                 continue
-            if s.at < late_before and verdict is not Verdict.CONTINUE:
+            late = s.at < late_before
+            if late and verdict is not Verdict.CONTINUE:
                 if verdict is Verdict.START:  # an END of late data ends nothing live
                     work = self._late(staged, point, s, _trigger(s, value, limit, watch))
                     await guarded(staged, point.name, work, key, before)
                 continue
-            work = self._act(staged, point, s, value, limit, watch, verdict)
+            work = self._act(staged, point, s, value, limit, watch, verdict, late=late)
             await guarded(staged, point.name, work, key, before)
 
     @staticmethod
@@ -408,12 +410,16 @@ class OverLimit:
         limit: Limit,
         watch: Watch,
         verdict: Verdict,
+        *,
+        late: bool = False,
     ) -> None:
+        """``late``: a value older than the alarm age continuing an episode; it may continue
+        an open one, never open one."""
         session, key = staged.session, (point.id, s.pollutant)
         episode = staged.episodes[key] if key in staged.episodes else self.episodes.get(key)
         if episode is None and verdict is not Verdict.START:
             episode = await open_episode_of(session, point.id, AlarmKind.OVER_LIMIT, s.pollutant)
-        if episode is None and verdict is Verdict.END:
+        if episode is None and (verdict is Verdict.END or late):
             return
         if episode is None:  # a START, or a live value continuing what late data started
             row = await session.merge(point.row, load=True)
@@ -456,6 +462,8 @@ def _air_measure(settings: Settings) -> Callable[[Reading], Measure | None]:
 
     def measure(s: Reading) -> Measure | None:
         if s.interval not in (Interval.HOUR, Interval.DAY) or s.value is None:
+            return None
+        if not math.isfinite(s.value) or s.value < 0:  # sensor drift: stored, has no index
             return None
         day = s.at.astimezone(local_tz()).date()
         index = air_alarms.alarm_index(s.pollutant, s.interval is Interval.DAY, s.value, day)

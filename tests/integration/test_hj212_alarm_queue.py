@@ -265,3 +265,20 @@ async def test_http_ingest_the_database_fails_is_503_not_500(hub: Hub, monkeypat
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "5"
     assert response.json()["errors"][0]["code"] == "UNAVAILABLE"
+
+
+async def test_a_backfill_with_long_episodes_and_drift_opens_nothing(
+    hub: Hub, monitoring: Monitoring
+) -> None:
+    """Consecutive alarming late hours (a CONTINUE of an episode late data started) open no
+    case either, and a negative concentration (sensor drift) is stored without an index."""
+    device = await monitoring.connect()
+    top = now().replace(minute=0, second=0) - timedelta(hours=4)
+    values = [200.0, 210.0, 220.0, -3.0, 30.0, 190.0, 195.0]
+    for i, value in enumerate(values):
+        at = top - timedelta(hours=len(values) - i)
+        await device.send(upload({PM25: value}, at, i + 1, point=STATION, cn="2061"))
+        assert (await device.reply()).cn == "9014"
+    await device.close()
+    assert await monitoring_cases(hub) == []
+    assert await readings_of(hub, STATION.mn) == len(values)
