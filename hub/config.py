@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.airquality.alarms import category_named
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///sanwang.db"
 SECRET_FILE = ".sanwang-secret"
 
@@ -98,6 +100,23 @@ class Settings(BaseSettings):
     offline_minutes: float = Field(
         60.0, gt=0, description="a device silent this long opens an offline alarm"
     )
+    alarm_max_age_hours: float = Field(
+        3.0,
+        gt=0,
+        description="values older than this on arrival (a backfill, a device catching up after "
+        "an outage) are stored but open no alarm case: their episode is over",
+    )
+    air_alarm_category: str = Field(
+        "中度污染",
+        description="the AQI category (HJ 633 Table 2, name or key) from which an air station's "
+        "hourly or 24-hour mean of a pollutant opens an alarm",
+    )
+
+    @field_validator("air_alarm_category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        return category_named(value).name
+
     # --- privacy of intake and subscriptions ---
     register_rate_per_minute: int = Field(
         120,
@@ -108,6 +127,7 @@ class Settings(BaseSettings):
     subscription_recheck_seconds: float = Field(
         5.0, gt=0, description="how often a subscription socket re-checks its API token"
     )
+
     # --- one problem, one case (hub.cases.duplicates) ---
     duplicate_distance_meters: float = Field(
         300.0,

@@ -4,7 +4,7 @@ real-time data over the real listener as a DAS would (HJ 212-2017, Flag=5: answe
 Now and then a source goes over its limit for a while (an alarm case opens, and its end is
 written on the case), and now and then a packet arrives corrupted (the listener logs and counts
 it, and the connection carries on). Air stations first send the last two days of hourly data,
-so that the airQuality query has days to compute.
+so that the airQuality query has days to compute, then each hour's means as it ends.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class DemoDevice:
     seq: int = 0
     excursion: int = 0
     answers: int = 0
+    hour_sent: datetime | None = None  # the newest hour whose means were uploaded
 
     async def run(self) -> None:
         while True:
@@ -108,6 +109,8 @@ class DemoDevice:
             if self.point.kind == "AIR_STATION":
                 await self._history(writer)
             while True:
+                if self.point.kind == "AIR_STATION":
+                    self._hour_done(writer)
                 writer.write(self._next())
                 await writer.drain()
                 await asyncio.sleep(SEND_SECONDS * self.rnd.uniform(0.8, 1.2))
@@ -125,7 +128,18 @@ class DemoDevice:
             at = now - timedelta(hours=hours)
             self.seq += 1
             writer.write(data_packet(self.point, self._air(at), at, self.seq, cn="2061"))
+        self.hour_sent = now - timedelta(hours=1)
         await writer.drain()
+
+    def _hour_done(self, writer: asyncio.StreamWriter) -> None:
+        """At the turn of an hour an air station uploads the hour's means (2061): what its
+        alarms and the AQI are judged on."""
+        hour = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        if self.hour_sent is not None and hour <= self.hour_sent:
+            return
+        self.hour_sent = hour
+        self.seq += 1
+        writer.write(data_packet(self.point, self._air(hour), hour, self.seq, cn="2061"))
 
     def _air(self, at: datetime) -> dict[str, float]:
         """PM2.5 and PM10 with a daily rhythm (worse at night and in the morning)."""

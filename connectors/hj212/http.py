@@ -3,6 +3,8 @@ the TCP port; the answer body holds the reply packets the standard requires."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,8 @@ from connectors.ingest import Problem, Refused, answer_refusal, authorize, read_
 from hub.auth import Scope
 from hub.monitoring.writer import ReadingWriter
 from hub.roles import Permission
+
+log = logging.getLogger("connectors.hj212")
 
 ACCEPTED = {"STORED", "PART", "IGNORED"}
 # the packet field at fault
@@ -35,6 +39,14 @@ def writer_of(state: dict[str, Any]) -> ReadingWriter:
     return writer
 
 
+def _towns_of(scope: Scope) -> frozenset[uuid.UUID] | None:
+    """The towns a token may send packets for: those it sees, unless it sees the whole city
+    (then any device, in towns made after the token too)."""
+    if len(scope.tenant_ids) == len(scope.directory.tenants):
+        return None
+    return frozenset(scope.tenant_ids)
+
+
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
     db, settings, key = state["db"], state["settings"], state["key"]
 
@@ -53,8 +65,14 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
             request.client.host if request.client else None,
             max_length=settings.hj212_max_packet,
             modbus_crc=settings.hj212_modbus_crc_mns,
+            towns=_towns_of(scope),
         )
-        replies = await link.receive(body) + await link.finish()
+        try:
+            replies = await link.receive(body) + await link.finish()
+        except Exception:  # the database failed us: nothing was acknowledged, send again
+            log.exception("HJ 212 http packets from %s could not be written", link.peer)
+            problem = Problem("body", "数据暂未写入（未确认），请稍后重发")
+            return answer_refusal(Refused(503, [problem], "UNAVAILABLE"), {"Retry-After": "5"})
         outcomes = ",".join(f"{k}={v}" for k, v in sorted(link.outcomes.items()))
         headers = {"X-HJ212-Outcomes": outcomes}
         if not link.outcomes:

@@ -62,6 +62,7 @@ class Link:
     outcomes: Counter[str] = field(default_factory=Counter)
     parts: PartStore | None = None
     proven: bool = False  # a registered device's packet was stored (or its part kept) here
+    towns: Collection[uuid.UUID] | None = None  # a town-scoped token's: devices of others refused
 
     def __post_init__(self) -> None:
         self.framer = Framer(max_length=self.max_length, modbus_crc=set(self.modbus_crc))
@@ -115,7 +116,7 @@ class Link:
         """One part of a split message: its device checked, kept, then answered. Returns the
         reply, or the message to store: the whole one when this part completes it, the part
         alone when its device is refused (then refused and quarantined like any packet)."""
-        tenant_id, _ = await self.writer.check(packet.mn or "", packet.pw)
+        tenant_id, _ = await self.writer.check(packet.mn or "", packet.pw, self.towns)
         if tenant_id is None:
             return None, _alone(packet)
         refusal = self._over_caps(packet)
@@ -168,7 +169,7 @@ class Link:
                 replies[slot] = self._unreadable(last, error)
                 continue
             readable.append((slot, last))
-        outcomes = await self.writer.submit_many(uploads) if uploads else []
+        outcomes = await self.writer.submit_many(uploads, self.towns) if uploads else []
         for (slot, last), outcome in zip(readable, outcomes, strict=True):
             self._count(outcome.value)
             if outcome is Outcome.STORED:

@@ -112,6 +112,8 @@ class EventKind(enum.StrEnum):
     DEADLINE_CHANGED = "DEADLINE_CHANGED"  # 期限调整: a deadline set from outside (the platform)
     HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a misrouted case to the dispatcher
     ALARM_ENDED = "ALARM_ENDED"  # the monitoring alarm behind the case is over
+    ALARM_REPEATED = "ALARM_REPEATED"  # a new alarm episode about what the open case is about
+    ALARM_LATE = "ALARM_LATE"  # late data (a backfill) shows an episode that is already over
     PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another

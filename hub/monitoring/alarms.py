@@ -1,8 +1,9 @@
 """When readings become an over-limit alarm, and when the alarm ends (pure).
 
 An episode starts after ``needed`` consecutive real-time values above a point's limit (or one
-hourly average above it); only values flagged normal count, so a value taken during
-calibration or maintenance neither starts nor breaks a streak. While an episode is open every
+hourly average above it; a 24-hour mean above it opens one but ends none); only values flagged
+normal count, so a value taken during calibration or maintenance neither starts nor breaks a
+streak. While an episode is open every
 further alarming value continues it; the first normal value back within the limit ends it.
 """
 
@@ -78,6 +79,8 @@ def judge(
         return _realtime(watch, at, limit.breached_by(value), needed)
     if interval is Interval.HOUR:
         return _hourly(watch, limit.breached_by(value))
+    if interval is Interval.DAY:
+        return _daily(watch, limit.breached_by(value))
     return watch, Verdict.NONE
 
 
@@ -100,3 +103,12 @@ def _hourly(watch: Watch, breach: bool) -> tuple[Watch, Verdict]:
     if watch.open:
         return Watch(0, False, watch.last_realtime), Verdict.END
     return watch, Verdict.NONE
+
+
+def _daily(watch: Watch, breach: bool) -> tuple[Watch, Verdict]:
+    """A 24-hour mean above the limit opens (or continues) an episode; one within it ends
+    nothing: the day is over, the hours that follow say whether the episode is."""
+    if not breach:
+        return watch, Verdict.NONE
+    verdict = Verdict.CONTINUE if watch.open else Verdict.START
+    return Watch(watch.streak, True, watch.last_realtime), verdict

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.airquality import aqi
@@ -201,7 +202,7 @@ async def register_point(
     point.latitude = spec.latitude
     point.longitude = spec.longitude
     point.limits = limits
-    await session.flush()
+    await (_insert_new(session) if created else session.flush())
 
     data = {
         "mn": mn,
@@ -231,6 +232,17 @@ async def register_point(
         session, tenant.id, scope.principal, action, "monitoring_point", point.id, data
     )
     return point, source
+
+
+async def _insert_new(session: AsyncSession) -> None:
+    """MNs are unique across the city, but a town-scoped caller does not see other towns'
+    points: an MN taken there surfaces as a unique violation, answered as such (in a savepoint,
+    so the answer is a UserError naming mn, not a rolled-back retry)."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise invalid("mn", "该MN已被登记（属其他镇街，或正被同时登记）") from None
 
 
 async def _source_for(
@@ -349,6 +361,11 @@ async def quarantined(
     query = select(QuarantinedPacket).order_by(QuarantinedPacket.received_at.desc()).limit(first)
     if mn is not None:
         query = query.where(QuarantinedPacket.mn == check_mn(mn))
+    if len(scope.tenant_ids) < len(scope.directory.tenants):
+        # Quarantine belongs to no town: a town-scoped caller sees the packets of its towns'
+        # points (a wrong PW), not other towns' devices nor devices nobody has registered.
+        mine = select(MonitoringPoint.mn).where(MonitoringPoint.tenant_id.in_(scope.tenant_ids))
+        query = query.where(QuarantinedPacket.mn.in_(mine))
     return list(await session.scalars(query))
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -39,6 +39,7 @@ from hub.monitoring.alarms import Limit, limits_of
 from hub.monitoring.model import (
     Interval,
     MonitoringPoint,
+    PointKind,
     QuarantinedPacket,
     QuarantineReason,
 )
@@ -221,8 +222,10 @@ class ReadingWriter:
         """Store an upload; returns once it is committed (or quarantined)."""
         return (await self.submit_many([upload]))[0]
 
-    async def submit_many(self, uploads: Sequence[Upload]) -> list[Outcome]:
-        """Several uploads (one read of a connection), committed in one batch if they fit."""
+    async def submit_many(self, uploads: Sequence[Upload], towns: Towns = None) -> list[Outcome]:
+        """Several uploads (one read of a connection), committed in one batch if they fit.
+        ``towns``: those a town-scoped token may send for; a device of another town is refused
+        as an unknown one, and not quarantined (its packets are not the sender's to keep)."""
         if self._thread is None:
             await self.start()
         loop = asyncio.get_running_loop()
@@ -230,8 +233,13 @@ class ReadingWriter:
         outcomes = []
         for upload in uploads:
             point, reason = await self._admit(upload)
+            if _foreign(point, towns):
+                outcomes.append(Outcome.UNKNOWN_MN)
+                continue
             items.append(_Item(point, upload, reason, loop.create_future(), loop))
             outcomes.append(Outcome(reason.value) if reason is not None else Outcome.STORED)
+        if not items:
+            return outcomes
         with self._queue_lock:
             self._queue.extend(items)
         assert self._loop is not None
@@ -239,10 +247,14 @@ class ReadingWriter:
         await asyncio.gather(*(item.done for item in items))
         return outcomes
 
-    async def check(self, mn: str, password: str | None) -> tuple[uuid.UUID | None, Outcome]:
+    async def check(
+        self, mn: str, password: str | None, towns: Towns = None
+    ) -> tuple[uuid.UUID | None, Outcome]:
         """Would an upload from ``mn`` with ``password`` be stored, and in which town? (The
         parts of a split message are checked before they are kept.)"""
         point, reason = await self._admit(Upload(mn, password, ()))
+        if _foreign(point, towns):
+            return None, Outcome.UNKNOWN_MN
         if point is None or reason is not None:
             return None, Outcome(reason.value if reason is not None else Outcome.UNKNOWN_MN)
         return point.tenant_id, Outcome.STORED
@@ -366,11 +378,16 @@ class ReadingWriter:
                 await self._quarantine(session, batch)
                 await self._judge(staged, batch, quiet_before)
                 await session.commit()
-        except Exception as exc:  # the devices are not answered and will send again
-            log.exception("a batch of %d uploads could not be written", len(batch))
-            for item in batch:
-                item.resolve(exc)
+        except Exception as exc:
             self._loaded_at = 0.0  # read the registry again before the next upload
+            if len(batch) > 1:  # one device's bad upload must not cost the others theirs
+                log.warning("a batch of %d uploads failed; writing them one by one", len(batch))
+                for item in batch:
+                    await self._write([item])
+                return
+            # the device is not answered and will send again
+            log.exception("an upload from %s could not be written", batch[0].upload.mn)
+            batch[0].resolve(exc)
             return
         self._alarms.take_over(staged)
         READINGS_STORED.inc(count)
@@ -462,14 +479,32 @@ class ReadingWriter:
         quiet_before: dict[uuid.UUID, datetime | None],
     ) -> None:
         """Hand the batch to the alarm episodes: offline ones end, over-limit ones follow the
-        judge's verdicts on every value."""
+        judge's verdicts on every value. Whatever they write runs in savepoints of its own
+        (``episodes.guarded``): alarm bookkeeping that fails (a case that cannot be
+        registered) is logged and rolled back alone, and never costs the batch its readings."""
         names = {item.point.id: item.point.name for item in batch if item.point is not None}
-        await episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names)
+        await episodes.guarded(
+            staged,
+            "offline episodes",
+            episodes.end_offline_episodes(staged.session, self.settings, quiet_before, names),
+        )
         for item in batch:
             point = item.point
-            if point is None or item.reason is not None or not point.limits:
+            if point is None or item.reason is not None or not _judged(point):
                 continue
             await self._alarms.judge(staged, point, item.upload.samples)
+
+
+Towns = Collection[uuid.UUID] | None  # the towns a sender may send for; None: any
+
+
+def _foreign(point: Point | None, towns: Towns) -> bool:
+    return point is not None and towns is not None and point.tenant_id not in towns
+
+
+def _judged(point: Point) -> bool:
+    """Points with limits, and air stations (judged by the AQI, limits or not)."""
+    return bool(point.limits) or point.row.kind == PointKind.AIR_STATION
 
 
 def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:

@@ -112,7 +112,10 @@ async def test_a_second_episode_of_the_same_source_joins_the_open_case(
     assert first.ended_at is not None and second.ended_at is None
     assert first.external_id != second.external_id
     assert first.case_id == second.case_id == case.id
-    assert case.report_count == 2
+    # joined as a line on the timeline, not a second report in the queue
+    assert case.report_count == 1
+    actions = [e.action for e in await events_of(hub, case)]
+    assert actions.count("ALARM_REPEATED") == 1 and "ALARM_ENDED" in actions
 
 
 async def test_an_hourly_average_over_the_limit_opens_an_episode(

@@ -53,7 +53,10 @@ def rt(*values: float) -> list[tuple[Interval, float | None, bool]]:
         ([(H, 40, True), (H, 41, True), (H, 4, True)], [S, C, E]),
         ([(H, 4, True)], [N]),
         ([(H, 40, False)], [N]),
-        ([(Interval.MINUTE, 40, True), (Interval.DAY, 40, True)], [N, N]),
+        ([(Interval.MINUTE, 40, True), (Interval.DAY, 4, True)], [N, N]),
+        # a 24-hour mean above the limit opens an episode; one within it ends nothing
+        ([(Interval.DAY, 40, True), (Interval.DAY, 41, True)], [S, C]),
+        ([(H, 40, True), (Interval.DAY, 4, True), (H, 4, True)], [S, N, E]),
         ([(H, 40, True), (R, 12, True), (R, 3, True)], [S, C, E]),
     ],
 )
