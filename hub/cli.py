@@ -38,11 +38,9 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings):
-    from hub.db import Database
+    from hub.runtime import open_database
 
-    return Database(
-        settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
-    )
+    return open_database(settings)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -124,6 +122,7 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
+    from hub.runtime import Runtime
 
     settings = _settings()
     settings.demo = demo
@@ -153,7 +152,7 @@ def serve(
     if settings.hj212_port:
         typer.echo(f"HJ 212 devices: tcp://{host}:{settings.hj212_port}")
     uvicorn.run(
-        create_app(settings),
+        create_app(Runtime.start(settings)),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
@@ -198,16 +197,19 @@ def _job_settings(command: str) -> Settings:
 def worker() -> None:
     """Run the job worker (delivers outbox messages); stops cleanly on SIGTERM/SIGINT."""
     from hub.jobs import run_worker
+    from hub.runtime import Runtime
 
-    run_worker(_job_settings("worker"))
+    run_worker(Runtime.start(_job_settings("worker")))
 
 
 @app.command()
 def scheduler() -> None:
     """Run the periodic jobs (the outbox relay, sweeps), once per cluster; stops on SIGTERM."""
     from hub.jobs import run_scheduler
+    from hub.runtime import Runtime, open_database
 
-    run_scheduler(_job_settings("scheduler"))
+    settings = _job_settings("scheduler")
+    run_scheduler(Runtime.start(settings, open_database(settings, pool_size=4)))
 
 
 @token_app.command("create")
@@ -302,8 +304,11 @@ def platform_reconcile(
     what was done (exit 0: in step now; 1: something needs a person or the platform is down;
     2: SANWANG_PLATFORM_URL is not set)."""
     from connectors.platform.cli import reconcile_command
+    from hub.runtime import Runtime, open_database
 
-    raise typer.Exit(reconcile_command(_settings(), dry_run=dry_run))
+    settings = _settings()
+    runtime = Runtime.start(settings, open_database(settings, pool_size=2))
+    raise typer.Exit(reconcile_command(runtime, dry_run=dry_run))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -193,9 +192,3 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-@lru_cache
-def local_tz() -> ZoneInfo:
-    """Where days and working days are counted (Asia/Shanghai by default)."""
-    return ZoneInfo(get_settings().timezone)

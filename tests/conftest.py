@@ -31,6 +31,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+from hub.runtime import Runtime
 from tests.helpers import Monitoring
 
 # Machine noise must not fail a property test: no per-example deadline.
@@ -208,7 +209,7 @@ class Hub:
 
 @pytest.fixture
 async def hub(db: Database, settings: Settings) -> AsyncIterator[Hub]:
-    app = create_app(settings, db)
+    app = create_app(Runtime.start(settings, db))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)

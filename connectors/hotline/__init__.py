@@ -20,11 +20,11 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     return make(state)
 
 
-def install(settings: Any) -> None:
+def install(runtime: Any) -> None:
     """Callbacks go to ``settings.hotline_callback_url`` (installing again re-points them)."""
     from connectors.hotline.callback import install as install_callback
 
-    install_callback(settings)
+    install_callback(runtime.settings)
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,6 @@ import strawberry
 
 from hub import validation
 from hub.cases import inputs, intake, loaders, queries, steps
-from hub.cases.duplicates import Rules
 from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
 from hub.cases.nodes import (
@@ -151,7 +150,7 @@ def view_of(ctx: Context) -> View:
 
 
 def tz_of(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.settings.timezone)
+    return ctx.runtime.tz
 
 
 def id_arg(value: str | None, field: str) -> uuid.UUID | None:
@@ -281,8 +280,8 @@ class Mutation:
             intake.register,
             data,
             tz=tz_of(ctx),
-            prefix=ctx.settings.case_number_prefix,
-            rules=Rules.of(ctx.settings),
+            prefix=ctx.runtime.case_prefix,
+            rules=ctx.runtime.rules,
         )
         dup = done.duplicate_of if isinstance(done, inputs.Registered) else None
         return await case_result(info, done, dup)
@@ -310,7 +309,9 @@ class Mutation:
     async def accept_case(
         self, info: Info, case_id: strawberry.ID, note: str | None = None
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(steps.accept, case_id, note))
+        return await case_result(
+            info, await info.context.write(steps.accept, case_id, note, tz=tz_of(info.context))
+        )
 
     @strawberry.mutation(description="A progress note while handling.")
     async def record_progress(
@@ -330,7 +331,9 @@ class Mutation:
             return UserError.of(exc)
         return await case_result(
             info,
-            await info.context.write(steps.submit_result, case_id, input.result, on_site_at),
+            await info.context.write(
+                steps.submit_result, case_id, input.result, on_site_at, tz=tz_of(info.context)
+            ),
         )
 
     @strawberry.mutation(description="督查/审核: APPROVE resolves, RETURN sends back to handling.")
@@ -339,7 +342,10 @@ class Mutation:
     ) -> CaseMutationResult:
         approve = input.decision == ReviewDecision.APPROVE
         return await case_result(
-            info, await info.context.write(steps.review, case_id, approve, input.note)
+            info,
+            await info.context.write(
+                steps.review, case_id, approve, input.note, tz=tz_of(info.context)
+            ),
         )
 
     @strawberry.mutation(description="反馈: what the reporter said of the result.")
@@ -353,6 +359,7 @@ class Mutation:
                 case_id,
                 SatisfactionEnum(input.satisfaction.value),
                 input.note,
+                tz=tz_of(info.context),
             ),
         )
 
@@ -366,7 +373,9 @@ class Mutation:
     async def reopen_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(steps.reopen, case_id, reason))
+        return await case_result(
+            info, await info.context.write(steps.reopen, case_id, reason, tz=tz_of(info.context))
+        )
 
     @strawberry.mutation(
         description="Merge a case into another; answers the case that now holds the reports."
@@ -397,7 +406,7 @@ class Mutation:
                 report_id,
                 note,
                 tz=tz_of(ctx),
-                prefix=ctx.settings.case_number_prefix,
+                prefix=ctx.runtime.case_prefix,
             ),
         )
 

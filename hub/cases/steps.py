@@ -31,7 +31,6 @@ from hub.cases.intake import FEEDBACK_CHANNELS, next_number
 from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseLink, Event, ExternalRef, Report
 from hub.cases.timeline import next_status, record, transition
-from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
@@ -127,7 +126,9 @@ async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> 
     case.tenant_id = tenant_id
 
 
-async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
+async def accept(
+    session: AsyncSession, scope: Scope, case_id: str, note: str | None, *, tz: ZoneInfo
+) -> Case:
     case = await case_for_change(session, case_id)
     await transition(
         session, scope, case, workflow.Action.ACCEPT, EventKind.ACCEPT, check_text("note", note)
@@ -135,14 +136,14 @@ async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | 
     hop = await clocks.current_hop(session, case)
     if hop is not None:
         hop.accepted_at = utcnow()
-        await clocks.start_phase(session, case, hop, Phase.HANDLE, local_tz())
+        await clocks.start_phase(session, case, hop, Phase.HANDLE, tz)
     return case
 
 
-async def _next_phase(session: AsyncSession, case: Case, phase: Phase) -> None:
+async def _next_phase(session: AsyncSession, case: Case, phase: Phase, tz: ZoneInfo) -> None:
     hop = await clocks.current_hop(session, case)
     if hop is not None:
-        await clocks.start_phase(session, case, hop, phase, local_tz())
+        await clocks.start_phase(session, case, hop, phase, tz)
 
 
 async def record_progress(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
@@ -153,19 +154,31 @@ async def record_progress(session: AsyncSession, scope: Scope, case_id: str, not
 
 
 async def submit_result(
-    session: AsyncSession, scope: Scope, case_id: str, result: str, on_site_at: datetime | None
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str,
+    result: str,
+    on_site_at: datetime | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     text = check_text("result", result, required=True)
     check_time("onSiteAt", on_site_at)
     case = await case_for_change(session, case_id)
     data = {"onSiteAt": on_site_at.isoformat() if on_site_at else None}
     await transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
-    await _next_phase(session, case, Phase.REVIEW)
+    await _next_phase(session, case, Phase.REVIEW, tz)
     return case
 
 
 async def review(
-    session: AsyncSession, scope: Scope, case_id: str, approve: bool, note: str | None
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     text = check_text("note", note)
     case = await case_for_change(session, case_id)
@@ -176,10 +189,10 @@ async def review(
     )
     await transition(session, scope, case, action, kind, text)
     if not approve:
-        await _next_phase(session, case, Phase.HANDLE)
+        await _next_phase(session, case, Phase.HANDLE, tz)
     elif case.needs_feedback:
         case.resolved_at = utcnow()
-        await _next_phase(session, case, Phase.FEEDBACK)
+        await _next_phase(session, case, Phase.FEEDBACK, tz)
     else:
         case.resolved_at = utcnow()
         await clocks.end_current(session, case, "RESOLVED")
@@ -192,6 +205,8 @@ async def record_feedback(
     case_id: str,
     satisfaction: Satisfaction,
     note: str | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     """反馈: what the complainant said of the result. UNSATISFIED does not let the case close:
     it goes back to supervision (UNDER_REVIEW, with the review clock), where it is approved
@@ -206,7 +221,7 @@ async def record_feedback(
     )
     if unsatisfied:
         case.resolved_at = None
-        await _next_phase(session, case, Phase.REVIEW)
+        await _next_phase(session, case, Phase.REVIEW, tz)
     else:
         await clocks.end_current(session, case, "FEEDBACK_GIVEN")
     return case
@@ -221,14 +236,16 @@ async def close(session: AsyncSession, scope: Scope, case_id: str, note: str | N
     return case
 
 
-async def reopen(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+async def reopen(
+    session: AsyncSession, scope: Scope, case_id: str, reason: str, *, tz: ZoneInfo
+) -> Case:
     text = check_text("reason", reason, required=True)
     case = await case_for_change(session, case_id)
     await transition(session, scope, case, workflow.Action.REOPEN, EventKind.REOPEN, text)
     case.closed_at = case.resolved_at = None
     kind = scope.directory.by_id[case.tenant_id].kind
     level = clocks.level_of(kind, case.assignee_id)
-    hop = await clocks.open_hop(session, case, level, case.assignee_id, None, local_tz())
+    hop = await clocks.open_hop(session, case, level, case.assignee_id, None, tz)
     case.accept_due_at = hop.yellow_at
     return case
 

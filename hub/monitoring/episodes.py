@@ -26,7 +26,7 @@ from hub.auth import Principal, Scope
 from hub.cases import inputs, intake, timeline
 from hub.cases.enums import Category, Channel, EventKind
 from hub.cases.model import Case
-from hub.config import Settings, local_tz
+from hub.config import Settings
 from hub.db import utcnow
 from hub.metrics import ALARM_EPISODES
 from hub.monitoring.alarms import Limit, Verdict, Watch, judge
@@ -80,7 +80,8 @@ async def open_episode(
     if existing is not None:
         return existing
     ext = external_id(point, kind, pollutant, trigger.at)
-    title, text = _words(point, kind, pollutant, trigger)
+    tz = ZoneInfo(settings.timezone)
+    title, text = _words(point, kind, pollutant, trigger, tz)
     done = await intake.register(
         session,
         scope,
@@ -97,7 +98,7 @@ async def open_episode(
             occurred_at=trigger.at,
             payload=_payload(point, kind, pollutant, trigger),
         ),
-        tz=ZoneInfo(settings.timezone),
+        tz=tz,
         prefix=settings.case_number_prefix,
     )
     limit = trigger.limit
@@ -355,9 +356,9 @@ async def end_offline_episodes(
 
 
 def _words(
-    point: MonitoringPoint, kind: AlarmKind, pollutant: str | None, trigger: Trigger
+    point: MonitoringPoint, kind: AlarmKind, pollutant: str | None, trigger: Trigger, tz: ZoneInfo
 ) -> tuple[str, str]:
-    when = trigger.at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
+    when = trigger.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     if kind is AlarmKind.OFFLINE:
         return (
             f"{point.name}在线监控设备离线",

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,7 +36,6 @@ from hub.cases.enums import (
     Priority,
 )
 from hub.cases.model import Case
-from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.roles import Permission, Role, require
@@ -318,7 +318,9 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
     return case
 
 
-async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
+async def resume(
+    session: AsyncSession, scope: Scope, case_id: str, note: str | None, *, tz: ZoneInfo
+) -> Case:
     require(scope, Permission.CASE_RESUME)
     text = validation.check_text("note", note)
     case = await _open_case(session, case_id)
@@ -327,7 +329,7 @@ async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | 
         raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
     await timeline.record(session, scope, case, EventKind.RESUME, None, None, text)
     await session.flush()
-    await clocks.resume(session, case, hop, local_tz())
+    await clocks.resume(session, case, hop, tz)
     return case
 
 
@@ -366,7 +368,13 @@ async def request_extension(
 
 
 async def decide_extension(
-    session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
+    session: AsyncSession,
+    scope: Scope,
+    request_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     require(scope, Permission.EXTENSION_DECIDE)
     text = validation.check_text("note", note)
@@ -395,9 +403,7 @@ async def decide_extension(
         case.due_at, case.due_fixed = request.requested_due_at, True
         hop = await clocks.current_hop(session, case)
         if hop is not None and hop.phase == Phase.HANDLE and not hop.suspended:
-            await clocks.start_phase(
-                session, case, hop, Phase.HANDLE, local_tz(), hop.phase_started_at
-            )
+            await clocks.start_phase(session, case, hop, Phase.HANDLE, tz, hop.phase_started_at)
     return case
 
 

@@ -26,6 +26,7 @@ from hub.auth import issue_jwt
 from hub.config import Settings
 from hub.db import Database
 from hub.demo import world
+from hub.runtime import Runtime
 from tests.conftest import SECRET
 from tests.live import live_server
 
@@ -73,7 +74,7 @@ async def live(db: Database, settings: Settings) -> AsyncIterator[Live]:
                 "sweep_interval_seconds": 3600.0,
             }
         )
-        app = create_app(fast, db)
+        app = create_app(Runtime.start(fast, db))
         async with (
             app.router.lifespan_context(app),
             live_server(app) as url,

@@ -24,6 +24,7 @@ from hub.db import Database, utcnow
 from hub.outbox.delivery import deliver
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import relay_once
+from hub.runtime import Runtime
 from hub.supervision.model import CaseCard, CaseHop
 from hub.supervision.service import sweep
 from tests.conftest import Hub
@@ -56,8 +57,8 @@ def fast(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def broker(fast: Settings) -> Iterator[Any]:
-    stub = jobs.configure(fast)
+def broker(fast: Settings, db: Database) -> Iterator[Any]:
+    stub = jobs.configure(Runtime.start(fast, db))
     stub.flush_all()
     yield stub
     stub.flush_all()
@@ -68,9 +69,13 @@ async def system(hub: Hub, fast: Settings, broker: Any) -> AsyncIterator[CallSys
     """The call system, and the hub's callbacks pointed at it (after the job system is set up:
     configuring it installs the connectors from the settings, without a callback URL)."""
     async with call_system() as found:
-        connectors.hotline.install(fast.model_copy(update={"hotline_callback_url": found.url}))
+        connectors.hotline.install(
+            Runtime.start(fast.model_copy(update={"hotline_callback_url": found.url}), hub.db)
+        )
         yield found
-    connectors.hotline.install(fast)  # no callback URL again for the tests that follow
+    connectors.hotline.install(
+        Runtime.start(fast, hub.db)
+    )  # no callback URL again for the tests that follow
 
 
 async def call(hub: Hub, **fields: Any) -> str:
@@ -165,7 +170,9 @@ async def test_no_callback_without_a_call_or_a_url(hub: Hub, system: CallSystem)
     )
     await resolve(hub, grid["registerCase"]["case"]["id"])
     assert await messages(hub.db) == []
-    connectors.hotline.install(hub.settings)  # SANWANG_HOTLINE_CALLBACK_URL unset
+    connectors.hotline.install(
+        Runtime.start(hub.settings, hub.db)
+    )  # SANWANG_HOTLINE_CALLBACK_URL unset
     await resolve(hub, await call(hub))
     assert await messages(hub.db) == []
 

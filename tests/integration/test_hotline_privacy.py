@@ -16,6 +16,7 @@ from sqlalchemy import select
 import connectors.hotline
 from hub.audit.model import AuditEntry
 from hub.outbox.model import OutboxMessage
+from hub.runtime import Runtime
 from tests.conftest import REGISTER, Hub
 
 PHONE = "13987654321"
@@ -70,13 +71,14 @@ async def post(hub: Hub, seen: Seen, body: Any, role: str = "HOTLINE") -> Any:
 async def test_the_number_leaks_nowhere(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # the root logger and every logger below it
     seen = Seen()
+    url = "http://127.0.0.1:9/callbacks"
     connectors.hotline.install(
-        hub.settings.model_copy(update={"hotline_callback_url": "http://127.0.0.1:9/callbacks"})
+        Runtime.start(hub.settings.model_copy(update={"hotline_callback_url": url}), hub.db)
     )
     try:
         await walk(hub, seen)
     finally:
-        connectors.hotline.install(hub.settings)
+        connectors.hotline.install(Runtime.start(hub.settings, hub.db))
     logs = "\n".join(
         f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''} {r.args!r}"
         for r in caplog.records
