@@ -127,9 +127,11 @@ def serve(
     settings = _settings()
     settings.demo = demo
     settings.http_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    settings.hj212_host = host
+    # The listener's address is the HJ 212 connector's setting (SANWANG_HJ212_HOST/_PORT).
+    listen: dict[str, object] = {"host": host}
     if hj212_port is not None:
-        settings.hj212_port = hj212_port
+        listen["port"] = hj212_port
+    runtime = Runtime.start(settings, overrides={"hj212": listen})
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -149,10 +151,11 @@ def serve(
         for role, token in _demo_tokens(settings).items():
             typer.echo(f"  {role:<10} {token}")
     typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
-    if settings.hj212_port:
-        typer.echo(f"HJ 212 devices: tcp://{host}:{settings.hj212_port}")
+    hj212_port = getattr(runtime.connector_settings.get("hj212"), "port", 0)
+    if hj212_port:
+        typer.echo(f"HJ 212 devices: tcp://{host}:{hj212_port}")
     uvicorn.run(
-        create_app(Runtime.start(settings)),
+        create_app(runtime),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),

@@ -110,11 +110,12 @@ class SettingsError(ValueError):
     """A connector's settings do not validate; the message names the environment variables."""
 
 
-def read_settings(kind: type[BaseSettings]) -> BaseSettings:
-    """``kind()`` from the environment; refused values are reported by variable name
-    (SANWANG_HOTLINE_CALLBACK_URL, not callback_url), so an operator knows what to fix."""
+def read_settings(kind: type[BaseSettings], **values: Any) -> BaseSettings:
+    """``kind()`` from the environment (``values`` win over it); refused values are reported by
+    variable name (SANWANG_HOTLINE_CALLBACK_URL, not callback_url), so an operator knows what to
+    fix."""
     try:
-        return kind()
+        return kind(**values)
     except ValidationError as exc:
         prefix = str(kind.model_config.get("env_prefix", ""))
         problems = [
@@ -124,9 +125,17 @@ def read_settings(kind: type[BaseSettings]) -> BaseSettings:
         raise SettingsError("; ".join(problems)) from exc
 
 
-def load_connector_settings() -> dict[str, Any]:
-    """Every connector's own settings, read from the environment now (once per runtime)."""
-    return {c.name: read_settings(c.settings) for c in connectors() if c.settings is not None}
+def load_connector_settings(
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every connector's own settings, read from the environment now (once per runtime);
+    ``overrides`` by connector name (command-line options such as ``serve --hj212-port``)."""
+    given = overrides or {}
+    return {
+        c.name: read_settings(c.settings, **given.get(c.name, {}))
+        for c in connectors()
+        if c.settings is not None
+    }
 
 
 def install_connectors(runtime: Any) -> None:

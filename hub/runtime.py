@@ -9,7 +9,7 @@ so two mutations of one process cannot follow different settings.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -44,9 +44,16 @@ class Runtime:
     connector_settings: MutableMapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, settings: Settings, db: Database | None = None) -> Runtime:
+    def start(
+        cls,
+        settings: Settings,
+        db: Database | None = None,
+        *,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Runtime:
         """Build the runtime; a connector's settings that do not validate fail here, naming
-        the environment variable."""
+        the environment variable. ``overrides``: connector settings given on the command line
+        (``{"hj212": {"port": 0}}``), over the environment's."""
         from hub.plugins import load_connector_settings
 
         return cls(
@@ -55,7 +62,7 @@ class Runtime:
             tz=ZoneInfo(settings.timezone),
             case_prefix=settings.case_number_prefix,
             rules=Rules.of(settings),
-            connector_settings=load_connector_settings(),
+            connector_settings=load_connector_settings(overrides),
         )
 
     def connector(self, name: str, kind: type[S]) -> S:

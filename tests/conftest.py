@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.hj212.http import writer_of
 from connectors.hj212.server import Listener
+from connectors.hj212.settings import hj212_settings
 from hub.app import create_app
 from hub.auth import issue_jwt, system_scope
 from hub.config import Settings
@@ -220,7 +221,8 @@ async def monitoring(hub: Hub) -> AsyncIterator[Monitoring]:
     """The HJ 212 TCP listener on a loopback port, writing through the hub's reading writer."""
     writer = writer_of(hub.app.state.connectors)
     await writer.start()
-    listener = Listener(writer, hub.settings)
+    runtime = hub.app.state.runtime
+    listener = Listener(writer, hj212_settings(runtime), runtime.tz)
     await listener.start("127.0.0.1", 0)
     try:
         yield Monitoring(writer, listener)

@@ -4,13 +4,13 @@ the TCP port; the answer body holds the reply packets the standard requires."""
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.hj212.link import Link
+from connectors.hj212.settings import hj212_settings
 from connectors.ingest import Problem, Refused, answer_refusal, authorize, read_body
 from hub.auth import Scope
 from hub.monitoring.writer import ReadingWriter
@@ -36,7 +36,8 @@ def writer_of(state: dict[str, Any]) -> ReadingWriter:
 
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
-    db, settings, key = state["db"], state["settings"], state["key"]
+    db, runtime, key = state["db"], state["runtime"], state["key"]
+    settings = hj212_settings(runtime)
 
     async def endpoint(request: Request) -> Response:
         scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "HJ 212 packets")
@@ -48,11 +49,10 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
             return answer_refusal(refused)
         link = Link(
             writer_of(state),
-            ZoneInfo(settings.timezone),
+            runtime.tz,
             "http",
             request.client.host if request.client else None,
-            max_length=settings.hj212_max_packet,
-            modbus_crc=settings.hj212_modbus_crc_mns,
+            **settings.link_limits(),
         )
         replies = await link.receive(body) + await link.finish()
         outcomes = ",".join(f"{k}={v}" for k, v in sorted(link.outcomes.items()))

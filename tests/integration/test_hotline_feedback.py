@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 import connectors.hotline
 from connectors.hotline.callback import TOPIC
+from connectors.hotline.settings import HotlineSettings
 from connectors.hotline.simulator import CallSystem, call_system
 from hub import jobs
 from hub.auth import system_scope
@@ -28,6 +29,7 @@ from hub.runtime import Runtime
 from hub.supervision.model import CaseCard, CaseHop
 from hub.supervision.service import sweep
 from tests.conftest import Hub
+from tests.helpers import runtime_of
 
 RESOLVE = [
     ("dispatchCase", 'dispatchCase(caseId: $id, input: {tenantCode: "laiji"})'),
@@ -70,7 +72,7 @@ async def system(hub: Hub, fast: Settings, broker: Any) -> AsyncIterator[CallSys
     configuring it installs the connectors from the settings, without a callback URL)."""
     async with call_system() as found:
         connectors.hotline.install(
-            Runtime.start(fast.model_copy(update={"hotline_callback_url": found.url}), hub.db)
+            runtime_of(fast, hub.db, hotline=HotlineSettings(callback_url=found.url))
         )
         yield found
     connectors.hotline.install(

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 import connectors.hotline
+from connectors.hotline.settings import HotlineSettings
 from hub.audit.model import AuditEntry
 from hub.outbox.model import OutboxMessage
 from hub.runtime import Runtime
 from tests.conftest import REGISTER, Hub
+from tests.helpers import runtime_of
 
 PHONE = "13987654321"
 WRITTEN = "+86 139-8765-4321"  # how the call system sends it
@@ -73,7 +75,7 @@ async def test_the_number_leaks_nowhere(hub: Hub, caplog: pytest.LogCaptureFixtu
     seen = Seen()
     url = "http://127.0.0.1:9/callbacks"
     connectors.hotline.install(
-        Runtime.start(hub.settings.model_copy(update={"hotline_callback_url": url}), hub.db)
+        runtime_of(hub.settings, hub.db, hotline=HotlineSettings(callback_url=url))
     )
     try:
         await walk(hub, seen)
