@@ -25,10 +25,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
-from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.gql import Context, WatchedSocket
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
+from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
 
@@ -38,14 +38,15 @@ log = logging.getLogger("hub.app")
 class HubGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = WatchedSocket
 
-    def __init__(self, db: Database, settings: Settings, key: str) -> None:
+    def __init__(self, runtime: Runtime, key: str) -> None:
+        settings = runtime.settings
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphql_ide else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=settings.allowed_origins,
         )
-        self.db, self.settings, self.key = db, settings, key
+        self.runtime, self.db, self.settings, self.key = runtime, runtime.db, settings, key
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON, or a 400 that says what is wrong with it (both were 500s): bytes that are not
@@ -85,7 +86,7 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # HTTP requests were authenticated by GraphQLGate; WebSockets at connection_init.
         scope = request.scope.get("sanwang.scope")
-        return Context(self.db, scope, self.settings, self.key, request, response)  # type: ignore[arg-type]
+        return Context(self.runtime, scope, self.key, request, response)  # type: ignore[arg-type]
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -276,24 +277,22 @@ class Timing:
             )
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
-    settings = settings or get_settings()
-    db = db or Database(
-        settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
-    )
-    install_connectors(settings)
-    graphql = HubGraphQL(db, settings, settings.signing_key())
-    state = {"db": db, "settings": settings, "key": graphql.key}
+def create_app(runtime: Runtime) -> Starlette:
+    """The app of this runtime (built once by the process's entry point)."""
+    settings, db = runtime.settings, runtime.db
+    install_connectors(runtime)
+    graphql = HubGraphQL(runtime, settings.signing_key())
+    state = {"db": db, "settings": settings, "runtime": runtime, "key": graphql.key}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # With the embedded broker the worker and the scheduler run in this process.
-        runtime = await jobs.start_embedded(settings, db)
+        embedded = await jobs.start_embedded(runtime)
         try:
             async with connector_lifespans(state):
                 yield
         finally:
-            await jobs.stop(runtime)
+            await jobs.stop(embedded)
             await db.dispose()
 
     app = Starlette(
@@ -319,5 +318,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.runtime = runtime
     app.state.connectors = state  # what connectors keep between requests (tests reach it here)
     return app

@@ -38,11 +38,9 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings):
-    from hub.db import Database
+    from hub.runtime import open_database
 
-    return Database(
-        settings.database_url, app_role=settings.app_role, pool_size=settings.db_pool_size
-    )
+    return open_database(settings)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -124,13 +122,16 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
+    from hub.runtime import Runtime
 
     settings = _settings()
     settings.demo = demo
     settings.http_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    settings.hj212_host = host
+    # The listener's address is the HJ 212 connector's setting (SANWANG_HJ212_HOST/_PORT).
+    listen: dict[str, object] = {"host": host}
     if hj212_port is not None:
-        settings.hj212_port = hj212_port
+        listen["port"] = hj212_port
+    runtime = Runtime.start(settings, overrides={"hj212": listen})
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -150,10 +151,11 @@ def serve(
         for role, token in _demo_tokens(settings).items():
             typer.echo(f"  {role:<10} {token}")
     typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
-    if settings.hj212_port:
-        typer.echo(f"HJ 212 devices: tcp://{host}:{settings.hj212_port}")
+    hj212_port = getattr(runtime.connector_settings.get("hj212"), "port", 0)
+    if hj212_port:
+        typer.echo(f"HJ 212 devices: tcp://{host}:{hj212_port}")
     uvicorn.run(
-        create_app(settings),
+        create_app(runtime),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
@@ -198,16 +200,19 @@ def _job_settings(command: str) -> Settings:
 def worker() -> None:
     """Run the job worker (delivers outbox messages); stops cleanly on SIGTERM/SIGINT."""
     from hub.jobs import run_worker
+    from hub.runtime import Runtime
 
-    run_worker(_job_settings("worker"))
+    run_worker(Runtime.start(_job_settings("worker")))
 
 
 @app.command()
 def scheduler() -> None:
     """Run the periodic jobs (the outbox relay, sweeps), once per cluster; stops on SIGTERM."""
     from hub.jobs import run_scheduler
+    from hub.runtime import Runtime, open_database
 
-    run_scheduler(_job_settings("scheduler"))
+    settings = _job_settings("scheduler")
+    run_scheduler(Runtime.start(settings, open_database(settings, pool_size=4)))
 
 
 @token_app.command("create")
@@ -302,8 +307,11 @@ def platform_reconcile(
     what was done (exit 0: in step now; 1: something needs a person or the platform is down;
     2: SANWANG_PLATFORM_URL is not set)."""
     from connectors.platform.cli import reconcile_command
+    from hub.runtime import Runtime, open_database
 
-    raise typer.Exit(reconcile_command(_settings(), dry_run=dry_run))
+    settings = _settings()
+    runtime = Runtime.start(settings, open_database(settings, pool_size=2))
+    raise typer.Exit(reconcile_command(runtime, dry_run=dry_run))
 
 
 if __name__ == "__main__":

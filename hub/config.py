@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,18 +75,8 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often the relay moves due outbox rows into the broker"
     )
     worker_threads: int = Field(4, ge=1, description="dramatiq worker threads per process")
-    # The online-monitoring network (HJ 212).
-    hj212_max_connections: int = Field(2000, ge=1, description="device connections at once")
-    hj212_idle_seconds: float = Field(
-        900.0, gt=0, description="a device connection silent this long is closed"
-    )
-    hj212_max_packet: int = Field(
-        4096, ge=64, le=9999, description="largest data segment accepted (the standard: 1024)"
-    )
-    hj212_modbus_crc_mns: list[str] = Field(
-        default_factory=list,
-        description="MNs of devices allowed to send a CRC-16/MODBUS instead of Appendix A's",
-    )
+    # The online-monitoring network (HJ 212): the reading writer and alarms; the listener's
+    # settings are connectors.hj212.settings.HJ212Settings.
     reading_batch_rows: int = Field(
         5000, ge=1, description="readings written per transaction at most (group commit)"
     )
@@ -147,40 +136,10 @@ class Settings(BaseSettings):
     urgent_after_callers: int = Field(
         3, ge=2, description="this many different callers about one case make it URGENT"
     )
-    # --- the 12369 hotline (connectors.hotline) ---
-    hotline_callback_url: str | None = Field(
-        None,
-        description="where the result of a resolved hotline case is POSTed (the call system); "
-        "unset: no callbacks are sent",
-    )
-    hotline_callback_timeout_seconds: float = Field(
-        10.0, gt=0, description="connect/read timeout of one callback"
-    )
-    hotline_demo_call_seconds: float = Field(
-        12.0, gt=0, description="serve --demo: how often the simulated call system phones in"
-    )
     # Set by `sanwang serve` from its options; connectors read them in their lifespan.
     demo: bool = Field(False, description="run the demo feeds and simulators (serve --demo)")
     http_url: str = Field(
         "http://127.0.0.1:8000", description="where this hub's HTTP API answers (for simulators)"
-    )
-    hj212_host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
-    hj212_port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
-    hj212_max_parts: int = Field(
-        100, ge=2, le=9999, description="largest PNUM of a split message accepted"
-    )
-    hj212_max_pending_bytes: int = Field(
-        1_048_576, ge=1024, description="bytes of unfinished split messages kept per connection"
-    )
-    hj212_part_ttl_seconds: float = Field(
-        900.0, gt=0, description="a split message not completed this long is dropped"
-    )
-    # Not small: 4G data units behind a carrier's NAT share public addresses.
-    hj212_max_connections_per_address: int = Field(
-        256, ge=1, description="device connections at once from one IP address"
-    )
-    hj212_unproven_seconds: float = Field(
-        60.0, gt=0, description="a connection with no valid packet of a registered device is closed"
     )
 
     # --- GraphQL over HTTP: what one request may weigh ---
@@ -196,13 +155,6 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="largest POST /graphql body; larger ones answer 413"
     )
-
-    @field_validator("hotline_callback_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value or None
 
     @property
     def is_sqlite(self) -> bool:
@@ -228,9 +180,3 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-@lru_cache
-def local_tz() -> ZoneInfo:
-    """Where days and working days are counted (Asia/Shanghai by default)."""
-    return ZoneInfo(get_settings().timezone)

@@ -224,6 +224,11 @@ class Database:
         self._side: AsyncEngine | None = None
         self.cache = Caches()  # small per-database caches (the tenant directory, ...)
 
+    def sibling(self, *, pool_size: int) -> Database:
+        """Engines of their own on the same database, for another event loop (a thread's):
+        asyncio engines cannot be shared across loops."""
+        return Database(self.url, app_role=self.app_role, pool_size=pool_size)
+
     def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
         """A session that sees exactly these tenants; ``write`` takes SQLite's write lock."""
         maker = self._write if write else self._read

@@ -28,6 +28,7 @@ from hub.auth import Scope, until_invalid
 from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError, ErrorCode, invalid
+from hub.runtime import Runtime
 from hub.uow import Conflict, unit_of_work
 
 log = logging.getLogger("hub.graphql")
@@ -38,13 +39,20 @@ Service = Callable[..., Awaitable[T]]
 
 @dataclass
 class Context:
-    db: Database
+    runtime: Runtime  # the process's, built once at start
     scope: Scope
-    settings: Settings
     key: str  # signs cursors
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
     @property
     def now(self) -> datetime:

@@ -38,11 +38,12 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 from sqlalchemy import text
 
-from hub.config import Settings, get_settings
+from hub.config import Settings
 from hub.db import Database
 from hub.notify.notifier import install as install_notifier
 from hub.outbox.relay import prune_delivered, relay_all, requeue_stale
 from hub.plugins import connector_job_modules, install_connectors
+from hub.runtime import Runtime, open_database
 from hub.tenancy.service import TenantInfo, directory
 
 log = logging.getLogger("hub.jobs")
@@ -83,16 +84,17 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 class _State:
     broker: dramatiq.Broker | None = None
     key: tuple[str, str] | None = None
-    settings: Settings | None = None
+    runtime: Runtime | None = None
     booted: set[int] = field(default_factory=set)
 
 
 _state = _State()
 
 
-def configure(settings: Settings) -> dramatiq.Broker:
+def configure(runtime: Runtime) -> dramatiq.Broker:
     """The process's broker, set once, then the actors imported onto it. Called again with the
-    same broker it only takes the new settings (tests run many databases on one broker)."""
+    same broker it only takes the new runtime (tests run many databases on one broker)."""
+    settings = runtime.settings
     key = (settings.broker_url, settings.broker_namespace)
     if _state.broker is None:
         _state.broker, _state.key = make_broker(settings), key
@@ -100,9 +102,9 @@ def configure(settings: Settings) -> dramatiq.Broker:
     elif _state.key != key:
         assert _state.key is not None  # set together with the broker
         raise RuntimeError(f"the broker is already {_state.key[0]!r}: one broker per process")
-    _state.settings = settings
+    _state.runtime = runtime
     install_notifier(settings)
-    install_connectors(settings)
+    install_connectors(runtime)
     importlib.import_module("hub.outbox.actors")
     return _state.broker
 
@@ -113,8 +115,15 @@ def current_broker() -> dramatiq.Broker:
     return _state.broker
 
 
+def current_runtime() -> Runtime:
+    """The runtime the job system was configured with (actors and periodic jobs read it)."""
+    if _state.runtime is None:
+        raise RuntimeError("the job system is not configured: call hub.jobs.configure first")
+    return _state.runtime
+
+
 def current_settings() -> Settings:
-    return _state.settings or get_settings()
+    return current_runtime().settings
 
 
 def boot(broker: dramatiq.Broker) -> None:
@@ -136,9 +145,7 @@ def actor_database(settings: Settings) -> Database:
     per_loop = _actor_dbs.setdefault(asyncio.get_running_loop(), {})
     db = per_loop.get(settings.database_url)
     if db is None:
-        db = per_loop[settings.database_url] = Database(
-            settings.database_url, app_role=settings.app_role, pool_size=settings.worker_threads
-        )
+        db = per_loop[settings.database_url] = open_database(settings, settings.worker_threads)
     return db
 
 
@@ -182,9 +189,10 @@ def stop_worker(worker: dramatiq.Worker, settings: Settings) -> None:
     ]
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(runtime: Runtime) -> None:
     """``sanwang worker``: consume until SIGTERM or SIGINT, then stop cleanly."""
-    worker = start_worker(configure(settings), settings)
+    settings = runtime.settings
+    worker = start_worker(configure(runtime), settings)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -347,12 +355,13 @@ async def stop_scheduler(sched: Scheduler, timeout: float = 10.0) -> None:
     await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a callback on the loop
 
 
-def run_scheduler(settings: Settings) -> None:
-    """``sanwang scheduler``: run periodic jobs until SIGTERM or SIGINT."""
+def run_scheduler(runtime: Runtime) -> None:
+    """``sanwang scheduler``: run periodic jobs until SIGTERM or SIGINT (``runtime.db`` is
+    built for this process: its engine binds to the loop started here)."""
+    settings, db = runtime.settings, runtime.db
 
     async def main() -> None:
-        configure(settings)
-        db = Database(settings.database_url, app_role=settings.app_role, pool_size=4)
+        configure(runtime)
         sched = start_scheduler(settings, db)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -377,13 +386,14 @@ class EmbeddedRuntime:
     settings: Settings | None = None
 
 
-async def start_embedded(settings: Settings, db: Database) -> EmbeddedRuntime:
+async def start_embedded(runtime: Runtime) -> EmbeddedRuntime:
     """Start the in-process worker and scheduler when the broker is embedded; with a real
     broker nothing runs here (deployments run `sanwang worker` and `sanwang scheduler`).
-    ``db`` is the app's (the scheduler runs on the app's loop); actors get their own."""
+    ``runtime.db`` is the app's (the scheduler runs on the app's loop); actors get their own."""
+    settings, db = runtime.settings, runtime.db
     if settings.broker_url != EMBEDDED:
         return EmbeddedRuntime()
-    broker = configure(settings)
+    broker = configure(runtime)
     # The in-memory broker starts empty: rows ENQUEUED by an earlier run were lost with it.
     await requeue_stale(db, 0)
     worker = await asyncio.to_thread(start_worker, broker, settings, worker_timeout=100)

@@ -6,10 +6,12 @@ connector by name: it lists the entry points (``importlib.metadata``), so a conn
 as a package of its own is found once it is installed, and this repository's connectors are
 found after ``pip install -e .``.
 
-A connector offers, all optional: ``routes(state)`` (HTTP ingest endpoints mounted by the
-app); ``install(settings)`` (called by every process that changes cases or delivers
-messages: the API, the worker and the scheduler; it plugs its outbox senders and case-change
-hooks in through :func:`plug_in`, and may be called again with other settings);
+A connector offers, all optional: ``settings`` (its typed settings class, read once from the
+environment by ``hub.runtime.Runtime.start`` and kept in ``runtime.connector_settings``);
+``routes(state)`` (HTTP ingest endpoints mounted by the app); ``install(runtime)`` (called by
+every process that changes cases or delivers messages: the API, the worker and the scheduler;
+it plugs its outbox senders and case-change hooks in through :func:`plug_in`, and may be
+called again with another runtime);
 ``lifespan(state)`` (an async context manager entered by the API process after its job
 runtime starts: listeners such as the HJ 212 TCP server, the demo simulators); ``models``
 (the module holding its tables) and ``jobs`` (the module registering its periodic jobs).
@@ -28,6 +30,9 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
 if TYPE_CHECKING:  # a connector's package imports this module: keep it light (the HJ 212 codec)
     from starlette.routing import BaseRoute
 
@@ -44,6 +49,7 @@ class Connector:
     """What a connector offers the hub (see the module's docstring)."""
 
     name: str
+    settings: type[BaseSettings] | None = None
     routes: Callable[[dict[str, Any]], list[BaseRoute]] | None = None
     install: Callable[[Any], None] | None = None
     lifespan: Callable[[dict[str, Any]], AbstractAsyncContextManager[None]] | None = None
@@ -100,11 +106,43 @@ def connector_routes(state: Any) -> list[BaseRoute]:
     return found
 
 
-def install_connectors(settings: Any) -> None:
-    """Let every connector plug in its senders and hooks with these settings."""
+class SettingsError(ValueError):
+    """A connector's settings do not validate; the message names the environment variables."""
+
+
+def read_settings(kind: type[BaseSettings], **values: Any) -> BaseSettings:
+    """``kind()`` from the environment (``values`` win over it); refused values are reported by
+    variable name (SANWANG_HOTLINE_CALLBACK_URL, not callback_url), so an operator knows what to
+    fix."""
+    try:
+        return kind(**values)
+    except ValidationError as exc:
+        prefix = str(kind.model_config.get("env_prefix", ""))
+        problems = [
+            f"{prefix}{'.'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise SettingsError("; ".join(problems)) from exc
+
+
+def load_connector_settings(
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every connector's own settings, read from the environment now (once per runtime);
+    ``overrides`` by connector name (command-line options such as ``serve --hj212-port``)."""
+    given = overrides or {}
+    return {
+        c.name: read_settings(c.settings, **given.get(c.name, {}))
+        for c in connectors()
+        if c.settings is not None
+    }
+
+
+def install_connectors(runtime: Any) -> None:
+    """Let every connector plug in its senders and hooks with this runtime."""
     for connector in connectors():
         if connector.install is not None:
-            connector.install(settings)
+            connector.install(runtime)
 
 
 @contextlib.asynccontextmanager

@@ -25,12 +25,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.hj212.http import writer_of
 from connectors.hj212.server import Listener
+from connectors.hj212.settings import hj212_settings
 from hub.app import create_app
 from hub.auth import issue_jwt, system_scope
 from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+from hub.runtime import Runtime
 from tests.helpers import Monitoring
 
 # Machine noise must not fail a property test: no per-example deadline.
@@ -208,7 +210,7 @@ class Hub:
 
 @pytest.fixture
 async def hub(db: Database, settings: Settings) -> AsyncIterator[Hub]:
-    app = create_app(settings, db)
+    app = create_app(Runtime.start(settings, db))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)
@@ -219,7 +221,8 @@ async def monitoring(hub: Hub) -> AsyncIterator[Monitoring]:
     """The HJ 212 TCP listener on a loopback port, writing through the hub's reading writer."""
     writer = writer_of(hub.app.state.connectors)
     await writer.start()
-    listener = Listener(writer, hub.settings)
+    runtime = hub.app.state.runtime
+    listener = Listener(writer, hj212_settings(runtime), runtime.tz)
     await listener.start("127.0.0.1", 0)
     try:
         yield Monitoring(writer, listener)

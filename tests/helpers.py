@@ -22,6 +22,7 @@ from connectors.hj212.server import Listener
 from hub.db import Database, utcnow
 from hub.demo import world
 from hub.monitoring.writer import ReadingWriter
+from hub.runtime import Runtime
 
 if TYPE_CHECKING:  # conftest imports this module for its fixtures
     from tests.conftest import Hub
@@ -189,6 +190,14 @@ async def sweep_at(hub: Hub, town: str, at: datetime) -> int:
     scope = await hub.scope()
     tenant = scope.directory.by_code[town].id
     async with hub.db.session(scope.tenant_ids, write=True) as session:
-        issued = await supervision.sweep(session, tenant, at)
+        issued = await supervision.sweep(session, tenant, at, tz=hub.app.state.runtime.tz)
         await session.commit()
     return issued
+
+
+def runtime_of(settings: Any, db: Database, **connector_settings: Any) -> Runtime:
+    """The runtime of a test's settings and database; ``connector_settings`` replace what the
+    connectors read from the environment (``platform=PlatformSettings(url=...)``)."""
+    runtime = Runtime.start(settings, db)
+    runtime.connector_settings.update(connector_settings)
+    return runtime

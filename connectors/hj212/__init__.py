@@ -47,6 +47,7 @@ from .codec import (
 from .crc import crc16, crc16_modbus, crc_text
 from .errors import HJ212Error, Reason
 from .framing import Framer, FrameResult
+from .settings import HJ212Settings
 
 __all__ = [
     "DATA_FLAGS_2005_AIR",
@@ -96,4 +97,10 @@ def lifespan(state: dict[str, Any]) -> Any:
     return run(state)
 
 
-CONNECTOR = Connector("hj212", routes=routes, lifespan=lifespan, models="connectors.hj212.model")
+CONNECTOR = Connector(
+    "hj212",
+    settings=HJ212Settings,
+    routes=routes,
+    lifespan=lifespan,
+    models="connectors.hj212.model",
+)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.hj212.link import Link
+from connectors.hj212.settings import hj212_settings
 from connectors.ingest import Problem, Refused, answer_refusal, authorize, read_body
 from hub.auth import Scope
 from hub.monitoring.writer import ReadingWriter
@@ -48,7 +48,8 @@ def _towns_of(scope: Scope) -> frozenset[uuid.UUID] | None:
 
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
-    db, settings, key = state["db"], state["settings"], state["key"]
+    db, runtime, key = state["db"], state["runtime"], state["key"]
+    settings = hj212_settings(runtime)
 
     async def endpoint(request: Request) -> Response:
         scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "HJ 212 packets")
@@ -60,11 +61,10 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
             return answer_refusal(refused)
         link = Link(
             writer_of(state),
-            ZoneInfo(settings.timezone),
+            runtime.tz,
             "http",
             request.client.host if request.client else None,
-            max_length=settings.hj212_max_packet,
-            modbus_crc=settings.hj212_modbus_crc_mns,
+            **settings.link_limits(),
             towns=_towns_of(scope),
         )
         try:

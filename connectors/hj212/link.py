@@ -59,6 +59,9 @@ class Link:
     peer: str | None = None
     max_length: int = 4096
     modbus_crc: Collection[str] = ()
+    max_parts: int = 100  # SANWANG_HJ212_MAX_PARTS
+    max_pending_bytes: int = 1_048_576
+    part_ttl_seconds: float = 900.0
     outcomes: Counter[str] = field(default_factory=Counter)
     parts: PartStore | None = None
     proven: bool = False  # a registered device's packet was stored (or its part kept) here
@@ -66,11 +69,8 @@ class Link:
 
     def __post_init__(self) -> None:
         self.framer = Framer(max_length=self.max_length, modbus_crc=set(self.modbus_crc))
-        settings = self.writer.settings
         if self.parts is None:
-            self.parts = PartStore(self.writer.db, settings.hj212_part_ttl_seconds)
-        self.max_parts = settings.hj212_max_parts
-        self.max_pending_bytes = settings.hj212_max_pending_bytes
+            self.parts = PartStore(self.writer.db, self.part_ttl_seconds)
         self.pending: dict[MessageKey, int] = {}  # bytes of parts this link kept, per message
         self._assembled: list[tuple[uuid.UUID, MessageKey]] = []
 

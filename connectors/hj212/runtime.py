@@ -10,22 +10,24 @@ from typing import Any
 
 from connectors.hj212.http import writer_of
 from connectors.hj212.server import Listener
+from connectors.hj212.settings import hj212_settings
 
 log = logging.getLogger("connectors.hj212")
 
 
 @contextlib.asynccontextmanager
 async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
-    settings = state["settings"]
+    runtime = state["runtime"]
+    settings = hj212_settings(runtime)
     writer = writer_of(state)
     await writer.start()
     listener = None
-    if settings.hj212_port:
-        listener = Listener(writer, settings)
-        await listener.start(settings.hj212_host, settings.hj212_port)
-        log.info("HJ 212 listener on %s:%d", settings.hj212_host, listener.port)
+    if settings.port:
+        listener = Listener(writer, settings, runtime.tz)
+        await listener.start(settings.host, settings.port)
+        log.info("HJ 212 listener on %s:%d", settings.host, listener.port)
     demo = None
-    if settings.demo and listener is not None:
+    if runtime.settings.demo and listener is not None:
         from connectors.hj212.devices import DemoDevices
 
         demo = DemoDevices(state["db"], "127.0.0.1", listener.port)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from connectors.hj212.link import Link
-from hub.config import Settings
+from connectors.hj212.settings import HJ212Settings
 from hub.metrics import HJ212_CONNECTIONS, HJ212_PACKETS
 from hub.monitoring.writer import ReadingWriter
 
@@ -41,7 +41,8 @@ class _Connection:
 @dataclass
 class Listener:
     writer: ReadingWriter
-    settings: Settings
+    settings: HJ212Settings
+    tz: ZoneInfo  # the runtime's: where device times without an offset are read
     server: asyncio.Server | None = None
     connections: dict[asyncio.Task[None], _Connection] = field(default_factory=dict)
     per_host: Counter[str] = field(default_factory=Counter)
@@ -77,11 +78,10 @@ class Listener:
             return
         link = Link(
             self.writer,
-            ZoneInfo(self.settings.timezone),
+            self.tz,
             "tcp",
             peer,
-            max_length=self.settings.hj212_max_packet,
-            modbus_crc=self.settings.hj212_modbus_crc_mns,
+            **self.settings.link_limits(),
         )
         self.connections[task] = _Connection(host, link, stream, time.monotonic())
         self.per_host[host] += 1
@@ -102,9 +102,9 @@ class Listener:
     def _make_room(self, host: str) -> str | None:
         """Why a new connection from ``host`` cannot be taken, or None (after evicting the
         oldest unproven connection if the listener is full)."""
-        if self.per_host[host] >= self.settings.hj212_max_connections_per_address:
+        if self.per_host[host] >= self.settings.max_connections_per_address:
             return f"{self.per_host[host]} open from {host}"
-        if len(self.connections) < self.settings.hj212_max_connections:
+        if len(self.connections) < self.settings.max_connections:
             return None
         unproven = [(c.opened, t) for t, c in self.connections.items() if not c.link.proven]
         if not unproven:
@@ -126,9 +126,9 @@ class Listener:
     async def _converse(
         self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter, link: Link, peer: str
     ) -> None:
-        unproven_until = time.monotonic() + self.settings.hj212_unproven_seconds
+        unproven_until = time.monotonic() + self.settings.unproven_seconds
         while True:
-            wait = self.settings.hj212_idle_seconds
+            wait = self.settings.idle_seconds
             if not link.proven:
                 wait = min(wait, unproven_until - time.monotonic())
             try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from connectors.hotline.settings import HotlineSettings
 from hub.plugins import Connector
 
 
@@ -20,11 +21,12 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     return make(state)
 
 
-def install(settings: Any) -> None:
-    """Callbacks go to ``settings.hotline_callback_url`` (installing again re-points them)."""
+def install(runtime: Any) -> None:
+    """Callbacks go to SANWANG_HOTLINE_CALLBACK_URL (installing again re-points them)."""
     from connectors.hotline.callback import install as install_callback
+    from connectors.hotline.settings import hotline_settings
 
-    install_callback(settings)
+    install_callback(hotline_settings(runtime))
 
 
 @contextlib.asynccontextmanager
@@ -39,4 +41,6 @@ async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
         yield
 
 
-CONNECTOR = Connector("hotline", routes=routes, install=install, lifespan=lifespan)
+CONNECTOR = Connector(
+    "hotline", settings=HotlineSettings, routes=routes, install=install, lifespan=lifespan
+)

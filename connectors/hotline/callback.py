@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.hotline.settings import HotlineSettings
 from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
 from hub.cases.model import Case, Event, Report
 from hub.outbox.service import enqueue
@@ -37,8 +38,8 @@ class Callback:
     timeout: float = 10.0
 
     @classmethod
-    def of(cls, settings: Any) -> Callback:
-        return cls(settings.hotline_callback_url, settings.hotline_callback_timeout_seconds)
+    def of(cls, settings: HotlineSettings) -> Callback:
+        return cls(settings.callback_url, settings.callback_timeout_seconds)
 
     async def on_change(self, session: AsyncSession, case: Case, event: Event) -> None:
         """The case-change hook: the callbacks of a resolved hotline case."""
@@ -62,7 +63,7 @@ class Callback:
         )
 
 
-def install(settings: Any) -> None:
+def install(settings: HotlineSettings) -> None:
     callback = Callback.of(settings)
     plug_in(senders={TOPIC: callback.send}, hooks={TOPIC: callback.on_change})
 

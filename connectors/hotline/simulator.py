@@ -429,19 +429,21 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     """The hotline part of ``serve --demo``: calls to settings.http_url, callbacks to a call
     system on loopback, a town office resolving cases, callers answering the callback."""
     from connectors.hotline.callback import install
+    from connectors.hotline.settings import hotline_settings
     from hub.auth import issue_jwt
     from hub.demo import principals
 
     settings = state["settings"]
+    hsettings = hotline_settings(state["runtime"])
     key = state.get("key") or settings.signing_key()
     year = 24 * 365
     async with call_system() as system:
-        install(settings.model_copy(update={"hotline_callback_url": system.url}))
+        install(hsettings.model_copy(update={"callback_url": system.url}))
         hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
         office = await principals.issue(state["db"], principals.OFFICE)
         reviewer = await principals.issue(state["db"], principals.REVIEWER)
         sim = Demo(settings.http_url, hotline, office, reviewer, system)
-        interval = getattr(settings, "hotline_demo_call_seconds", DEMO_CALL_SECONDS)
+        interval = hsettings.demo_call_seconds
         task = asyncio.create_task(sim.run(interval))
         log.info(
             "hotline simulator: a 12369 call every %g s to %s/ingest/hotline, results called "
@@ -456,7 +458,7 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            install(settings)
+            install(hsettings)
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from connectors.platform.settings import PlatformSettings
 from hub.plugins import Connector, plug_in
 
 
@@ -20,17 +21,17 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     return make(state)
 
 
-def install(settings: Any) -> None:
+def install(runtime: Any) -> None:
     """The push sender and hook (the pull job is the connector's ``jobs`` module). Idempotent."""
     from connectors.platform import push
 
     # httpx narrates every request at INFO: a poll every few seconds would fill the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     plug_in(senders={push.TOPIC: push.send_status}, hooks={"platform.status": push.on_case_change})
-    if getattr(settings, "demo", False):
+    if runtime.settings.demo:
         from connectors.platform.demo import prepare
 
-        prepare()
+        prepare(runtime)
 
 
 @contextlib.asynccontextmanager
@@ -48,6 +49,7 @@ async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
 
 CONNECTOR = Connector(
     "platform",
+    settings=PlatformSettings,
     routes=routes,
     install=install,
     lifespan=lifespan,

@@ -9,15 +9,15 @@ import typer
 from connectors.platform.adapter import PlatformError, make_platform
 from connectors.platform.reconcile import Reconciliation, reconcile
 from connectors.platform.settings import platform_settings
-from hub.config import Settings
-from hub.db import Database
 from hub.plugins import install_connectors
+from hub.runtime import Runtime
 
 
-def reconcile_command(settings: Settings, *, dry_run: bool) -> int:
+def reconcile_command(runtime: Runtime, *, dry_run: bool) -> int:
     """Print each difference and what was done; 0 when the two sides agree now, 1 when
     something needs a person (or the platform cannot be reached), 2 without a platform URL."""
-    psettings = platform_settings()
+    settings, db = runtime.settings, runtime.db
+    psettings = platform_settings(runtime)
     if not psettings.url:
         typer.secho(
             "SANWANG_PLATFORM_URL is not set: no platform to reconcile with",
@@ -27,10 +27,9 @@ def reconcile_command(settings: Settings, *, dry_run: bool) -> int:
         return 2
 
     # Cases it registers must leave their statuses in the outbox like any others.
-    install_connectors(settings)
+    install_connectors(runtime)
 
     async def run() -> Reconciliation:
-        db = Database(settings.database_url, app_role=settings.app_role, pool_size=2)
         platform = make_platform(psettings)
         try:
             return await reconcile(db, settings, psettings, platform, repair=not dry_run)

@@ -8,20 +8,23 @@ from connectors.platform.adapter import make_platform
 from connectors.platform.pull import pull_once
 from connectors.platform.settings import platform_settings
 from hub.db import Database
-from hub.jobs import current_settings, periodic
+from hub.jobs import current_runtime, periodic
 
 log = logging.getLogger("connectors.platform")
 
 
-@periodic("platform.pull", seconds=lambda _: platform_settings().poll_interval_seconds)
+@periodic(
+    "platform.pull", seconds=lambda _: platform_settings(current_runtime()).poll_interval_seconds
+)
 async def pull_platform(db: Database) -> None:
     """Take what the platform assigned since the stored cursor (nothing if no URL is set)."""
-    settings = platform_settings()
+    runtime = current_runtime()
+    settings = platform_settings(runtime)
     if not settings.url:
         return
     platform = make_platform(settings)
     try:
-        result = await pull_once(db, current_settings(), settings, platform)
+        result = await pull_once(db, runtime.settings, settings, platform)
     finally:
         await platform.aclose()
     if result.items:

@@ -38,7 +38,7 @@ from hub.cases import inputs, loaders, timeline
 from hub.cases import intake as case_intake
 from hub.cases.enums import FINAL_STATUSES, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
-from hub.config import Settings, local_tz
+from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.errors import DomainError
 from hub.roles import Role
@@ -315,7 +315,7 @@ async def take_update(db: Database, scope: Scope, settings: Settings, update: Up
         async with db.session(scope.tenant_ids, write=True) as session, session.begin():
             if await session.get(PlatformUpdate, update.update_id) is not None:
                 return SEEN
-            outcome, reason, case_id = await _apply(session, scope, update)
+            outcome, reason, case_id = await _apply(session, scope, update, intake_tz(settings))
             session.add(_record(update, outcome, reason, case_id))
     except IntegrityError:
         return SEEN  # taken at the same moment elsewhere (a POST, another puller)
@@ -360,7 +360,9 @@ async def case_of(session: AsyncSession, platform_case_id: str) -> Case | None:
     return None if case_id is None else await loaders.case_for_change(session, case_id)
 
 
-async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[Outcome, str, Any]:
+async def _apply(
+    session: AsyncSession, scope: Scope, update: Update, tz: ZoneInfo
+) -> tuple[Outcome, str, Any]:
     case = await case_of(session, update.platform_case_id)
     if case is None:
         return Outcome.UNKNOWN_CASE, "no case has this platformCaseId", None
@@ -370,7 +372,7 @@ async def _apply(session: AsyncSession, scope: Scope, update: Update) -> tuple[O
             return Outcome.STALE, f"older than the deadline set at {last.isoformat()}", case.id
         assert update.deadline is not None
         previous = case.due_at
-        await clocks.fix_deadline(session, case, update.deadline, local_tz())
+        await clocks.fix_deadline(session, case, update.deadline, tz)
         data = {
             "by": "platform",
             "dueAt": update.deadline.isoformat(),

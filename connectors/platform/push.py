@@ -18,6 +18,7 @@ from sqlalchemy.orm.util import identity_key
 
 from connectors.platform.adapter import Platform, Refused, StatusUpdate, make_platform
 from connectors.platform.settings import PlatformSettings, platform_settings
+from hub import jobs
 from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
 from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef, Report
@@ -130,7 +131,7 @@ def platform_for_loop(settings: PlatformSettings) -> Platform:
 
 async def send_status(payload: dict[str, Any], key: str) -> None:
     """Deliver one status: any failure is retried by the outbox, a refusal is final."""
-    settings = platform_settings()
+    settings = platform_settings(jobs.current_runtime())
     if not settings.url:
         raise RuntimeError("SANWANG_PLATFORM_URL is not set: the status waits")
     update = StatusUpdate(

@@ -1,9 +1,15 @@
-"""The connector's settings, SANWANG_PLATFORM_* (a .env file may supply them too)."""
+"""The connector's settings, SANWANG_PLATFORM_* (a .env file may supply them too), read once
+per process by ``hub.runtime.Runtime.start`` and kept in the runtime."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # the connector names this class when it registers: keep the import light
+    from hub.runtime import Runtime
 
 
 class PlatformSettings(BaseSettings):
@@ -42,19 +48,13 @@ class PlatformSettings(BaseSettings):
     )
 
 
-_current: PlatformSettings | None = None
+def platform_settings(runtime: Runtime) -> PlatformSettings:
+    """The settings in force: read from the environment once by ``Runtime.start`` (this
+    connector's ``settings``), or what ``use`` put there."""
+    return runtime.connector("platform", PlatformSettings)
 
 
-def platform_settings() -> PlatformSettings:
-    """The settings in force: the environment's, or what ``use`` set (serve --demo points the
-    connector at its in-process simulator this way)."""
-    global _current
-    if _current is None:
-        _current = PlatformSettings()
-    return _current
-
-
-def use(settings: PlatformSettings | None) -> None:
-    """Replace the settings in force (None: read the environment again)."""
-    global _current
-    _current = settings
+def use(runtime: Runtime, settings: PlatformSettings) -> None:
+    """Replace the settings in force (serve --demo points the pull at its in-process simulator
+    this way, once the simulator listens)."""
+    runtime.connector_settings["platform"] = settings

@@ -13,7 +13,6 @@ import strawberry
 
 from hub import validation
 from hub.cases import inputs, intake, loaders, queries, steps
-from hub.cases.duplicates import Rules
 from hub.cases.enums import Satisfaction as SatisfactionEnum
 from hub.cases.model import Case as CaseRow
 from hub.cases.nodes import (
@@ -149,7 +148,7 @@ def view_of(ctx: Context) -> View:
 
 
 def tz_of(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.settings.timezone)
+    return ctx.runtime.tz
 
 
 def id_arg(value: str | None, field: str) -> uuid.UUID | None:
@@ -280,8 +279,8 @@ class Mutation:
             intake.register,
             data,
             tz=tz_of(ctx),
-            prefix=ctx.settings.case_number_prefix,
-            rules=Rules.of(ctx.settings),
+            prefix=ctx.runtime.case_prefix,
+            rules=ctx.runtime.rules,
         )
         dup = done.duplicate_of if isinstance(done, inputs.Registered) else None
         return await case_result(info, done, dup)
@@ -309,7 +308,9 @@ class Mutation:
     async def accept_case(
         self, info: Info, case_id: strawberry.ID, note: str | None = None
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(steps.accept, case_id, note))
+        return await case_result(
+            info, await info.context.write(steps.accept, case_id, note, tz=tz_of(info.context))
+        )
 
     @strawberry.mutation(description="A progress note while handling.")
     async def record_progress(
@@ -329,7 +330,9 @@ class Mutation:
             return UserError.of(exc)
         return await case_result(
             info,
-            await info.context.write(steps.submit_result, case_id, input.result, on_site_at),
+            await info.context.write(
+                steps.submit_result, case_id, input.result, on_site_at, tz=tz_of(info.context)
+            ),
         )
 
     @strawberry.mutation(description="督查/审核: APPROVE resolves, RETURN sends back to handling.")
@@ -345,6 +348,7 @@ class Mutation:
                 approve,
                 input.note,
                 outside_office=info.context.settings.review_outside_office,
+                tz=tz_of(info.context),
             ),
         )
 
@@ -359,6 +363,7 @@ class Mutation:
                 case_id,
                 SatisfactionEnum(input.satisfaction.value),
                 input.note,
+                tz=tz_of(info.context),
             ),
         )
 
@@ -372,7 +377,9 @@ class Mutation:
     async def reopen_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(steps.reopen, case_id, reason))
+        return await case_result(
+            info, await info.context.write(steps.reopen, case_id, reason, tz=tz_of(info.context))
+        )
 
     @strawberry.mutation(
         description="Merge a case into another; answers the case that now holds the reports."
@@ -403,7 +410,7 @@ class Mutation:
                 report_id,
                 note,
                 tz=tz_of(ctx),
-                prefix=ctx.settings.case_number_prefix,
+                prefix=ctx.runtime.case_prefix,
             ),
         )
 
@@ -420,7 +427,10 @@ class Mutation:
     async def return_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(steps.hand_back, case_id, reason))
+        done = await info.context.write(
+            steps.hand_back, case_id, reason, tz=tz_of(info.context)
+        )
+        return await case_result(info, done)
 
 
 # --- subscriptions -----------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from hub.cases.intake import FEEDBACK_CHANNELS, next_number
 from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseLink, Event, ExternalRef, Report
 from hub.cases.timeline import next_status, record, transition
-from hub.config import local_tz
 from hub.db import TENANT_SETTING, utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.model import GridCell, Member
@@ -129,7 +128,9 @@ async def move_case(session: AsyncSession, case: Case, tenant_id: uuid.UUID) -> 
     case.tenant_id = tenant_id
 
 
-async def hand_back(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+async def hand_back(
+    session: AsyncSession, scope: Scope, case_id: str, reason: str, *, tz: ZoneInfo
+) -> Case:
     """退回指挥中心: the town office holding a case that is not its own returns it, with the
     reason, to the command centre, REGISTERED and waiting for dispatch again. The case keeps its
     deadline and its cards; the town's hop ends and a dispatch hop opens at the city."""
@@ -149,7 +150,7 @@ async def hand_back(session: AsyncSession, scope: Scope, case_id: str, reason: s
     before, case.status = case.status, decided
     case.assignee_id, case.grid_cell_id, case.returned_reason = None, None, text
     await record(session, scope, case, EventKind.HAND_BACK, before, decided, text, {"from": town})
-    await clocks.open_dispatch_hop(session, case, city.kind, local_tz())
+    await clocks.open_dispatch_hop(session, case, city.kind, tz)
     return case
 
 
@@ -169,7 +170,9 @@ async def _take_in(session: AsyncSession, tenant_id: uuid.UUID) -> None:
         )
 
 
-async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
+async def accept(
+    session: AsyncSession, scope: Scope, case_id: str, note: str | None, *, tz: ZoneInfo
+) -> Case:
     case = await case_for_change(session, case_id)
     await transition(
         session, scope, case, workflow.Action.ACCEPT, EventKind.ACCEPT, check_text("note", note)
@@ -177,14 +180,14 @@ async def accept(session: AsyncSession, scope: Scope, case_id: str, note: str | 
     hop = await clocks.current_hop(session, case)
     if hop is not None:
         hop.accepted_at = utcnow()
-        await clocks.start_phase(session, case, hop, Phase.HANDLE, local_tz())
+        await clocks.start_phase(session, case, hop, Phase.HANDLE, tz)
     return case
 
 
-async def _next_phase(session: AsyncSession, case: Case, phase: Phase) -> None:
+async def _next_phase(session: AsyncSession, case: Case, phase: Phase, tz: ZoneInfo) -> None:
     hop = await clocks.current_hop(session, case)
     if hop is not None:
-        await clocks.start_phase(session, case, hop, phase, local_tz())
+        await clocks.start_phase(session, case, hop, phase, tz)
 
 
 async def record_progress(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
@@ -199,7 +202,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 async def submit_result(
-    session: AsyncSession, scope: Scope, case_id: str, result: str, on_site_at: datetime | None
+    session: AsyncSession,
+    scope: Scope,
+    case_id: str,
+    result: str,
+    on_site_at: datetime | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     text = check_text("result", result, required=True)
     check_time("onSiteAt", on_site_at)
@@ -209,7 +218,7 @@ async def submit_result(
     if on_site_at is not None:
         case.on_site_at = on_site_at
     await transition(session, scope, case, workflow.Action.SUBMIT, EventKind.SUBMIT, text, data)
-    await _next_phase(session, case, Phase.REVIEW)
+    await _next_phase(session, case, Phase.REVIEW, tz)
     return case
 
 
@@ -231,6 +240,7 @@ async def review(
     note: str | None,
     *,
     outside_office: bool = False,
+    tz: ZoneInfo,
 ) -> Case:
     """督查: someone else checks. The reviewer may not be who submitted the result, and with
     ``outside_office`` (SANWANG_REVIEW_OUTSIDE_OFFICE) not anyone of the town office handling
@@ -246,10 +256,10 @@ async def review(
     )
     await transition(session, scope, case, action, kind, text)
     if not approve:
-        await _next_phase(session, case, Phase.HANDLE)
+        await _next_phase(session, case, Phase.HANDLE, tz)
     elif case.needs_feedback:
         case.resolved_at = utcnow()
-        await _next_phase(session, case, Phase.FEEDBACK)
+        await _next_phase(session, case, Phase.FEEDBACK, tz)
     else:
         case.resolved_at = utcnow()
         await clocks.end_current(session, case, "RESOLVED")
@@ -286,6 +296,8 @@ async def record_feedback(
     case_id: str,
     satisfaction: Satisfaction,
     note: str | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     """反馈: what the complainant said of the result. UNSATISFIED does not let the case close:
     it goes back to supervision (UNDER_REVIEW, with the review clock), where it is approved
@@ -301,7 +313,7 @@ async def record_feedback(
     )
     if unsatisfied:
         case.resolved_at = None
-        await _next_phase(session, case, Phase.REVIEW)
+        await _next_phase(session, case, Phase.REVIEW, tz)
     else:
         await clocks.end_current(session, case, "FEEDBACK_GIVEN")
     return case
@@ -316,14 +328,16 @@ async def close(session: AsyncSession, scope: Scope, case_id: str, note: str | N
     return case
 
 
-async def reopen(session: AsyncSession, scope: Scope, case_id: str, reason: str) -> Case:
+async def reopen(
+    session: AsyncSession, scope: Scope, case_id: str, reason: str, *, tz: ZoneInfo
+) -> Case:
     text = check_text("reason", reason, required=True)
     case = await case_for_change(session, case_id)
     await transition(session, scope, case, workflow.Action.REOPEN, EventKind.REOPEN, text)
     case.closed_at = case.resolved_at = None
     kind = scope.directory.by_id[case.tenant_id].kind
     level = clocks.level_of(kind, case.assignee_id)
-    hop = await clocks.open_hop(session, case, level, case.assignee_id, None, local_tz())
+    hop = await clocks.open_hop(session, case, level, case.assignee_id, None, tz)
     case.accept_due_at = hop.yellow_at
     return case
 

@@ -13,11 +13,10 @@ from sqlalchemy import select
 from hub.auth import Principal, scope_for, system_scope
 from hub.cases import inputs, intake, steps
 from hub.cases.enums import Category, Channel
-from hub.config import local_tz
 from hub.db import Database
 from hub.demo import world
 from hub.grid.model import Member
-from hub.jobs import periodic
+from hub.jobs import current_runtime, periodic
 from hub.roles import Role
 from hub.supervision import clocks
 
@@ -53,6 +52,7 @@ async def install_demo_rules(db: Database) -> None:
 async def patrol(db: Database) -> None:
     """One patrol finding: registered, dispatched to the village's grid member, and accepted in
     time half of the time."""
+    runtime = current_runtime()
     rnd = random.Random()
     source = rnd.choice(world.SOURCES)
     category, title, text = rnd.choice(FINDINGS)
@@ -69,7 +69,7 @@ async def patrol(db: Database) -> None:
             longitude=source.longitude,
             payload={"demo": True, "source": source.name},
         )
-        done = await intake.register(session, scope, inp, tz=local_tz(), prefix="XM")
+        done = await intake.register(session, scope, inp, tz=runtime.tz, prefix=runtime.case_prefix)
         member = await session.scalar(
             select(Member).where(Member.grid_cell_id == done.case.grid_cell_id).limit(1)
         )
@@ -81,9 +81,11 @@ async def patrol(db: Database) -> None:
                 inputs.DispatchInput(
                     tenant_code=source.tenant, assignee_id=member.id, note="请网格员核查"
                 ),
-                tz=local_tz(),
+                tz=runtime.tz,
             )
             if rnd.random() < 0.5:
-                await steps.accept(session, scope, str(done.case.id), "已签收，马上到现场")
+                await steps.accept(
+                    session, scope, str(done.case.id), "已签收，马上到现场", tz=runtime.tz
+                )
         await session.commit()
     log.info("demo patrol: %s %s", done.case.number, done.case.title)

@@ -30,7 +30,7 @@ from hub.auth import Principal, Scope
 from hub.cases import inputs, intake, timeline
 from hub.cases.enums import OPEN_STATUSES, Category, Channel, EventKind
 from hub.cases.model import Case, Report
-from hub.config import Settings, local_tz
+from hub.config import Settings
 from hub.db import utcnow
 from hub.metrics import ALARM_EPISODES
 from hub.monitoring.alarms import Limit, Verdict, Watch, judge
@@ -94,7 +94,8 @@ async def open_episode(
     if case is None:
         case = await _register(session, scope, settings, point, kind, pollutant, trigger, ext)
     else:
-        await _note_repeat(session, case, point, kind, pollutant, trigger, ext)
+        tz = ZoneInfo(settings.timezone)
+        await _note_repeat(session, case, point, kind, pollutant, trigger, ext, tz)
     limit = trigger.limit
     episode = AlarmEpisode(
         tenant_id=point.tenant_id,
@@ -164,7 +165,8 @@ async def _register(
     trigger: Trigger,
     ext: str,
 ) -> Case:
-    title, text = _words(point, kind, pollutant, trigger)
+    tz = ZoneInfo(settings.timezone)
+    title, text = _words(point, kind, pollutant, trigger, tz)
     done = await intake.register(
         session,
         scope,
@@ -181,7 +183,7 @@ async def _register(
             occurred_at=trigger.at,
             payload=_payload(point, kind, pollutant, trigger),
         ),
-        tz=ZoneInfo(settings.timezone),
+        tz=tz,
         prefix=settings.case_number_prefix,
     )
     return done.case
@@ -195,10 +197,11 @@ async def _note_repeat(
     pollutant: str | None,
     trigger: Trigger,
     ext: str,
+    tz: ZoneInfo,
 ) -> None:
     """A new episode of what the open case is already about: a line on its timeline, not a
     second case in the queue."""
-    _, text = _words(point, kind, pollutant, trigger)
+    _, text = _words(point, kind, pollutant, trigger, tz)
     data = {"episode": ext, **_payload(point, kind, pollutant, trigger)}
     await timeline.record(
         session, MONITORING, case, EventKind.ALARM_REPEATED, case.status, case.status, text, data
@@ -210,6 +213,7 @@ async def note_late(
     point: MonitoringPoint,
     pollutant: str,
     trigger: Trigger,
+    tz: ZoneInfo,
 ) -> bool:
     """An episode seen only in late data (a backfill, a device catching up after an outage) is
     over by now: it opens no case, but the case open about the point and pollutant, if any,
@@ -217,7 +221,7 @@ async def note_late(
     case = await open_case_of(session, point.id, AlarmKind.OVER_LIMIT, pollutant)
     if case is None:
         return False
-    _, text = _words(point, AlarmKind.OVER_LIMIT, pollutant, trigger)
+    _, text = _words(point, AlarmKind.OVER_LIMIT, pollutant, trigger, tz)
     data = {"late": True, **_payload(point, AlarmKind.OVER_LIMIT, pollutant, trigger)}
     await timeline.record(
         session, MONITORING, case, EventKind.ALARM_LATE, case.status, case.status,
@@ -399,7 +403,8 @@ class OverLimit:
     @staticmethod
     async def _late(staged: Staged, point: Watched, s: Reading, trigger: Trigger) -> None:
         row = await staged.session.merge(point.row, load=True)
-        await note_late(staged.session, row, s.pollutant, trigger)
+        tz = ZoneInfo(staged.settings.timezone)
+        await note_late(staged.session, row, s.pollutant, trigger, tz)
 
     async def _act(
         self,
@@ -459,13 +464,14 @@ def _air_measure(settings: Settings) -> Callable[[Reading], Measure | None]:
     threshold (``hub.airquality.alarms``); real-time values are not judged."""
     threshold = air_alarms.alarm_threshold(settings.air_alarm_category)
     limit = Limit(max=threshold, unit=IAQI_UNIT)
+    tz = ZoneInfo(settings.timezone)  # the day whose HJ 633 edition applies
 
     def measure(s: Reading) -> Measure | None:
         if s.interval not in (Interval.HOUR, Interval.DAY) or s.value is None:
             return None
         if not math.isfinite(s.value) or s.value < 0:  # sensor drift: stored, has no index
             return None
-        day = s.at.astimezone(local_tz()).date()
+        day = s.at.astimezone(tz).date()
         index = air_alarms.alarm_index(s.pollutant, s.interval is Interval.DAY, s.value, day)
         return None if index is None else (float(index), limit)
 
@@ -549,9 +555,9 @@ async def end_offline_episodes(
 
 
 def _words(
-    point: MonitoringPoint, kind: AlarmKind, pollutant: str | None, trigger: Trigger
+    point: MonitoringPoint, kind: AlarmKind, pollutant: str | None, trigger: Trigger, tz: ZoneInfo
 ) -> tuple[str, str]:
-    when = trigger.at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
+    when = trigger.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     if kind is AlarmKind.OFFLINE:
         return (
             f"{point.name}在线监控设备离线",

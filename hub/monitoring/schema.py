@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date as datetime_date
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import strawberry
 
@@ -219,7 +218,7 @@ class Query:
         self, info: Info, point_id: strawberry.ID, date: datetime_date
     ) -> AirQuality | None:
         ctx = info.context
-        tz = ZoneInfo(ctx.settings.timezone)
+        tz = ctx.runtime.tz
         day = day_arg(date, "date")
         found = await ctx.read(service.daily_air_quality, str(point_id), day, tz)
         return air_quality_node(found) if found is not None else None
@@ -304,7 +303,7 @@ class Mutation:
             ),
         )
         ctx = info.context
-        done = await ctx.write(service.register_point, spec)
+        done = await ctx.write(service.register_point, spec, tz=ctx.runtime.tz)
         if isinstance(done, UserError):
             return done
         point, source = done

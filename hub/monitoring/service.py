@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.airquality import aqi
 from hub.audit import service as audit
 from hub.auth import Scope
-from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import invalid, not_found
 from hub.monitoring.model import (
@@ -83,10 +82,10 @@ class PointSpec:
 DEFAULT_AIR_POLLUTANTS = ("a34004", "a34002")
 
 
-def default_limits(kind: str, day: date | None = None) -> list[dict[str, Any]]:
+def default_limits(kind: str, day: date) -> list[dict[str, Any]]:
+    """The limits in force on ``day`` (the local day) for a point registered without any."""
     if kind != PointKind.AIR_STATION:
         return []
-    day = day or datetime.now(local_tz()).date()
     found = aqi.default_air_limits(day)
     return [
         {"pollutant": code, "max": float(found[code]), "min": None, "unit": aqi.LIMIT_UNITS[code]}
@@ -166,7 +165,7 @@ def check_limits(limits: Iterable[LimitSpec]) -> list[dict[str, Any]]:
 
 
 async def register_point(
-    session: AsyncSession, scope: Scope, spec: PointSpec
+    session: AsyncSession, scope: Scope, spec: PointSpec, *, tz: ZoneInfo
 ) -> tuple[MonitoringPoint, Source | None]:
     """Register a device by its MN, or update the point already registered under it; the point
     and the source it watches."""
@@ -179,7 +178,7 @@ async def register_point(
         raise invalid("tenantCode", f"unknown tenant {spec.tenant_code!r}")
     password = check_password(spec.password)
     check_point(spec.latitude, spec.longitude)
-    limits = check_limits(spec.limits) or default_limits(kind)
+    limits = check_limits(spec.limits) or default_limits(kind, datetime.now(tz).date())
     source = await _source_for(session, tenant.id, spec.source_id)
     source_id = source.id if source is not None else None
 

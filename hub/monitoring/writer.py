@@ -196,7 +196,7 @@ class ReadingWriter:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
-            self._wdb = Database(self.db.url, app_role=self.db.app_role, pool_size=2)
+            self._wdb = self.db.sibling(pool_size=2)
             try:
                 await self._load_open_episodes()
             except BaseException as exc:

@@ -6,9 +6,10 @@ import logging
 
 from hub.auth import system_scope
 from hub.db import Database
-from hub.jobs import for_each_tenant, periodic
+from hub.jobs import current_runtime, for_each_tenant, periodic
 from hub.supervision.service import sweep
 from hub.tenancy.service import TenantInfo
+from hub.uow import unit_of_work
 
 log = logging.getLogger("hub.supervision")
 
@@ -16,11 +17,12 @@ log = logging.getLogger("hub.supervision")
 @periodic("supervision.sweep", seconds=lambda s: s.sweep_interval_seconds)
 async def sweep_cards(db: Database) -> None:
     scope = await system_scope(db)
+    tz = current_runtime().tz
 
     async def one(tenant: TenantInfo) -> None:
-        async with db.session(scope.tenant_ids, write=True) as session:
-            issued = await sweep(session, tenant.id)
-            await session.commit()
+        issued = await unit_of_work(
+            db, scope.tenant_ids, lambda session: sweep(session, tenant.id, tz=tz)
+        )
         if issued:
             log.info("sweep: %s cards issued in %s", issued, tenant.code)
 

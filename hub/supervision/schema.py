@@ -372,7 +372,10 @@ class Mutation:
     async def resume_case(
         self, info: Info, case_id: strawberry.ID, note: str | None = None
     ) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.resume, case_id, note))
+        return await case_result(
+            info,
+            await info.context.write(service.resume, case_id, note, tz=info.context.runtime.tz),
+        )
 
     @strawberry.mutation(description="延期申请: ask a supervisor for a later deadline.")
     async def request_extension(
@@ -388,7 +391,10 @@ class Mutation:
         self, info: Info, request_id: strawberry.ID, approve: bool, note: str | None = None
     ) -> CaseMutationResult:
         return await case_result(
-            info, await info.context.write(service.decide_extension, request_id, approve, note)
+            info,
+            await info.context.write(
+                service.decide_extension, request_id, approve, note, tz=info.context.runtime.tz
+            ),
         )
 
     @strawberry.mutation(description="Edit a day of a tenant's working calendar (ADMIN).")

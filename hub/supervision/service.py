@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,7 +36,6 @@ from hub.cases.enums import (
     Priority,
 )
 from hub.cases.model import Case
-from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.roles import Permission, Role, require
@@ -85,7 +85,9 @@ class Crossed:
 # --- the sweep ------------------------------------------------------------------------------------
 
 
-async def sweep(session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
+async def sweep(
+    session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None, *, tz: ZoneInfo
+) -> int:
     """Card every hop of one tenant whose yellow or red threshold has passed; returns how many
     cards were issued. Running it again issues nothing new."""
     now = now or utcnow()
@@ -93,7 +95,7 @@ async def sweep(session: AsyncSession, tenant_id: uuid.UUID, now: datetime | Non
     for level in (Card.YELLOW, Card.RED):
         crossed = await _mark_crossed(session, tenant_id, level, now)
         if crossed:
-            issued += await _card_crossed(session, tenant_id, crossed, now)
+            issued += await _card_crossed(session, tenant_id, crossed, now, tz)
     return issued
 
 
@@ -118,7 +120,11 @@ async def _mark_crossed(
 
 
 async def _card_crossed(
-    session: AsyncSession, tenant_id: uuid.UUID, crossed: list[Crossed], now: datetime
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    crossed: list[Crossed],
+    now: datetime,
+    tz: ZoneInfo,
 ) -> int:
     rows = [
         {
@@ -185,7 +191,7 @@ async def _card_crossed(
         await notify_many(session, notes)
     await session.flush()
     for case, hop_id in recalls:
-        await _recall(session, case, hop_id)
+        await _recall(session, case, hop_id, tz)
     return len(crossed)
 
 
@@ -203,7 +209,7 @@ async def _raise_card(
         )
 
 
-async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
+async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID, tz: ZoneInfo) -> None:
     """A hop not accepted in time goes back to the dispatcher's queue."""
     if case.status != CaseStatus.DISPATCHED:
         return
@@ -226,7 +232,7 @@ async def _recall(session: AsyncSession, case: Case, hop_id: uuid.UUID) -> None:
     )
     # Back in the queue, the case waits on its dispatcher again, with a dispatch clock.
     tenant = await session.get(Tenant, case.tenant_id)
-    await clocks.open_dispatch_hop(session, case, tenant.kind if tenant else "", local_tz())
+    await clocks.open_dispatch_hop(session, case, tenant.kind if tenant else "", tz)
 
 
 # --- by hand -------------------------------------------------------------------------------------
@@ -328,7 +334,9 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
     return case
 
 
-async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | None) -> Case:
+async def resume(
+    session: AsyncSession, scope: Scope, case_id: str, note: str | None, *, tz: ZoneInfo
+) -> Case:
     require(scope, Permission.CASE_RESUME)
     text = validation.check_text("note", note)
     case = await _open_case(session, case_id)
@@ -337,7 +345,7 @@ async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | 
         raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
     await timeline.record(session, scope, case, EventKind.RESUME, None, None, text)
     await session.flush()
-    await clocks.resume(session, case, hop, local_tz())
+    await clocks.resume(session, case, hop, tz)
     return case
 
 
@@ -376,7 +384,13 @@ async def request_extension(
 
 
 async def decide_extension(
-    session: AsyncSession, scope: Scope, request_id: str, approve: bool, note: str | None
+    session: AsyncSession,
+    scope: Scope,
+    request_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    tz: ZoneInfo,
 ) -> Case:
     require(scope, Permission.EXTENSION_DECIDE)
     text = validation.check_text("note", note)
@@ -407,7 +421,7 @@ async def decide_extension(
         },
     )
     if approve:
-        await clocks.fix_deadline(session, case, request.requested_due_at, local_tz())
+        await clocks.fix_deadline(session, case, request.requested_due_at, tz)
     return case
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.hotline.settings import HotlineSettings
 from connectors.hotline.simulator import (
     TEMPLATES,
     CallMaker,
@@ -27,6 +28,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.demo import world
 from tests.conftest import SECRET
+from tests.helpers import runtime_of
 from tests.live import live_server
 
 M = 1 / 111_195  # degrees of latitude in a metre
@@ -66,14 +68,13 @@ async def live(db: Database, settings: Settings) -> AsyncIterator[Live]:
     async with call_system() as system:
         fast = settings.model_copy(
             update={
-                "hotline_callback_url": system.url,
                 "outbox_backoff_seconds": 0.05,
                 "outbox_backoff_max_seconds": 0.2,
                 "relay_interval_seconds": 0.1,
                 "sweep_interval_seconds": 3600.0,
             }
         )
-        app = create_app(fast, db)
+        app = create_app(runtime_of(fast, db, hotline=HotlineSettings(callback_url=system.url)))
         async with (
             app.router.lifespan_context(app),
             live_server(app) as url,

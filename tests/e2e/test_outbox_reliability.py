@@ -25,6 +25,7 @@ from hub.db import Database
 from hub.notify import notify
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import relay_all, relay_once
+from hub.runtime import Runtime
 from tests.helpers import eventually
 from tests.processes import (
     MACHINE_REDIS,
@@ -164,7 +165,7 @@ async def test_an_endpoint_failing_for_a_while_gets_retries_then_a_dead_letter_t
                 "outbox_visibility_seconds": 5.0,
             }
         )
-        runtime = await jobs.start_embedded(settings, db)
+        runtime = await jobs.start_embedded(Runtime.start(settings, db))
         try:
             # 500, a timeout (it took effect, the answer never came), 500, then it works.
             sink.fail(1)

@@ -26,6 +26,7 @@ from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
 from hub.db import Database
 from hub.outbox.model import OutboxMessage, SendState
+from hub.runtime import Runtime
 from tests.helpers import eventually
 from tests.processes import MACHINE_REDIS, processes, sanwang
 
@@ -104,7 +105,8 @@ async def hub_statuses(db: Database) -> dict[str, list[str]]:
 async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
     db: Database, db_url: str, settings: Settings, tmp_path: Path, namespace: str
 ) -> None:
-    install(settings)  # this process changes cases too: its changes must reach the outbox
+    runtime = Runtime.start(settings, db)
+    install(runtime)  # this process changes cases too: its changes must reach the outbox
     sim = Simulator(token=TOKEN, chaos=CHAOS, seed=2026)
     for _ in range(ASSIGNMENTS):
         sim.assign()
@@ -118,7 +120,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
 
         await eventually(all_assigned, 120, interval=0.2)
         for _ in range(STEPS // 2):
-            await advance_platform_cases(db, ASSIGNMENTS, sim.cases.keys())
+            await advance_platform_cases(db, ASSIGNMENTS, sim.cases.keys(), runtime.tz)
         late = sim.assign()  # the platform keeps assigning meanwhile
         sim.update(sim.feed[0]["platformCaseId"], "URGED", note="请加快办理")
 
@@ -128,7 +130,7 @@ async def test_chaos_with_a_killed_worker_keeps_platform_and_hub_in_step(
         await eventually(some_delivered, 120, interval=0.2)
         first.kill()  # in the middle of deliveries: what it held comes back after 4 s
         for _ in range(STEPS - STEPS // 2):
-            await advance_platform_cases(db, ASSIGNMENTS + 1, sim.cases.keys())
+            await advance_platform_cases(db, ASSIGNMENTS + 1, sim.cases.keys(), runtime.tz)
         procs.append(second := sanwang("worker", env, tmp_path))
 
         async def settled() -> bool:

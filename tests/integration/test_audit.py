@@ -18,6 +18,7 @@ from hub.app import create_app
 from hub.audit.model import AuditEntry
 from hub.config import Settings
 from hub.db import Database
+from hub.runtime import Runtime
 from tests.conftest import Backend, Hub, register
 
 VERIFY = """query($t: String) { verifyAuditTrail(tenantCode: $t) {
@@ -111,7 +112,7 @@ async def test_a_burst_of_registrations_on_a_pool_of_one_completes(
     """Each registration briefly needs a second connection (its case number); it must never
     take it from the pool the waiting registrations hold (a pool that deadlocks itself)."""
     small = Database(db_url, pool_size=1)
-    app = create_app(settings, small)
+    app = create_app(Runtime.start(settings, small))
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from hub import jobs
 from hub.cases.model import Case
 from hub.db import Database, utcnow
 from hub.demo import activity
@@ -23,6 +24,7 @@ async def count(db: Database, hub: Hub, what: object) -> int:
 
 
 async def test_patrols_open_grid_cases_that_earn_cards(hub: Hub, db: Database) -> None:
+    jobs.configure(hub.app.state.runtime)  # a periodic job reads the runtime it was given
     await activity.install_demo_rules(db)
     for _ in range(6):
         await activity.patrol(db)
@@ -37,6 +39,6 @@ async def test_patrols_open_grid_cases_that_earn_cards(hub: Hub, db: Database) -
     later = utcnow() + timedelta(minutes=10)  # past the demo's accept and handle limits
     async with db.session(scope.tenant_ids, write=True) as session:
         for tenant in scope.directory.tenants:
-            await sweep(session, tenant.id, later)
+            await sweep(session, tenant.id, later, tz=hub.app.state.runtime.tz)
         await session.commit()
     assert await count(db, hub, CaseCard) >= 1

@@ -97,7 +97,7 @@ async def test_the_platform_demo_moves_only_its_own_assignments(hub: Hub) -> Non
     assert mine.status_code == theirs.status_code == 201, (mine.text, theirs.text)
     waiting = await person_case(hub)
     for _ in range(6):
-        await advance_platform_cases(hub.db, 10, sim.cases.keys())
+        await advance_platform_cases(hub.db, 10, sim.cases.keys(), hub.app.state.runtime.tz)
     assert (await case(hub, mine.json()["caseId"]))["status"] == "CLOSED"
     for untouched in (theirs.json()["caseId"], waiting):
         assert [e["action"] for e in (await case(hub, untouched))["timeline"]] == ["REGISTER"]

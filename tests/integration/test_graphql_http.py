@@ -15,6 +15,7 @@ import jwt
 import pytest
 
 from hub.app import create_app
+from hub.runtime import Runtime
 from hub.tenancy.schema import Tenant
 from tests.conftest import REGISTER, SECRET, Hub
 from tests.live import graphql_socket, live_server
@@ -303,7 +304,7 @@ FRONTEND = "https://front.example.cn"
 async def cors_hub(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
     """The app with SANWANG_ALLOWED_ORIGINS naming one frontend."""
     settings = hub.settings.model_copy(update={"allowed_origins": [FRONTEND]})
-    transport = httpx.ASGITransport(app=create_app(settings, hub.db))
+    transport = httpx.ASGITransport(app=create_app(Runtime.start(settings, hub.db)))
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield http
 

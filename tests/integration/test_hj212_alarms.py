@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from hub import jobs as job_system
 from hub.cases.model import Case, Event, Report
 from hub.db import utcnow
 from hub.demo import world
@@ -141,6 +142,7 @@ async def test_a_silent_device_opens_an_offline_case_that_ends_when_it_speaks(
             .values(last_seen_at=long_ago)
         )
         await session.commit()
+    job_system.configure(hub.app.state.runtime)  # a periodic job reads the runtime it was given
     await jobs.offline_check(hub.db)
     await jobs.offline_check(hub.db)  # twice: still one episode
     [episode] = await episodes(hub)

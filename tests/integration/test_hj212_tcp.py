@@ -274,7 +274,9 @@ async def test_many_devices_at_once_all_answered_in_few_batches(
 
 
 async def test_an_idle_connection_is_closed(hub: Hub, monitoring: Monitoring) -> None:
-    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_idle_seconds": 0.2})
+    monitoring.listener.settings = monitoring.listener.settings.model_copy(
+        update={"idle_seconds": 0.2}
+    )
     device = await monitoring.connect()
     assert await asyncio.wait_for(device.reader.read(), TIMEOUT) == b""
 
@@ -383,7 +385,7 @@ async def test_acknowledged_parts_complete_on_another_connection_after_a_restart
     await monitoring.writer.stop()
 
     writer = ReadingWriter(hub.db, hub.settings)
-    listener = Listener(writer, hub.settings)
+    listener = Listener(writer, monitoring.listener.settings, monitoring.listener.tz)
     await listener.start("127.0.0.1", 0)
     try:
         again = await Monitoring(writer, listener).connect()
@@ -415,8 +417,8 @@ async def test_a_part_from_an_unknown_device_or_with_a_wrong_pw_is_refused_not_k
 
 
 async def test_parts_over_the_caps_are_refused(hub: Hub, monitoring: Monitoring) -> None:
-    monitoring.writer.settings = hub.settings.model_copy(
-        update={"hj212_max_parts": 3, "hj212_max_pending_bytes": 1024}
+    monitoring.listener.settings = monitoring.listener.settings.model_copy(
+        update={"max_parts": 3, "max_pending_bytes": 1024}
     )
     device = await monitoring.connect()
     [too_many] = split(POINT, [("a34013", 4.0)], pnum=4)
@@ -469,7 +471,9 @@ async def test_a_full_listener_evicts_an_idle_connection_for_a_real_device(
     hub: Hub, monitoring: Monitoring
 ) -> None:
     """Idle sockets filling SANWANG_HJ212_MAX_CONNECTIONS once refused every device for 900 s."""
-    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_max_connections": 3})
+    monitoring.listener.settings = monitoring.listener.settings.model_copy(
+        update={"max_connections": 3}
+    )
     idle = await _open(monitoring, 3)
     device = await monitoring.connect()
     await device.send(upload({"a34013": 4.2}, now(), 1))
@@ -486,8 +490,8 @@ async def test_a_full_listener_evicts_an_idle_connection_for_a_real_device(
 
 
 async def test_connections_from_one_address_are_capped(hub: Hub, monitoring: Monitoring) -> None:
-    monitoring.listener.settings = hub.settings.model_copy(
-        update={"hj212_max_connections_per_address": 2}
+    monitoring.listener.settings = monitoring.listener.settings.model_copy(
+        update={"max_connections_per_address": 2}
     )
     first = await _open(monitoring, 2)
     third = await monitoring.connect()
@@ -509,7 +513,9 @@ async def test_a_connection_without_a_registered_device_is_closed_whatever_it_se
 ) -> None:
     """Whitespace used to renew the 900 s idle timeout forever; now the clock runs from the
     connect until a registered device's packet is stored."""
-    monitoring.listener.settings = hub.settings.model_copy(update={"hj212_unproven_seconds": 0.5})
+    monitoring.listener.settings = monitoring.listener.settings.model_copy(
+        update={"unproven_seconds": 0.5}
+    )
     squatter, device = await monitoring.connect(), await monitoring.connect()
     await device.send(upload({"a34013": 4.2}, now(), 1))
     assert (await device.reply()).cn == "9014"

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 import connectors.hotline
 from connectors.hotline.callback import TOPIC
+from connectors.hotline.settings import HotlineSettings
 from connectors.hotline.simulator import CallSystem, call_system
 from hub import jobs
 from hub.auth import system_scope
@@ -24,9 +25,11 @@ from hub.db import Database, utcnow
 from hub.outbox.delivery import deliver
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import relay_once
+from hub.runtime import Runtime
 from hub.supervision.model import CaseCard, CaseHop
 from hub.supervision.service import sweep
 from tests.conftest import Hub
+from tests.helpers import runtime_of
 
 RESOLVE = [
     ("dispatchCase", 'dispatchCase(caseId: $id, input: {tenantCode: "laiji"})'),
@@ -56,8 +59,8 @@ def fast(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def broker(fast: Settings) -> Iterator[Any]:
-    stub = jobs.configure(fast)
+def broker(fast: Settings, db: Database) -> Iterator[Any]:
+    stub = jobs.configure(Runtime.start(fast, db))
     stub.flush_all()
     yield stub
     stub.flush_all()
@@ -68,9 +71,13 @@ async def system(hub: Hub, fast: Settings, broker: Any) -> AsyncIterator[CallSys
     """The call system, and the hub's callbacks pointed at it (after the job system is set up:
     configuring it installs the connectors from the settings, without a callback URL)."""
     async with call_system() as found:
-        connectors.hotline.install(fast.model_copy(update={"hotline_callback_url": found.url}))
+        connectors.hotline.install(
+            runtime_of(fast, hub.db, hotline=HotlineSettings(callback_url=found.url))
+        )
         yield found
-    connectors.hotline.install(fast)  # no callback URL again for the tests that follow
+    connectors.hotline.install(
+        Runtime.start(fast, hub.db)
+    )  # no callback URL again for the tests that follow
 
 
 async def call(hub: Hub, **fields: Any) -> str:
@@ -168,7 +175,9 @@ async def test_no_callback_without_a_call_or_a_url(hub: Hub, system: CallSystem)
     )
     await resolve(hub, grid["registerCase"]["case"]["id"])
     assert await messages(hub.db) == []
-    connectors.hotline.install(hub.settings)  # SANWANG_HOTLINE_CALLBACK_URL unset
+    connectors.hotline.install(
+        Runtime.start(hub.settings, hub.db)
+    )  # SANWANG_HOTLINE_CALLBACK_URL unset
     await resolve(hub, await call(hub))
     assert await messages(hub.db) == []
 
@@ -281,7 +290,9 @@ async def test_the_feedback_limit_applies(hub: Hub) -> None:
     scope = await system_scope(hub.db)
     laiji = scope.directory.by_code["laiji"].id
     async with hub.db.session(scope.tenant_ids, write=True) as session:
-        issued = await sweep(session, laiji, hop.yellow_at + timedelta(minutes=1))
+        issued = await sweep(
+            session, laiji, hop.yellow_at + timedelta(minutes=1), tz=hub.app.state.runtime.tz
+        )
         await session.commit()
     assert issued == 1
     async with hub.db.session(scope.tenant_ids) as session:

@@ -14,9 +14,12 @@ import pytest
 from sqlalchemy import select
 
 import connectors.hotline
+from connectors.hotline.settings import HotlineSettings
 from hub.audit.model import AuditEntry
 from hub.outbox.model import OutboxMessage
+from hub.runtime import Runtime
 from tests.conftest import REGISTER, Hub
+from tests.helpers import runtime_of
 
 PHONE = "13987654321"
 WRITTEN = "+86 139-8765-4321"  # how the call system sends it
@@ -70,13 +73,14 @@ async def post(hub: Hub, seen: Seen, body: Any, role: str = "HOTLINE") -> Any:
 async def test_the_number_leaks_nowhere(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # the root logger and every logger below it
     seen = Seen()
+    url = "http://127.0.0.1:9/callbacks"
     connectors.hotline.install(
-        hub.settings.model_copy(update={"hotline_callback_url": "http://127.0.0.1:9/callbacks"})
+        runtime_of(hub.settings, hub.db, hotline=HotlineSettings(callback_url=url))
     )
     try:
         await walk(hub, seen)
     finally:
-        connectors.hotline.install(hub.settings)
+        connectors.hotline.install(Runtime.start(hub.settings, hub.db))
     logs = "\n".join(
         f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''} {r.args!r}"
         for r in caplog.records

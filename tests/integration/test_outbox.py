@@ -26,6 +26,7 @@ from hub.outbox.delivery import backoff_policy, deliver
 from hub.outbox.model import OutboxMessage, SendState
 from hub.outbox.relay import prune_delivered, relay_all, relay_once, requeue_stale
 from hub.outbox.service import enqueue, register_sender
+from hub.runtime import Runtime
 from tests.sinks import webhook_sink
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -98,8 +99,8 @@ def fast(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def broker(fast: Settings) -> Iterator[Any]:
-    stub = jobs.configure(fast)
+def broker(fast: Settings, db: Database) -> Iterator[Any]:
+    stub = jobs.configure(Runtime.start(fast, db))
     stub.flush_all()
     yield stub
     stub.flush_all()
@@ -252,7 +253,7 @@ async def test_the_embedded_worker_delivers_each_key_in_order(db: Database, fast
     for seq in range(6):
         for key in ("case-a", "case-b", "case-c"):
             await write(db, topic, key, f"{key}-{seq}", case=key, seq=seq)
-    runtime = await jobs.start_embedded(fast, db)
+    runtime = await jobs.start_embedded(Runtime.start(fast, db))
     try:
         async with asyncio.timeout(30):
             while any(r.state != SendState.DELIVERED for r in await all_rows(db)):
@@ -277,7 +278,7 @@ async def test_the_embedded_worker_boots_like_the_cli_and_has_its_own_engine(
 
     register_sender(topic, sender)
     await write(db, topic, "case-1", "boot-1")
-    runtime = await jobs.start_embedded(fast, db)
+    runtime = await jobs.start_embedded(Runtime.start(fast, db))
     try:
         (limit,) = [m for m in jobs.current_broker().middleware if isinstance(m, TimeLimit)]
         assert limit.manager.is_alive()  # process_boot ran: time limits are enforced

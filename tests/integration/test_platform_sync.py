@@ -19,7 +19,7 @@ from connectors.platform.demo import advance_platform_cases
 from connectors.platform.model import PlatformCursor, PlatformUpdate
 from connectors.platform.pull import CURSOR, pull_once
 from connectors.platform.reconcile import reconcile
-from connectors.platform.settings import PlatformSettings, use
+from connectors.platform.settings import PlatformSettings
 from connectors.platform.simulator import Chaos, Simulator, serving
 from hub import jobs
 from hub.auth import system_scope
@@ -30,7 +30,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.outbox.model import OutboxMessage, SendState
 from tests.conftest import Hub
-from tests.helpers import eventually
+from tests.helpers import eventually, runtime_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -51,11 +51,7 @@ async def sim() -> AsyncIterator[tuple[Simulator, PlatformSettings]]:
             pause_seconds=60,
             _env_file=None,
         )
-        use(psettings)
-        try:
-            yield simulator, psettings
-        finally:
-            use(None)
+        yield simulator, psettings
 
 
 async def pull(db: Database, settings: Settings, psettings: PlatformSettings):
@@ -325,17 +321,18 @@ async def test_every_status_goes_up_in_order_once_and_reconcile_agrees(
     hub: Hub, settings: Settings, sim: tuple[Simulator, PlatformSettings]
 ) -> None:
     simulator, psettings = sim
-    install(settings)
+    install(runtime_of(settings, hub.db, platform=psettings))
     for _ in range(4):
         simulator.assign()
     await pull(hub.db, settings, psettings)
     simulator.chaos = Chaos(
         error_rate=0.2, timeout_rate=0.1, hang_seconds=1.0, slow_rate=0.1, slow_seconds=0.1
     )
-    runtime = await jobs.start_embedded(fast(settings), hub.db)
+    runtime = await jobs.start_embedded(runtime_of(fast(settings), hub.db, platform=psettings))
     try:
         for _ in range(6):  # REGISTERED -> ... -> CLOSED
-            await advance_platform_cases(hub.db, 4, simulator.cases.keys())
+            tz = hub.app.state.runtime.tz
+            await advance_platform_cases(hub.db, 4, simulator.cases.keys(), tz)
 
         async def delivered() -> bool:
             return set(await outbox_states(hub.db)) == {SendState.DELIVERED}
@@ -371,11 +368,11 @@ async def test_a_status_refused_for_good_is_a_dead_letter_admin_sees(
     hub: Hub, settings: Settings, sim: tuple[Simulator, PlatformSettings]
 ) -> None:
     simulator, psettings = sim
-    install(settings)
+    install(runtime_of(settings, hub.db, platform=psettings))
     item = simulator.assign()
     await pull(hub.db, settings, psettings)
     simulator.cases[item["platformCaseId"]].refuse = 409
-    runtime = await jobs.start_embedded(fast(settings), hub.db)
+    runtime = await jobs.start_embedded(runtime_of(fast(settings), hub.db, platform=psettings))
     try:
 
         async def dead() -> bool:
@@ -405,7 +402,7 @@ async def test_reconcile_takes_missing_assignments_and_resends_lost_statuses(
     db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
 ) -> None:
     simulator, psettings = sim
-    install(settings)
+    install(runtime_of(settings, db, platform=psettings))
     first, second = simulator.assign(), simulator.assign()
     await pull(db, settings, psettings)
     missed = simulator.assign()  # the pull never saw it
@@ -505,7 +502,7 @@ async def test_a_merged_platform_case_tells_the_platform_where_it_went(
     db: Database, settings: Settings, sim: tuple[Simulator, PlatformSettings]
 ) -> None:
     simulator, psettings = sim
-    install(settings)
+    install(runtime_of(settings, db, platform=psettings))
     merged, kept = simulator.assign(), simulator.assign()
     await pull(db, settings, psettings)
     cases = await platform_cases(db)

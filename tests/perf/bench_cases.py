@@ -50,6 +50,7 @@ from hub.config import Settings
 from hub.db import TENANT_SETTING, Database
 from hub.pagination import decode_cursor
 from hub.roles import Role
+from hub.runtime import Runtime
 from hub.tenancy.service import directory
 from tests.operations import op
 from tests.perf.generate import asyncpg_dsn
@@ -403,7 +404,7 @@ def print_table(rows: list[Row]) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = Settings(database_url=args.url, secret_key=SECRET, _env_file=None)
     db = Database(args.url, app_role=settings.app_role, pool_size=settings.db_pool_size)
-    app = create_app(settings, db)
+    app = create_app(Runtime.start(settings, db))
     key = settings.signing_key()
     conn = await asyncpg.connect(asyncpg_dsn(args.url))
     failures: list[str] = []

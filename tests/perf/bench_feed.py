@@ -26,6 +26,7 @@ import httpx
 from hub.app import create_app
 from hub.auth import issue_jwt
 from hub.config import Settings
+from hub.runtime import Runtime
 from tests.operations import op
 from tests.perf.generate import asyncpg_dsn
 
@@ -52,7 +53,7 @@ async def backfill(url: str) -> int:
 
 async def read_feed(url: str) -> tuple[int, int, list[float], float]:
     settings = Settings(database_url=url, secret_key=SECRET, _env_file=None)
-    app = create_app(settings)
+    app = create_app(Runtime.start(settings))
     token = issue_jwt(SECRET, "perf-feed", ["ADMIN"], [])
     headers = {"Authorization": f"Bearer {token}"}
     query = op("CaseChanges")

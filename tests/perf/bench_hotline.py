@@ -49,6 +49,7 @@ from hub.app import create_app
 from hub.auth import issue_jwt
 from hub.config import Settings
 from hub.db import Database
+from hub.runtime import Runtime
 
 SECRET = "perf-secret-key-not-for-production"
 BUDGET_P95_MS = 50.0
@@ -102,7 +103,7 @@ async def session(url: str, seed: int, calls: int, concurrency: int, warmup: int
     """One app (one process' worth): warm up, then ``calls`` calls, ``concurrency`` at a time."""
     settings = settings_for(url)
     db = Database(url, app_role=settings.app_role, pool_size=settings.db_pool_size)
-    app = create_app(settings, db)
+    app = create_app(Runtime.start(settings, db))
     token = issue_jwt(SECRET, "perf-call-system", ["HOTLINE"], [], hours=2)
     maker = CallMaker(random.Random(seed), callers=400)
     transport = httpx.ASGITransport(app=app)

@@ -30,6 +30,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.demo.seed import seed_demo
 from hub.migrations import upgrade
+from hub.runtime import Runtime
 from tests.perf.generate import prepare_database
 
 BUDGET_SECONDS = 60.0
@@ -37,8 +38,8 @@ BUDGET_SECONDS = 60.0
 
 async def run(url: str, n: int, page: int) -> tuple[float, int, dict[str, int]]:
     settings = Settings(database_url=url, secret_key="perf", _env_file=None)
-    install(settings)
     db = Database(url, pool_size=4)
+    install(Runtime.start(settings, db))
     await seed_demo(db)
     sim = Simulator(seed=1)
     for _ in range(n):

@@ -221,10 +221,6 @@ def test_distance_is_symmetric_and_never_negative(a, b) -> None:
         ("duplicate_window_hours", 0),
         ("urgent_after_callers", 1),
         ("urgent_after_callers", "many"),
-        ("hotline_callback_url", "ftp://call-system/results"),
-        ("hotline_callback_url", "call-system"),
-        ("hotline_callback_timeout_seconds", 0),
-        ("hotline_demo_call_seconds", -5),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(field: str, value: object) -> None:
@@ -237,12 +233,33 @@ def test_bad_settings_are_refused_naming_the_setting(field: str, value: object) 
     assert field in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SANWANG_HOTLINE_CALLBACK_URL", "ftp://call-system/results"),
+        ("SANWANG_HOTLINE_CALLBACK_URL", "call-system"),
+        ("SANWANG_HOTLINE_CALLBACK_TIMEOUT_SECONDS", "0"),
+        ("SANWANG_HOTLINE_DEMO_CALL_SECONDS", "-5"),
+    ],
+)
+def test_bad_hotline_settings_are_refused_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    from connectors.hotline.settings import HotlineSettings
+    from hub.plugins import SettingsError, read_settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        read_settings(HotlineSettings)
+    assert variable in str(refused.value)
+
+
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.hotline.settings import HotlineSettings
     from hub.config import Settings
 
     monkeypatch.setenv("SANWANG_DUPLICATE_DISTANCE_METERS", "150")
     monkeypatch.setenv("SANWANG_HOTLINE_CALLBACK_URL", "http://127.0.0.1:9000/cb")
-    found = Settings(_env_file=None)
-    assert found.duplicate_distance_meters == 150.0
-    assert found.hotline_callback_url == "http://127.0.0.1:9000/cb"
-    assert Settings(_env_file=None, hotline_callback_url="").hotline_callback_url is None
+    assert Settings(_env_file=None).duplicate_distance_meters == 150.0
+    assert HotlineSettings(_env_file=None).callback_url == "http://127.0.0.1:9000/cb"
+    assert HotlineSettings(_env_file=None, callback_url="").callback_url is None
