@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import service
-from hub.auth import Scope
 from hub.cases.nodes import Actor
-from hub.errors import invalid
 from hub.gql import Context
-from hub.roles import Permission
 
 Info = strawberry.Info[Context, None]
 
@@ -49,20 +45,6 @@ class AuditVerification:
     chains: list[ChainVerification]
 
 
-async def _verify(
-    session: AsyncSession, scope: Scope, tenant_code: str | None
-) -> list[service.Verification]:
-    scope.require(Permission.AUDIT_READ)
-    if tenant_code is None:
-        ids = list(scope.tenant_ids)
-    else:
-        tenant = scope.directory.by_code.get(tenant_code)
-        if tenant is None or not scope.sees(tenant.id):
-            raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
-        ids = [tenant.id]
-    return await service.verify(session, scope, ids)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="The audit trail of one subject (case, token...), oldest first.")
@@ -89,7 +71,7 @@ class Query:
     async def verify_audit_trail(
         self, info: Info, tenant_code: str | None = None
     ) -> AuditVerification:
-        results = await info.context.read(_verify, tenant_code)
+        results = await info.context.read(service.verify_chains, tenant_code)
         broken = next((r for r in results if not r.ok), None)
         return AuditVerification(
             ok=broken is None,

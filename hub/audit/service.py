@@ -17,6 +17,7 @@ from hub.audit import chain
 from hub.audit.model import AuditEntry, AuditHead
 from hub.auth import Principal, Scope
 from hub.db import utcnow
+from hub.errors import invalid
 from hub.roles import Permission
 
 
@@ -145,6 +146,19 @@ class Verification:
     checked: int
     broken_at_seq: int | None
     reason: str | None
+
+
+async def verify_chains(
+    session: AsyncSession, scope: Scope, tenant_code: str | None
+) -> list[Verification]:
+    """The chain of one town the caller sees, or of every town it sees (``verifyAuditTrail``)."""
+    scope.require(Permission.AUDIT_READ)
+    if tenant_code is None:
+        return await verify(session, scope, list(scope.tenant_ids))
+    tenant = scope.directory.by_code.get(tenant_code)
+    if tenant is None or not scope.sees(tenant.id):
+        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+    return await verify(session, scope, [tenant.id])
 
 
 async def verify(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth import Scope
-from hub.errors import not_found
 from hub.gql import Context, UserError
 from hub.outbox import service
 from hub.outbox.model import OutboxMessage as Row
@@ -62,32 +58,19 @@ RetryOutboxResult = Annotated[
 ]
 
 
-async def _list(
-    session: AsyncSession, scope: Scope, state: SendStateEnum | None, first: int | None
-) -> list[OutboxMessage]:
-    rows = await service.list_messages(session, scope, state, page_size(first))
-    return [outbox_node(r) for r in rows]
-
-
-async def _retry(session: AsyncSession, scope: Scope, message_id: str) -> OutboxMessage:
-    try:
-        parsed = uuid.UUID(message_id)
-    except ValueError:
-        raise not_found("outbox message", "id") from None
-    return outbox_node(await service.retry_message(session, scope, parsed))
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="ADMIN: outbox messages, newest first; first is capped at 200.")
     async def outbox_messages(
         self, info: Info, state: SendState | None = None, first: int | None = 50
     ) -> list[OutboxMessage]:
-        return await info.context.read(_list, state, first)
+        rows = await info.context.read(service.list_messages, state, page_size(first))
+        return [outbox_node(r) for r in rows]
 
     @strawberry.field(description="ADMIN: messages given up on after their last attempt.")
     async def dead_letters(self, info: Info, first: int | None = 50) -> list[OutboxMessage]:
-        return await info.context.read(_list, SendStateEnum.DEAD, first)
+        rows = await info.context.read(service.list_messages, SendStateEnum.DEAD, page_size(first))
+        return [outbox_node(r) for r in rows]
 
 
 @strawberry.type
@@ -97,5 +80,7 @@ class Mutation:
         "(NOT_FOUND if there is no such message, CONFLICT if it is not DEAD)."
     )
     async def retry_outbox_message(self, info: Info, id: strawberry.ID) -> RetryOutboxResult:
-        done = await info.context.write(_retry, str(id))
-        return done if isinstance(done, UserError) else OutboxMessageResult(outbox_message=done)
+        done = await info.context.write(service.retry_message, str(id))
+        if isinstance(done, UserError):
+            return done
+        return OutboxMessageResult(outbox_message=outbox_node(done))

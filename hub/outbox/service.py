@@ -21,6 +21,7 @@ from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.outbox.model import OutboxMessage, SendState
 from hub.roles import Permission, require
+from hub.validation import parse_id
 
 # async fn(payload, idempotency_key) -> None; raising means the attempt failed.
 Sender = Callable[[dict[str, Any], str], Awaitable[None]]
@@ -135,12 +136,11 @@ async def list_messages(
     return list((await session.scalars(stmt)).all())
 
 
-async def retry_message(
-    session: AsyncSession, scope: Scope, message_id: uuid.UUID
-) -> OutboxMessage:
+async def retry_message(session: AsyncSession, scope: Scope, message_id: str) -> OutboxMessage:
     """A dead letter gets a fresh set of attempts; the relay picks it up at its next run."""
     require(scope, Permission.OUTBOX_ADMIN)
-    row = await session.get(OutboxMessage, message_id, with_for_update=True)
+    parsed = parse_id(message_id)
+    row = await session.get(OutboxMessage, parsed, with_for_update=True) if parsed else None
     if row is None:
         raise not_found("outbox message", "id")
     if row.state != SendState.DEAD:
