@@ -9,6 +9,7 @@ town's audit chain with the fields it changed, old and new.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from hub.tenancy.model import TenantKind
 from hub.tenancy.service import TenantInfo
 from hub.validation import parse_id
 
+CHANGES_KEY = "grid.admin.changes"  # session.info: a Counter of the actions audited
 CODE_MAX = 64
 NAME_MAX = 100
 
@@ -150,15 +152,11 @@ async def record(
     await session.flush()
     data = {**key, "changes": dict(changed)}
     subject = kind.rsplit(".", 1)[-1]
-    await audit.append(
-        session,
-        tenant_id,
-        scope.principal,
-        action_of(kind, created, changed),
-        subject,
-        row.id,
-        data,
-    )
+    action = action_of(kind, created, changed)
+    await audit.append(session, tenant_id, scope.principal, action, subject, row.id, data)
+    # What an import reports at the end (created, updated ... per kind); nothing else reads it.
+    counts: Counter[str] = session.info.setdefault(CHANGES_KEY, Counter())
+    counts[action] += 1
 
 
 # --- members ----------------------------------------------------------------------------------
