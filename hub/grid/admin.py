@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, event, func, inspect, select
@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases.phones import check_phone
-from hub.db import Database, utcnow
+from hub.db import Database, new_id, utcnow
 from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.grid.geometry import check_polygon
 from hub.grid.model import GridCell, Member, MemberRole
@@ -100,7 +100,7 @@ async def cell_by_code(
 ) -> GridCell:
     """The tenant's cell of that code; another town's cell or an unknown code is refused."""
     code = code.strip()
-    found = list(await session.scalars(select(GridCell).where(GridCell.code == code)))
+    found = await cells_coded(session, code)
     own = next((c for c in found if c.tenant_id == tenant.id), None)
     if own is not None:
         return own
@@ -149,7 +149,8 @@ async def record(
         return
     if not created:
         row.updated_at = utcnow()
-    await session.flush()
+    if preloaded(session) is None:  # a bulk save's inserts go out together at the commit
+        await session.flush()
     data = {**key, "changes": dict(changed)}
     subject = kind.rsplit(".", 1)[-1]
     action = action_of(kind, created, changed)
@@ -157,6 +158,64 @@ async def record(
     # What an import reports at the end (created, updated ... per kind); nothing else reads it.
     counts: Counter[str] = session.info.setdefault(CHANGES_KEY, Counter())
     counts[action] += 1
+
+
+# --- lookups: a query each, or none in a bulk save -------------------------------------------
+
+PRELOAD_KEY = "grid.admin.preloaded"  # session.info: the Preloaded of a bulk save
+
+
+@dataclass
+class Preloaded:
+    """Every cell and member the session sees, loaded (and locked) once: an import of 10,000
+    rows then makes no query per row, and its inserts go out in batches at the commit."""
+
+    cells: dict[str, list[GridCell]] = field(default_factory=dict)  # by code, of every town
+    members: dict[tuple[uuid.UUID, str], Member] = field(default_factory=dict)
+
+    def add_cell(self, cell: GridCell) -> None:
+        self.cells.setdefault(cell.code, []).append(cell)
+
+
+def preloaded(session: AsyncSession) -> Preloaded | None:
+    found: Preloaded | None = session.info.get(PRELOAD_KEY)
+    return found
+
+
+async def preload(session: AsyncSession) -> None:
+    """Switch the session to bulk saving (the caller sees every town it writes)."""
+    found = Preloaded()
+    for cell in await session.scalars(select(GridCell).with_for_update()):
+        found.add_cell(cell)
+    for member in await session.scalars(select(Member).with_for_update()):
+        if member.external_id is not None:
+            found.members[(member.tenant_id, member.external_id)] = member
+    session.info[PRELOAD_KEY] = found
+
+
+async def cells_coded(session: AsyncSession, code: str, *, lock: bool = False) -> list[GridCell]:
+    """The cells of this code, of every town the session sees."""
+    found = preloaded(session)
+    if found is not None:
+        return found.cells.get(code, [])
+    query = select(GridCell).where(GridCell.code == code)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(await session.scalars(query))
+
+
+async def _member_of(
+    session: AsyncSession, tenant_id: uuid.UUID, external_id: str
+) -> Member | None:
+    found = preloaded(session)
+    if found is not None:
+        return found.members.get((tenant_id, external_id))
+    return await session.scalar(
+        select(Member)
+        .where(Member.tenant_id == tenant_id, Member.external_id == external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 # --- members ----------------------------------------------------------------------------------
@@ -171,12 +230,7 @@ async def save_member(session: AsyncSession, scope: Scope, spec: MemberSpec) -> 
     cell = await cell_by_code(session, scope, tenant, spec.grid_cell_code, "gridCellCode")
     if spec.active and not cell.active:
         raise invalid("gridCellCode", f"网格（gridCellCode）{cell.code} 已停用，不能再分配在岗人员")
-    member = await session.scalar(
-        select(Member)
-        .where(Member.tenant_id == tenant.id, Member.external_id == external_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    member = await _member_of(session, tenant.id, external_id)
     if member is not None and member.name != name:
         # A staff number names one person: another name under it is a typo in one of the two.
         raise DomainError(
@@ -186,8 +240,10 @@ async def save_member(session: AsyncSession, scope: Scope, spec: MemberSpec) -> 
         )
     created = member is None
     if member is None:
-        member = Member(tenant_id=tenant.id, external_id=external_id, name=name)
+        member = Member(id=new_id(), tenant_id=tenant.id, external_id=external_id, name=name)
         session.add(member)
+        if (bulk := preloaded(session)) is not None:
+            bulk.members[(tenant.id, external_id)] = member
     values = {
         "role": MemberRole(spec.role).value,
         "phone": phone,
@@ -297,11 +353,7 @@ async def _parent(
         return None
     code = code.strip()
     towns = [tenant.id] + ([tenant.parent_id] if tenant.parent_id else [])
-    found = list(
-        await session.scalars(
-            select(GridCell).where(GridCell.code == code, GridCell.tenant_id.in_(towns))
-        )
-    )
+    found = [c for c in await cells_coded(session, code) if c.tenant_id in towns]
     parent = min(found, key=lambda c: c.tenant_id != tenant.id, default=None)
     if parent is None:
         raise invalid("parentCode", f"上级网格编码（parentCode）{code} 不存在")
@@ -334,16 +386,14 @@ async def save_cell(session: AsyncSession, scope: Scope, spec: CellSpec) -> Grid
     level = check_level(tenant, spec.level)
     polygon = check_polygon(spec.polygon)
     parent = await _parent(session, scope, tenant, spec.parent_code, level)
-    cell = await session.scalar(
-        select(GridCell)
-        .where(GridCell.tenant_id == tenant.id, GridCell.code == code)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    coded = await cells_coded(session, code, lock=True)
+    cell = next((c for c in coded if c.tenant_id == tenant.id), None)
     created = cell is None
     if cell is None:
-        cell = GridCell(tenant_id=tenant.id, code=code)
+        cell = GridCell(id=new_id(), tenant_id=tenant.id, code=code)
         session.add(cell)
+        if (bulk := preloaded(session)) is not None:
+            bulk.add_cell(cell)
     elif cell.active and not spec.active:
         await _check_retire(session, cell)
     values = {
@@ -358,5 +408,6 @@ async def save_cell(session: AsyncSession, scope: Scope, spec: CellSpec) -> Grid
     await record(session, scope, tenant.id, "grid.cell", cell, created, changed, key)
     if created or {"polygon", "level", "active"} & changed.keys():
         forget_index_on_commit(session)
-    await session.refresh(cell, ["members"])
+    if preloaded(session) is None:  # the answer shows them; an import does not
+        await session.refresh(cell, ["members"])
     return cell

@@ -41,7 +41,7 @@ def _use_case(sheet: SheetSpec) -> Callable[[AsyncSession, Scope, Any], Awaitabl
         return admin.save_cell
     if sheet is MEMBERS:
         return admin.save_member
-    return sources.save_enterprise
+    return sources.save_source
 
 
 def _problem(row: Row, exc: DomainError) -> Problem:
@@ -78,6 +78,8 @@ async def import_book(
         return outcome  # the file itself is wrong: not a row is tried
     scope = scope_for(IMPORTER, await directory(db))
     async with db.session(scope.tenant_ids, write=True) as session:
+        await admin.preload(session)  # one query per table instead of several per row
+        await sources.preload(session)
         outcome.problems = await _save_all(session, scope, book.rows, advance)
         outcome.changes = Counter(session.info.get(admin.CHANGES_KEY, {}))
         if outcome.problems or dry_run:

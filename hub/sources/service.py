@@ -7,7 +7,7 @@ the same code again updates it, a closed enterprise is saved with ``active: fals
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import exc, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
 
 from hub.auth import Scope
+from hub.db import new_id
 from hub.errors import DomainError, ErrorCode, invalid
 from hub.grid.admin import (
     ListFilter,
@@ -82,15 +83,64 @@ def check_location(latitude: float | None, longitude: float | None) -> None:
         raise invalid("longitude", f"经度（longitude）{longitude} 超出范围（-180～180）")
 
 
+# --- lookups: a query each, or none in a bulk save (hub.grid.admin.preload) -------------------
+
+PRELOAD_KEY = "sources.preloaded"
+
+
+@dataclass
+class KnownSources:
+    """Every enterprise the session sees, by credit code and by (town, name)."""
+
+    by_code: dict[str, Source] = field(default_factory=dict)
+    by_name: dict[tuple[uuid.UUID, str], Source] = field(default_factory=dict)
+
+    def add(self, source: Source) -> None:
+        if source.credit_code is not None:
+            self.by_code[source.credit_code] = source
+        self.by_name[(source.tenant_id, source.name)] = source
+
+
+def _known(session: AsyncSession) -> KnownSources | None:
+    found: KnownSources | None = session.info.get(PRELOAD_KEY)
+    return found
+
+
+async def preload(session: AsyncSession) -> None:
+    """Switch the session to bulk saving (the caller sees every town it writes)."""
+    known = KnownSources()
+    for source in await session.scalars(select(Source).with_for_update()):
+        known.add(source)
+    session.info[PRELOAD_KEY] = known
+
+
+async def _by_code(session: AsyncSession, credit_code: str) -> Source | None:
+    known = _known(session)
+    if known is not None:
+        return known.by_code.get(credit_code)
+    return await session.scalar(
+        select(Source)
+        .where(Source.credit_code == credit_code)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _named(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> Source | None:
+    known = _known(session)
+    if known is not None:
+        return known.by_name.get((tenant_id, name))
+    return await session.scalar(
+        select(Source).where(Source.tenant_id == tenant_id, Source.name == name)
+    )
+
+
 async def _same_name(
     session: AsyncSession, tenant_id: uuid.UUID, source: Source | None, name: str
 ) -> None:
     """Names are unique in a town: another enterprise under this name is refused by name."""
-    query = select(Source).where(Source.tenant_id == tenant_id, Source.name == name)
-    if source is not None:
-        query = query.where(Source.id != source.id)
-    other = await session.scalar(query)
-    if other is not None:
+    other = await _named(session, tenant_id, name)
+    if other is not None and other is not source:
         code = other.credit_code or "无"
         raise DomainError(
             ErrorCode.CONFLICT,
@@ -100,7 +150,13 @@ async def _same_name(
 
 
 async def _insert(session: AsyncSession, source: Source, credit_code: str) -> None:
-    """Insert under a savepoint: the code may be taken in a town the caller does not see."""
+    """Insert under a savepoint: the code may be taken in a town the caller does not see. A bulk
+    save sees every town, so its lookup has already answered that."""
+    known = _known(session)
+    if known is not None:
+        session.add(source)
+        known.add(source)
+        return
     try:
         async with session.begin_nested():
             session.add(source)
@@ -113,8 +169,10 @@ async def _insert(session: AsyncSession, source: Source, credit_code: str) -> No
         ) from None
 
 
-async def save_enterprise(session: AsyncSession, scope: Scope, spec: EnterpriseSpec) -> Enterprise:
-    """Create or update the enterprise of this credit code in this town."""
+async def save_source(
+    session: AsyncSession, scope: Scope, spec: EnterpriseSpec
+) -> tuple[Source, GridCell | None]:
+    """Create or update the enterprise of this credit code in this town; it and its cell."""
     tenant = admin_tenant(scope, spec.tenant_code)
     credit_code = check_credit_code(spec.credit_code)
     name = check_label("name", "企业名称", spec.name, NAME_MAX)
@@ -124,12 +182,7 @@ async def save_enterprise(session: AsyncSession, scope: Scope, spec: EnterpriseS
     cell = None
     if spec.grid_cell_code:
         cell = await cell_by_code(session, scope, tenant, spec.grid_cell_code, "gridCellCode")
-    source = await session.scalar(
-        select(Source)
-        .where(Source.credit_code == credit_code)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    source = await _by_code(session, credit_code)
     if source is not None and source.tenant_id != tenant.id:
         town = scope.directory.by_id[source.tenant_id].name
         raise DomainError(
@@ -140,7 +193,8 @@ async def save_enterprise(session: AsyncSession, scope: Scope, spec: EnterpriseS
     await _same_name(session, tenant.id, source, name)
     created = source is None
     if source is None:
-        source = Source(tenant_id=tenant.id, credit_code=credit_code)
+        source = Source(id=new_id(), tenant_id=tenant.id, credit_code=credit_code)
+    old_name = source.name
     values = {
         "name": name,
         "industry": industry,
@@ -153,8 +207,17 @@ async def save_enterprise(session: AsyncSession, scope: Scope, spec: EnterpriseS
     changed = apply(source, values)
     if created:
         await _insert(session, source, credit_code)
+    elif "name" in changed and (known := _known(session)) is not None:
+        known.by_name.pop((tenant.id, old_name), None)
+        known.add(source)
     key = {"creditCode": credit_code, "name": name, "tenant": tenant.code}
     await record(session, scope, tenant.id, "sources.enterprise", source, created, changed, key)
+    return source, cell
+
+
+async def save_enterprise(session: AsyncSession, scope: Scope, spec: EnterpriseSpec) -> Enterprise:
+    """saveEnterprise: save_source, and the monitoring points watching the enterprise."""
+    source, cell = await save_source(session, scope, spec)
     points = await _points(session, [source])
     return Enterprise(source, cell, points.get(source.id, []))
 
