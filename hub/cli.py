@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -243,6 +244,39 @@ def token_create(
         f"tenants: {', '.join(row.tenant_codes) or 'all'}) id {row.id}"
     )
     typer.echo(token)
+
+
+@app.command("import")
+def import_workbook(
+    file: Annotated[Path | None, typer.Argument(help="the workbook (.xlsx)")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check every row, write nothing")
+    ] = False,
+    template: Annotated[
+        Path | None,
+        typer.Option(help="write an empty workbook with the headings and an example row"),
+    ] = None,
+) -> None:
+    """Grid cells, staff and enterprises from one workbook (sheets 网格, 人员, 企业)."""
+    from hub.grid import importer, workbook
+
+    if template is not None:
+        workbook.write_template(template)
+        typer.echo(f"template written: {template}")
+        return
+    if file is None or not file.is_file():
+        raise _fail("give an existing workbook (.xlsx), or --template FILE to write one")
+    settings = _settings()
+
+    async def run() -> int:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        db = _database(settings)
+        try:
+            return await importer.run(db, file, dry_run=dry_run)
+        finally:
+            await db.dispose()
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @app.command("export-schema")

@@ -61,6 +61,8 @@ class Permission(enum.StrEnum):
     CHANNEL_HOTLINE = "channel.hotline"
     CHANNEL_PLATFORM = "channel.platform"
     CHANNEL_MONITORING = "channel.monitoring"
+    # Grid cells, members and enterprises (saveGridCell, saveMember, saveEnterprise, import).
+    MASTER_DATA_ADMIN = "masterdata.admin"
 
 
 _EVERYONE = frozenset(Role)
@@ -106,6 +108,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CHANNEL_HOTLINE: frozenset({Role.ADMIN, Role.HOTLINE}),
     Permission.CHANNEL_PLATFORM: frozenset({Role.ADMIN, Role.PLATFORM}),
     Permission.CHANNEL_MONITORING: frozenset({Role.ADMIN, Role.MONITOR}),
+    # ADMIN city-wide, a town's grid office (OPERATOR) for its own town: the scope decides which.
+    Permission.MASTER_DATA_ADMIN: frozenset({Role.ADMIN, Role.OPERATOR}),
 }
 
 # What a refused caller reads; the rest read "your roles may not <permission>".
@@ -125,6 +129,7 @@ _REFUSALS: dict[Permission, str] = {
     Permission.CHANNEL_HOTLINE: "只有 12369 热线 (HOTLINE) 或 ADMIN 可以登记热线渠道的来件",
     Permission.CHANNEL_PLATFORM: "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
     Permission.CHANNEL_MONITORING: "只有在线监测 (MONITOR) 或 ADMIN 可以登记监测渠道的来件",
+    Permission.MASTER_DATA_ADMIN: "只有 ADMIN 或本镇网格办 (OPERATOR) 可以维护网格、人员和企业",
 }
 
 

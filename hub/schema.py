@@ -24,12 +24,15 @@ from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
 from hub.gql import should_mask
+from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
 from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
 from hub.shape import Limits, VariablesGuard, shape_rule
+from hub.sources.schema import Mutation as SourceMutation
+from hub.sources.schema import Query as SourceQuery
 from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
 from hub.sync.schema import Query as SyncQuery
@@ -46,10 +49,19 @@ Query = merge_types(
         SyncQuery,
         OutboxQuery,
         MonitoringQuery,
+        SourceQuery,
     ),
 )
 Mutation = merge_types(
-    "Mutation", (CaseMutation, SupervisionMutation, OutboxMutation, MonitoringMutation)
+    "Mutation",
+    (
+        CaseMutation,
+        SupervisionMutation,
+        OutboxMutation,
+        MonitoringMutation,
+        GridMutation,
+        SourceMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))
 

@@ -106,7 +106,16 @@ async def _seed_members(
             continue
         role = MemberRole(m.role).value
         cell = cells[(m.tenant, m.cell)]
-        session.add(Member(tenant_id=tid, name=m.name, role=role, phone=m.phone, grid_cell_id=cell))
+        session.add(
+            Member(
+                tenant_id=tid,
+                name=m.name,
+                role=role,
+                phone=m.phone,
+                grid_cell_id=cell,
+                external_id=m.external_id,
+            )
+        )
         created += 1
     await session.flush()
     return created

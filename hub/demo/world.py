@@ -53,6 +53,11 @@ class DemoMember:
     phone: str
     cell: str  # cell code within the member's tenant
 
+    @property
+    def external_id(self) -> str:
+        """The staff number (工号), unique in the city: XM and the phone's last four digits."""
+        return f"XM{self.phone[-4:]}"
+
 
 @dataclass(frozen=True)
 class DemoSource:

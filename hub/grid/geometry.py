@@ -10,6 +10,9 @@ from typing import Any
 from shapely import STRtree, points
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from hub.errors import invalid
 
 
 @dataclass(frozen=True)
@@ -44,3 +47,29 @@ def cell_shape(
         return CellShape(cell_id, tenant_id, level, shape(polygon))
     except (ValueError, TypeError, AttributeError, KeyError):
         return None  # a malformed polygon routes nothing rather than failing every intake
+
+
+POLYGON_TYPES = ("Polygon", "MultiPolygon")
+
+
+def check_polygon(value: Any, field: str = "polygon") -> dict[str, Any] | None:
+    """A cell's boundary as stored: a valid GeoJSON Polygon or MultiPolygon in WGS 84 degrees
+    (longitude, latitude), only its type and coordinates kept; VALIDATION naming ``field``.
+    A self-crossing ring would route points to the wrong cell, so it is refused, not repaired."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in POLYGON_TYPES:
+        raise invalid(field, f"{field}：须为 GeoJSON 的 Polygon 或 MultiPolygon")
+    kept = {"type": value["type"], "coordinates": value.get("coordinates")}
+    try:
+        geometry = shape(kept)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        raise invalid(field, f"{field}：坐标格式不对（须为 [经度, 纬度] 组成的闭合环）") from None
+    if geometry.is_empty:
+        raise invalid(field, f"{field}：多边形没有面积")
+    west, south, east, north = geometry.bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise invalid(field, f"{field}：坐标超出范围（经度 -180～180，纬度 -90～90，经度在前）")
+    if not geometry.is_valid:
+        raise invalid(field, f"{field}：多边形无效（{explain_validity(geometry)}）")
+    return kept

@@ -13,6 +13,7 @@ from hub.grid.model import GridCell
 from hub.roles import Permission
 
 INDEX_CACHE_SECONDS = 30.0
+INDEX_KEY = "grid_index"  # saving a cell forgets it (hub.grid.admin)
 
 
 async def list_cells(
@@ -34,7 +35,7 @@ async def list_cells(
 
 async def grid_index(db: Database) -> GridIndex:
     """Every tenant's cells in one index, cached briefly; callers filter by their scope."""
-    cached: GridIndex | None = db.cache.get("grid_index")
+    cached: GridIndex | None = db.cache.get(INDEX_KEY)
     if cached is not None:
         return cached
     from hub.tenancy.service import directory
@@ -43,10 +44,10 @@ async def grid_index(db: Database) -> GridIndex:
     async with db.session(ids) as session:
         rows = await session.execute(
             select(GridCell.id, GridCell.tenant_id, GridCell.level, GridCell.polygon).where(
-                GridCell.polygon.is_not(None)
+                GridCell.polygon.is_not(None), GridCell.active.is_(True)
             )
         )
         shapes = [cell_shape(*row) for row in rows]
     index = GridIndex(s for s in shapes if s is not None)
-    db.cache.put("grid_index", index, INDEX_CACHE_SECONDS)
+    db.cache.put(INDEX_KEY, index, INDEX_CACHE_SECONDS)
     return index

@@ -22,5 +22,9 @@ class Source(TenantOwned, Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     grid_cell_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("grid_cells.id"))
-    credit_code: Mapped[str | None] = mapped_column(String(18))  # 统一社会信用代码
+    # 统一社会信用代码: unique in the whole country, so across towns (saveEnterprise's key).
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # A closed enterprise is kept (its cases name it), marked inactive.
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]

@@ -41,6 +41,7 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.CHANNEL_HOTLINE: frozenset({R.ADMIN, R.HOTLINE}),
     Permission.CHANNEL_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
     Permission.CHANNEL_MONITORING: frozenset({R.ADMIN, R.MONITOR}),
+    Permission.MASTER_DATA_ADMIN: frozenset({R.ADMIN, R.OPERATOR}),
 }
 
 
