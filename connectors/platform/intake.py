@@ -76,12 +76,12 @@ def parse(payload: dict[str, Any], now: datetime) -> PlatformCase:
         raise Refused(422, [problem_of(e) for e in exc.errors(include_url=False)]) from None
     problems: list[Problem] = []
     if case.assigned_at.astimezone(UTC) > now + CLOCK_SKEW:
-        problems.append(Problem("assignedAt", "assignedAt is in the future"))
+        problems.append(Problem("assignedAt", "交办时间不能晚于当前时间"))
     if case.deadline is not None and case.deadline <= case.assigned_at:
-        problems.append(Problem("deadline", "deadline must be after assignedAt"))
+        problems.append(Problem("deadline", "办理期限须晚于交办时间"))
     if (case.latitude is None) != (case.longitude is None):
         missing = "latitude" if case.latitude is None else "longitude"
-        problems.append(Problem(missing, "give both latitude and longitude, or neither"))
+        problems.append(Problem(missing, "经度和纬度须同时填写或同时不填"))
     if problems:
         raise Refused(422, problems)
     return case

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import service
 from hub.auth import Scope
 from hub.cases.nodes import Actor
-from hub.errors import invalid
+from hub.errors import unknown_town
 from hub.gql import Context
 from hub.roles import Permission
 
@@ -58,7 +58,7 @@ async def _verify(
     else:
         tenant = scope.directory.by_code.get(tenant_code)
         if tenant is None or not scope.sees(tenant.id):
-            raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+            raise unknown_town("tenantCode", tenant_code)
         ids = [tenant.id]
     return await service.verify(session, scope, ids)
 

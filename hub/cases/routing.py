@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth import Scope
 from hub.cases.gazetteer import Gazetteer, Place
 from hub.db import Database
-from hub.errors import invalid, not_found
+from hub.errors import not_found, unknown_town
 from hub.grid.model import GridCell
 from hub.grid.service import grid_index
 from hub.sources.model import Source
@@ -56,7 +56,7 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
     if inp.tenant_code:
         tenant = scope.directory.by_code.get(inp.tenant_code)
         if tenant is None or not scope.sees(tenant.id):
-            raise invalid("tenantCode", f"unknown town {inp.tenant_code!r}")
+            raise unknown_town("tenantCode", inp.tenant_code)
         in_town = cell if cell and cell.tenant_id == tenant.id else None
         return Route(
             tenant.id,
@@ -149,7 +149,7 @@ async def _source(session: AsyncSession, source_id: uuid.UUID | None) -> Source 
         return None
     source = await session.get(Source, source_id)
     if source is None:
-        raise not_found("source", "sourceId")
+        raise not_found("污染源", "sourceId")
     return source
 
 
@@ -165,7 +165,7 @@ def _fallback(scope: Scope) -> uuid.UUID:
     if city is not None and scope.sees(city.id):
         return city.id
     if not scope.tenant_ids:
-        raise not_found("a town you may register into", "tenantCode")
+        raise not_found("可登记的乡镇", "tenantCode")
     return scope.tenant_ids[0]
 
 

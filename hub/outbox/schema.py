@@ -73,7 +73,7 @@ async def _retry(session: AsyncSession, scope: Scope, message_id: str) -> Outbox
     try:
         parsed = uuid.UUID(message_id)
     except ValueError:
-        raise not_found("outbox message", "id") from None
+        raise not_found("外发消息", "id") from None
     return outbox_node(await service.retry_message(session, scope, parsed))
 
 

@@ -27,6 +27,7 @@ from hub.cases import loaders, steps, timeline
 from hub.cases.enums import (
     FINAL_STATUSES,
     OPEN_STATUSES,
+    STATUS_LABELS,
     Card,
     CaseStatus,
     Category,
@@ -37,7 +38,7 @@ from hub.cases.enums import (
 from hub.cases.model import Case
 from hub.config import local_tz
 from hub.db import utcnow
-from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.errors import DomainError, ErrorCode, invalid, label, not_found, unknown_town
 from hub.roles import Permission, Role, require
 from hub.supervision import calendar, clocks
 from hub.supervision.model import (
@@ -242,10 +243,17 @@ def office_level(scope: Scope) -> Level:
     return Level.GRID
 
 
+# What a person reads for an office level and an extension decision.
+LEVEL_LABELS: dict[str, str] = {Level.CITY: "市级", Level.TOWN: "乡镇级", Level.GRID: "网格级"}
+_DECISION_LABELS: dict[str, str] = {"APPROVED": "批准", "REFUSED": "驳回"}
+
+
 async def _open_case(session: AsyncSession, case_id: str) -> Case:
     case = await loaders.case_for_change(session, case_id)
     if case.status in FINAL_STATUSES:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, f"the case is {case.status}")
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"案件状态为{STATUS_LABELS[case.status]}，已办理完毕"
+        )
     return case
 
 
@@ -256,13 +264,13 @@ async def issue_card(
     require(scope, Permission.CARD_ISSUE)
     text = validation.check_text("reason", reason, required=True)
     if Card(level) == Card.NONE:
-        raise invalid("level", "a card is YELLOW or RED")
+        raise invalid("level", "牌色只能是黄牌或红牌")
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     late = Level(hop.level) if hop else _case_level(scope, case)
     if LEVEL_RANK[office_level(scope)] < LEVEL_RANK[late]:
         raise DomainError(
-            ErrorCode.FORBIDDEN, f"only an office at {late} level or higher may card this case"
+            ErrorCode.FORBIDDEN, f"只有{LEVEL_LABELS[late]}及以上的单位可以对该案件亮牌"
         )
     card = Card(level)
     session.add(
@@ -322,7 +330,7 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or hop.suspended or case.status not in OPEN_STATUSES:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "no running clock to suspend")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "案件没有正在计时的期限，无法挂起")
     await clocks.suspend(hop)
     await timeline.record(session, scope, case, EventKind.SUSPEND, None, None, text)
     return case
@@ -334,7 +342,7 @@ async def resume(session: AsyncSession, scope: Scope, case_id: str, note: str | 
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or not hop.suspended:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "案件未挂起")
     await timeline.record(session, scope, case, EventKind.RESUME, None, None, text)
     await session.flush()
     await clocks.resume(session, case, hop, local_tz())
@@ -350,7 +358,7 @@ async def request_extension(
     validation.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
     if due_at <= utcnow() or (case.due_at and due_at <= case.due_at):
-        raise invalid("dueAt", "an extension must move the deadline later")
+        raise invalid("dueAt", "延期后的期限须晚于原期限")
     hop = await clocks.current_hop(session, case)
     request = ExtensionRequest(
         tenant_id=case.tenant_id,
@@ -383,9 +391,12 @@ async def decide_extension(
     parsed = validation.parse_id(request_id)
     request = await session.get(ExtensionRequest, parsed) if parsed else None
     if request is None:
-        raise not_found("extension request", "requestId")
+        raise not_found("延期申请", "requestId")
     if request.status != "PENDING":
-        raise DomainError(ErrorCode.CONFLICT, f"the request is already {request.status}")
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"该延期申请已{_DECISION_LABELS.get(request.status, request.status)}",
+        )
     case = await _open_case(session, str(request.case_id))
     request.status = "APPROVED" if approve else "REFUSED"
     request.decided_at, request.decision_note = utcnow(), text
@@ -474,16 +485,16 @@ async def time_limit_rules(session: AsyncSession, scope: Scope) -> list[TimeLimi
 
 def _check_rule(spec: RuleSpec) -> None:
     if spec.phase == Phase.DONE:
-        raise invalid("phase", "DONE has no clock")
+        raise invalid("phase", "已办结环节不计时")
     if not 0 < spec.yellow_after <= spec.red_after <= RULE_THRESHOLD_MAX:
-        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
+        raise invalid("yellowAfter", "须满足 0 < 黄牌时限 ≤ 红牌时限 ≤ 10000")
     for name, value, allowed in (
         ("category", spec.category, Category),
         ("priority", spec.priority, Priority),
         ("channel", spec.channel, Channel),
     ):
         if value is not None and value not in allowed.__members__:
-            raise invalid(name, f"unknown {name} {value!r}")
+            raise invalid(name, f"未知的{label(name)} {value!r}")
 
 
 async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpec) -> TimeLimitRule:
@@ -518,7 +529,7 @@ async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpe
 def _seen_tenant(scope: Scope, tenant_code: str) -> uuid.UUID:
     tenant = scope.directory.by_code.get(tenant_code)
     if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+        raise unknown_town("tenantCode", tenant_code)
     return tenant.id
 
 
@@ -528,7 +539,7 @@ async def work_calendar(
     """A tenant's working calendar between two dates, both included."""
     tenant_id = _seen_tenant(scope, tenant_code)
     if (end - start).days > CALENDAR_DAYS_MAX or end < start:
-        raise invalid("to", "ask for at most 400 days, from before to")
+        raise invalid("to", "开始日期须早于结束日期，且最多查询 400 天")
     return await calendar.days(session, tenant_id, start, end)
 
 

@@ -188,7 +188,7 @@ async def test_updates_apply_once_and_never_move_a_case_backwards(
     assert seen[urged["updateId"]].outcome == "APPLIED"
     assert seen[unknown["updateId"]].outcome == "UNKNOWN_CASE"
     assert seen["U-BAD"].outcome == "REFUSED"
-    assert seen["U-BAD"].reason == "at: at is required"  # the field named, and why
+    assert seen["U-BAD"].reason == "at: 时间不能为空"  # the field named, and why
     case = (await platform_cases(db))[case_id]
     assert case.due_at == datetime.fromisoformat(later)
     scope = await system_scope(db)
