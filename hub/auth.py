@@ -121,16 +121,26 @@ def _expiry(claims: dict[str, Any]) -> datetime | None:
 
 
 def issue_jwt(
-    key: str, sub: str, roles: list[str], tenants: list[str], *, hours: float = 12
+    key: str,
+    sub: str,
+    roles: list[str],
+    tenants: list[str],
+    *,
+    hours: float = 12,
+    name: str | None = None,
 ) -> str:
+    """A signed token; ``name`` is what people read for its holder (on the timeline, in
+    notifications), else they read ``sub``."""
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": sub,
         "roles": roles,
         "tenants": tenants,
         "iat": now,
         "exp": now + timedelta(hours=hours),
     }
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
