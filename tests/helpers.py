@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -189,6 +190,6 @@ async def sweep_at(hub: Hub, town: str, at: datetime) -> int:
     scope = await hub.scope()
     tenant = scope.directory.by_code[town].id
     async with hub.db.session(scope.tenant_ids, write=True) as session:
-        issued = await supervision.sweep(session, tenant, at)
+        issued = await supervision.sweep(session, tenant, at, tz=ZoneInfo(hub.settings.timezone))
         await session.commit()
     return issued

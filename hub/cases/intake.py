@@ -365,7 +365,7 @@ async def _open_case(
         EventKind.REGISTER,
         None,
         CaseStatus.REGISTERED,
-        f"分派依据 (route): {route.reason}",
+        f"分派依据：{route.reason}",
         {
             "channel": inp.channel.value,
             "report": str(report.id),

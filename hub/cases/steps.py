@@ -429,7 +429,7 @@ async def split_report(
     await session.flush()  # the new case exists before the report points at it
     report.case_id = new.id
     report.outcome = ReportOutcome.OPENED
-    report.outcome_reason = f"从 {case.number} 拆分 (split off {case.number})"
+    report.outcome_reason = f"从 {case.number} 拆分"
     case.report_count = len(others)
     case.channel_mask = 0
     for other in others:

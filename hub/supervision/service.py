@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -25,6 +25,7 @@ from hub.audit import service as audit
 from hub.auth import SYSTEM, Scope
 from hub.cases import loaders, steps, timeline
 from hub.cases.enums import (
+    CARD_LABELS,
     FINAL_STATUSES,
     OPEN_STATUSES,
     STATUS_LABELS,
@@ -39,8 +40,9 @@ from hub.cases.model import Case
 from hub.config import local_tz
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, label, not_found, unknown_town
+from hub.grid.model import Member
 from hub.roles import Permission, Role, require
-from hub.supervision import calendar, clocks
+from hub.supervision import calendar, clocks, notes
 from hub.supervision.model import (
     CaseCard,
     CaseHop,
@@ -66,7 +68,6 @@ PHASE_NAMES = {
     "REVIEW": "审核",
     "FEEDBACK": "反馈",
 }
-CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
 # Roles that speak for a town office when they do not see the city (see office_level).
 TOWN_OFFICE_ROLES = frozenset(
@@ -86,15 +87,18 @@ class Crossed:
 # --- the sweep ------------------------------------------------------------------------------------
 
 
-async def sweep(session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
+async def sweep(
+    session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None, *, tz: tzinfo
+) -> int:
     """Card every hop of one tenant whose yellow or red threshold has passed; returns how many
-    cards were issued. Running it again issues nothing new."""
+    cards were issued. Running it again issues nothing new. ``tz``: the local time zone the
+    notifications' times are written in."""
     now = now or utcnow()
     issued = 0
     for level in (Card.YELLOW, Card.RED):
         crossed = await _mark_crossed(session, tenant_id, level, now)
         if crossed:
-            issued += await _card_crossed(session, tenant_id, crossed, now)
+            issued += await _card_crossed(session, tenant_id, crossed, now, tz)
     return issued
 
 
@@ -119,7 +123,11 @@ async def _mark_crossed(
 
 
 async def _card_crossed(
-    session: AsyncSession, tenant_id: uuid.UUID, crossed: list[Crossed], now: datetime
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    crossed: list[Crossed],
+    now: datetime,
+    tz: tzinfo,
 ) -> int:
     rows = [
         {
@@ -160,7 +168,8 @@ async def _card_crossed(
         .values(card=level)
         .execution_options(synchronize_session=False)
     )
-    recalls, notes = [], []
+    recalls, queued = [], []
+    whos = await _whos(session, list(case_rows.values()))
     with session.no_autoflush:
         for card in crossed:
             case = case_rows.get(card.case_id)
@@ -175,15 +184,16 @@ async def _card_crossed(
                 EventKind.CARD,
                 None,
                 None,
-                f"{CARD_NAMES[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
+                f"{CARD_LABELS[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
                 {"level": card.level.value, "phase": card.phase, "automatic": True},
             )
-            notes.append(_card_note(case, card.level, card.phase, automatic=True))
+            who = whos[case.id]
+            queued.append(_card_note(case, who, tz, card.level, card.phase, automatic=True))
             if card.level == Card.RED and card.phase == Phase.ACCEPT:
                 recalls.append((case, card.hop_id))
         from hub.notify.notifier import notify_many
 
-        await notify_many(session, notes)
+        await notify_many(session, queued)
     await session.flush()
     for case, hop_id in recalls:
         await _recall(session, case, hop_id)
@@ -258,7 +268,7 @@ async def _open_case(session: AsyncSession, case_id: str) -> Case:
 
 
 async def issue_card(
-    session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str
+    session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str, *, tz: tzinfo
 ) -> Case:
     """A card by hand: only an office at the same or a higher level than the late one."""
     require(scope, Permission.CARD_ISSUE)
@@ -298,7 +308,9 @@ async def issue_card(
         text,
         {"level": card.value, "automatic": False},
     )
-    await _notify_card(session, case, card, hop.phase if hop else None, automatic=False)
+    who = (await _whos(session, [case]))[case.id]
+    note = _card_note(case, who, tz, card, hop.phase if hop else None, automatic=False)
+    await _notify(session, note)
     return case
 
 
@@ -307,18 +319,22 @@ def _case_level(scope: Scope, case: Case) -> Level:
     return Level.CITY if kind == TenantKind.CITY else Level.TOWN
 
 
-async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
+async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str, *, tz: tzinfo) -> Case:
     """督办: press the responsible office; on the timeline, the audit trail, and notified."""
     require(scope, Permission.CASE_URGE)
     text = validation.check_text("note", note, required=True)
     case = await _open_case(session, case_id)
     await timeline.record(session, scope, case, EventKind.URGE, None, None, text)
+    who = (await _whos(session, [case]))[case.id]
+    by = scope.principal.name
     await _notify(
         session,
-        case,
-        "case.urged",
-        f"案件{case.number}被督办：{text}",
-        {"note": text, "by": scope.principal.name},
+        _note(
+            case,
+            "case.urged",
+            notes.urged_text(case, who, tz, text or "", by),
+            {"note": text, "by": by, **notes.who_data(case, who)},
+        ),
     )
     return case
 
@@ -566,22 +582,31 @@ async def set_work_day(
 # --- notifications ----------------------------------------------------------------------------
 
 
-async def _notify_card(
-    session: AsyncSession, case: Case, level: Card, phase: str | None, *, automatic: bool
-) -> None:
-    from hub.notify import notify
+async def _whos(session: AsyncSession, cases: list[Case]) -> dict[uuid.UUID, notes.Who]:
+    """Each case's town and assignee by name (one query for the assignees)."""
+    assignees = {c.assignee_id for c in cases if c.assignee_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if assignees:
+        rows = await session.execute(select(Member.id, Member.name).where(Member.id.in_(assignees)))
+        names = {row.id: row.name for row in rows}
+    found: dict[uuid.UUID, notes.Who] = {}
+    for case in cases:
+        town = await session.get(Tenant, case.tenant_id)  # the identity map: once per town
+        code, name = (town.code, town.name) if town else ("", "")
+        assignee = names.get(case.assignee_id) if case.assignee_id else None
+        found[case.id] = notes.Who(code, name, assignee)
+    return found
 
-    await notify(session, *_card_note(case, level, phase, automatic=automatic))
 
-
-def _card_note(case: Case, level: Card, phase: str | None, *, automatic: bool) -> Note:
+def _card_note(
+    case: Case, who: notes.Who, tz: tzinfo, level: Card, phase: str | None, *, automatic: bool
+) -> Note:
     phase_name = PHASE_NAMES.get(phase or "", "办理")
-    how = "超时自动" if automatic else "督查"
     return _note(
         case,
         "case.carded",
-        f"案件{case.number}（{case.title}）{how}亮{CARD_NAMES[level]}：{phase_name}环节超时",
-        {"level": level.value, "phase": phase, "automatic": automatic},
+        notes.carded_text(case, who, tz, level, phase_name, automatic=automatic),
+        {"level": level.value, "phase": phase, "automatic": automatic, **notes.who_data(case, who)},
     )
 
 
@@ -591,9 +616,7 @@ def _note(case: Case, kind: str, text: str, data: dict[str, Any]) -> Note:
     return (case.tenant_id, kind, text, payload, key, str(case.id))
 
 
-async def _notify(
-    session: AsyncSession, case: Case, kind: str, text: str, data: dict[str, Any]
-) -> None:
+async def _notify(session: AsyncSession, note: Note) -> None:
     from hub.notify import notify
 
-    await notify(session, *_note(case, kind, text, data))
+    await notify(session, *note)

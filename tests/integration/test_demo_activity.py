@@ -4,6 +4,7 @@ short limits pass, as `sanwang serve --demo` shows a newcomer."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -37,6 +38,6 @@ async def test_patrols_open_grid_cases_that_earn_cards(hub: Hub, db: Database) -
     later = utcnow() + timedelta(minutes=10)  # past the demo's accept and handle limits
     async with db.session(scope.tenant_ids, write=True) as session:
         for tenant in scope.directory.tenants:
-            await sweep(session, tenant.id, later)
+            await sweep(session, tenant.id, later, tz=ZoneInfo("Asia/Shanghai"))
         await session.commit()
     assert await count(db, hub, CaseCard) >= 1

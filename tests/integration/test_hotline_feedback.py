@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -281,7 +282,9 @@ async def test_the_feedback_limit_applies(hub: Hub) -> None:
     scope = await system_scope(hub.db)
     laiji = scope.directory.by_code["laiji"].id
     async with hub.db.session(scope.tenant_ids, write=True) as session:
-        issued = await sweep(session, laiji, hop.yellow_at + timedelta(minutes=1))
+        issued = await sweep(
+            session, laiji, hop.yellow_at + timedelta(minutes=1), tz=ZoneInfo("Asia/Shanghai")
+        )
         await session.commit()
     assert issued == 1
     async with hub.db.session(scope.tenant_ids) as session:

@@ -19,7 +19,11 @@ def refused(call, *args, **kwargs) -> DomainError:
 
 def test_a_missing_title_is_named_in_chinese() -> None:
     error = refused(validation.check_text, "title", "  ", required=True)
-    assert (error.code, error.field, error.message) == (ErrorCode.VALIDATION, "title", "标题不能为空")
+    assert (error.code, error.field, error.message) == (
+        ErrorCode.VALIDATION,
+        "title",
+        "标题不能为空",
+    )
 
 
 def test_a_long_text_names_its_limit() -> None:
