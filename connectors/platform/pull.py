@@ -228,7 +228,9 @@ async def _register_all(
     try:
         inputs = [
             intake.register_input(
-                intake.parse(dict(u.assignment or {}), now), dict(u.assignment or {})
+                intake.parse(dict(u.assignment or {}), now),
+                dict(u.assignment or {}),
+                scope.directory,
             )
             for u in batch
         ]
