@@ -339,3 +339,15 @@ async def test_notifications_name_the_town_the_assignee_and_local_times(hub: Hub
     assert card["text"].startswith(f"超时自动亮黄牌：超化镇 案件{case['number']}")
     assert member["name"] in card["text"] and midnight in card["text"]
     assert "T16:00" not in card["text"] and "+00:00" not in card["text"]
+
+
+async def test_a_case_names_its_codes_in_chinese(hub: Hub) -> None:
+    case_id = await dispatched(hub, "chaohua", category="DUST")
+    query = """query($id: ID!) { case(id: $id) { status statusLabel category categoryLabel
+      priorityLabel card cardLabel channels channelLabels timeline { action label } } }"""
+    case = (await hub.gql(query, {"id": case_id}))["case"]
+    assert (case["status"], case["statusLabel"]) == ("DISPATCHED", "转办")
+    assert (case["category"], case["categoryLabel"]) == ("DUST", "扬尘")
+    assert case["priorityLabel"] == "一般" and (case["card"], case["cardLabel"]) == ("NONE", "无")
+    assert len(case["channelLabels"]) == len(case["channels"]) >= 1
+    assert [e["label"] for e in case["timeline"]][:2] == ["登记", "转办"]
