@@ -164,4 +164,4 @@ def parse_role(text: str) -> Role:
         return Role(text.strip().upper())
     except ValueError:
         known = ", ".join(r.value for r in Role)
-        raise ValueError(f"unknown role {text!r}; known roles: {known}") from None
+        raise ValueError(f"未知的角色 {text!r}（可用：{known}）") from None
