@@ -17,3 +17,11 @@ def test_every_demo_token_names_its_holder_in_chinese() -> None:
         assert holder.id == f"jwt:demo-{role.lower()}"  # the id stays what machines know
     member = principal_from_jwt(_demo_tokens(settings)[Role.MEMBER.value], settings.signing_key())
     assert member.name == "演示网格员"
+
+
+def test_the_simulated_call_system_is_named() -> None:
+    from connectors.hotline.simulator import demo_hotline_token
+
+    key = "k" * 32
+    holder = principal_from_jwt(demo_hotline_token(key, hours=1), key)
+    assert holder.name == "12369热线（模拟）" and holder.roles == {Role.HOTLINE}
