@@ -30,7 +30,7 @@ from hub.cases.duplicates import Rules
 from hub.cases.model import Report
 from hub.config import Settings
 from hub.db import Database, utcnow
-from hub.errors import DomainError, ErrorCode
+from hub.errors import DomainError, ErrorCode, label
 from hub.roles import PERMISSIONS, Permission, allows
 from hub.uow import Conflict, unit_of_work
 
@@ -76,23 +76,23 @@ class Answer:
 
 def offset_time(value: Any) -> datetime:
     if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 string such as 2026-11-28T09:30:00+08:00")
+        raise ValueError("须为 ISO 8601 时间文本，如 2026-11-28T09:30:00+08:00")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("is not an ISO 8601 time such as 2026-11-28T09:30:00+08:00") from None
+        raise ValueError("不是 ISO 8601 时间，如 2026-11-28T09:30:00+08:00") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00")
+        raise ValueError("须带时区偏移，如 2026-11-28T09:30:00+08:00")
     try:
         parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError("is out of range") from None
+        raise ValueError("超出有效范围") from None
     return parsed
 
 
 def _not_blank(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
-        raise ValueError("must not be empty")
+        raise ValueError("不能为空")
     return value
 
 
@@ -106,17 +106,17 @@ OffsetTime = Annotated[datetime, BeforeValidator(offset_time)]
 def decode(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or Refused naming "body" (or the field holding bad text)."""
     if len(raw) > MAX_BODY_BYTES:
-        raise invalid("body", f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+        raise invalid("body", f"请求体超过 {MAX_BODY_BYTES} 字节", 413)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise invalid("body", f"the body is not valid UTF-8 (byte {exc.start})") from None
+        raise invalid("body", f"请求体不是有效的 UTF-8（第 {exc.start} 字节）") from None
     try:
         payload = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
-        raise invalid("body", f"the body is not JSON: {_short(exc)}") from None
+        raise invalid("body", f"请求体不是 JSON：{_short(exc)}") from None
     if not isinstance(payload, dict):
-        raise invalid("body", "the body must be a JSON object (one call record)")
+        raise invalid("body", "请求体须为一个 JSON 对象（一条记录）")
     problems = [Problem(f, m) for f, m in _bad_text(payload, None)]
     if problems:
         raise Refused(422, problems[:20])
@@ -124,7 +124,7 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise ValueError(f"{name} 不是 JSON 数值")
 
 
 def _short(exc: BaseException) -> str:
@@ -136,9 +136,9 @@ def _bad_text(value: Any, field: str | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(value, str):
         if "\x00" in value:
-            found.append((field or "body", "contains a NUL character"))
+            found.append((field or "body", "含有空字符（NUL）"))
         elif re.search("[\ud800-\udfff]", value):
-            found.append((field or "body", "contains an unpaired surrogate (not valid Unicode)"))
+            found.append((field or "body", "含有不成对的代理字符（不是有效的 Unicode）"))
     elif isinstance(value, dict):
         for key, item in value.items():
             name = field or key
@@ -152,17 +152,36 @@ def _bad_text(value: Any, field: str | None) -> list[tuple[str, str]]:
 def problem_of(error: Any) -> Problem:
     loc = error.get("loc") or ()
     field = str(loc[0]) if loc else "body"
-    if error.get("type") == "missing":
-        return Problem(field, f"{field} is required")
-    message = error.get("msg", "is invalid")
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if field in ("latitude", "longitude") and error.get("type") in (
-        "greater_than_equal",
-        "less_than_equal",
-    ):
-        return Problem(field, f"{field} is outside China ({message})")
-    return Problem(field, f"{field}: {message}")
+    name, kind, ctx = label(field), error.get("type", ""), error.get("ctx") or {}
+    if kind == "missing":
+        return Problem(field, f"{name}不能为空")
+    if field in ("latitude", "longitude") and kind in ("greater_than_equal", "less_than_equal"):
+        return Problem(field, f"{name}不在中国境内")
+    if kind == "value_error":  # our validators' own (Chinese) words
+        return Problem(field, f"{name}{ctx.get('error', '取值无效')!s}")
+    return Problem(field, f"{name}{_PYDANTIC_WORDS.get(kind, '取值无效')}（{field}）")
+
+
+# What a person reads for pydantic's error types (its own messages are English).
+_PYDANTIC_WORDS: dict[str, str] = {
+    "string_type": "须为文本",
+    "float_type": "须为数字",
+    "int_type": "须为整数",
+    "bool_type": "须为 true 或 false",
+    "dict_type": "须为 JSON 对象",
+    "list_type": "须为列表",
+    "string_too_long": "过长",
+    "string_too_short": "过短",
+    "too_long": "条目过多",
+    "enum": "取值不在可选范围内",
+    "literal_error": "取值不在可选范围内",
+    "extra_forbidden": "不是可接受的字段",
+    "greater_than_equal": "过小",
+    "less_than_equal": "过大",
+    "greater_than": "过小",
+    "less_than": "过大",
+    "finite_number": "须为有限数值",
+}
 
 
 # --- registering ---------------------------------------------------------------------------------
@@ -218,7 +237,7 @@ async def register_once(
     except Conflict:
         raise Refused(
             409,
-            [Problem(naming.id_field, "a concurrent change conflicted; try again")],
+            [Problem(naming.id_field, "与同时进行的修改冲突，请重试")],
             "CONFLICT",
         ) from None
 
@@ -229,8 +248,8 @@ async def _refusal(
     field = naming.of(exc.field)
     if exc.code == ErrorCode.CONFLICT:
         changed = await _changed_fields(db, scope, inp)
-        detail = f" (changed: {', '.join(changed)})" if changed else ""
-        message = f"{naming.id_field} {inp.external_id} was received before with another body"
+        detail = f"（不同的字段：{', '.join(changed)}）" if changed else ""
+        message = f"{naming.id_field} {inp.external_id} 此前已收到，且内容不同"
         return Refused(409, [Problem(naming.id_field, message + detail)], "CONFLICT")
     if exc.code == ErrorCode.FORBIDDEN:
         return Refused(403, [Problem(field, exc.message)], "FORBIDDEN")
@@ -297,7 +316,7 @@ async def authorize(
         return answer_refusal(refused, {"WWW-Authenticate": "Bearer"})
     if not allows(scope, permission):
         needs = " or ".join(sorted(PERMISSIONS[permission]))
-        message = f"the token's roles may not post {what} (needs {needs})"
+        message = f"令牌的角色无权提交{what}（须为 {needs}）"
         return answer_refusal(Refused(403, [Problem("authorization", message)], "FORBIDDEN"))
     return scope
 
@@ -306,12 +325,12 @@ async def read_body(request: Request) -> bytes:
     """The body, refusing one larger than the cap without reading all of it."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise invalid("body", f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+        raise invalid("body", f"请求体超过 {MAX_BODY_BYTES} 字节", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise invalid("body", f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+            raise invalid("body", f"请求体超过 {MAX_BODY_BYTES} 字节", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -79,14 +79,14 @@ def _strings(claims: dict[str, Any], name: str) -> list[str]:
     """A claim that must be a list of strings (absent: empty); AuthError naming it otherwise."""
     value = claims.get(name) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise AuthError(f"invalid token: claim '{name}' must be a list of strings")
+        raise AuthError(f"令牌无效：声明 {name!r} 须为字符串列表")
     return value
 
 
 def _text(claims: dict[str, Any], name: str) -> str | None:
     value = claims.get(name)
     if value is not None and not isinstance(value, str):
-        raise AuthError(f"invalid token: claim '{name}' must be a string")
+        raise AuthError(f"令牌无效：声明 {name!r} 须为字符串")
     return value
 
 
@@ -96,17 +96,17 @@ def principal_from_jwt(token: str, key: str) -> Principal:
     try:
         claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub"]})
     except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
+        raise AuthError(f"令牌无效（{exc}）") from None  # PyJWT's reason, as it says it
     sub, name = _text(claims, "sub"), _text(claims, "name")
     tenants = tuple(_strings(claims, "tenants"))
     try:
         roles = frozenset(parse_role(r) for r in _strings(claims, "roles"))
     except ValueError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
+        raise AuthError(f"令牌无效：{exc}") from None
     if not sub:
-        raise AuthError("invalid token: claim 'sub' must not be empty")
+        raise AuthError("令牌无效：声明 'sub' 不能为空")
     if not roles:
-        raise AuthError("invalid token: no roles")
+        raise AuthError("令牌无效：没有角色")
     return Principal(f"jwt:{sub}", name or sub, roles, tenants, expires_at=_expiry(claims))
 
 
@@ -121,27 +121,37 @@ def _expiry(claims: dict[str, Any]) -> datetime | None:
 
 
 def issue_jwt(
-    key: str, sub: str, roles: list[str], tenants: list[str], *, hours: float = 12
+    key: str,
+    sub: str,
+    roles: list[str],
+    tenants: list[str],
+    *,
+    hours: float = 12,
+    name: str | None = None,
 ) -> str:
+    """A signed token; ``name`` is what people read for its holder (on the timeline, in
+    notifications), else they read ``sub``."""
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": sub,
         "roles": roles,
         "tenants": tenants,
         "iat": now,
         "exp": now + timedelta(hours=hours),
     }
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
 async def authenticate(db: Database, authorization: str | None, key: str) -> Scope:
     """The request's scope from its Authorization header; AuthError if there is none valid."""
     if not authorization:
-        raise AuthError("missing bearer token")
+        raise AuthError("缺少令牌：请在 Authorization 头中提供 Bearer 令牌")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("expected 'Authorization: Bearer TOKEN'")
+        raise AuthError("授权头格式应为 'Authorization: Bearer TOKEN'")
     if looks_like_jwt(token):
         principal = principal_from_jwt(token, key)
     else:
@@ -155,7 +165,7 @@ async def _principal_for_api_token(db: Database, token: str) -> Principal:
             select(PrincipalRow).where(PrincipalRow.token_hash == hash_token(token))
         )
     if row is None or row.revoked_at is not None:
-        raise AuthError("unknown or revoked token")
+        raise AuthError("令牌不存在或已被吊销")
     return Principal(
         str(row.id),
         row.name,

@@ -95,6 +95,7 @@ def demo() -> None:
 def _demo_tokens(settings: Settings) -> dict[str, str]:
     """One JWT per role, signed with the hub's key: nothing to store, valid for 30 days."""
     from hub.auth import issue_jwt
+    from hub.demo.principals import ROLE_NAMES
     from hub.roles import CITY_WIDE_ROLES, Role
 
     tokens = {}
@@ -106,6 +107,7 @@ def _demo_tokens(settings: Settings) -> dict[str, str]:
             [role.value],
             tenants,
             hours=DEMO_TOKEN_HOURS,
+            name=ROLE_NAMES[role],
         )
     return tokens
 

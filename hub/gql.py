@@ -27,7 +27,7 @@ from graphql import GraphQLError
 from hub.auth import Scope, until_invalid
 from hub.config import Settings
 from hub.db import Database, utcnow
-from hub.errors import DomainError, ErrorCode, invalid
+from hub.errors import DomainError, ErrorCode, invalid, label, out_of_range
 from hub.runtime import Runtime
 from hub.uow import Conflict, unit_of_work
 
@@ -79,7 +79,7 @@ class Context:
         except Conflict:
             return UserError(
                 code=ErrorCode.CONFLICT,
-                message="a concurrent change conflicted; try again",
+                message="与同时进行的修改冲突，请重试",
                 field=None,
             )
 
@@ -114,7 +114,7 @@ def utc_arg(value: datetime | None, field: str) -> datetime | None:
         try:
             value.astimezone(UTC)
         except OverflowError:
-            raise invalid(field, f"{field} is out of range") from None
+            raise out_of_range(field) from None
     return value
 
 
@@ -122,7 +122,7 @@ def day_arg(value: date, field: str) -> date:
     """A Date whose day can be counted in local time: the calendar's first and last days are
     refused (their midnight in Asia/Shanghai, or the day after, leaves the calendar)."""
     if not date.min < value < date.max:
-        raise public_error(invalid(field, f"{field} 超出可查询的日期范围"))
+        raise public_error(invalid(field, f"{label(field)}超出可查询的日期范围"))
     return value
 
 

@@ -8,7 +8,7 @@ import hmac
 import json
 from typing import Any
 
-from hub.errors import invalid
+from hub.errors import bad_cursor, invalid
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -18,7 +18,7 @@ def page_size(first: int | None, maximum: int = MAX_PAGE) -> int:
     if first is None:
         return DEFAULT_PAGE
     if first < 0:
-        raise invalid("first", "first must not be negative")
+        raise invalid("first", "条数不能为负数")
     return min(first, maximum)
 
 
@@ -37,5 +37,5 @@ def decode_cursor(key: str, cursor: str, field: str = "after") -> list[Any]:
     except (ValueError, TypeError):
         values = None
     if not isinstance(values, list):
-        raise invalid(field, "not a cursor this server issued")
+        raise bad_cursor(field)
     return values

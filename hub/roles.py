@@ -112,20 +112,20 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MASTER_DATA_ADMIN: frozenset({Role.ADMIN, Role.OPERATOR}),
 }
 
-# What a refused caller reads; the rest read "your roles may not <permission>".
+# What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
 _REFUSALS: dict[Permission, str] = {
-    Permission.CASE_SPLIT: "only ADMIN or DISPATCHER may split reports off",
-    Permission.CASE_URGE: "your roles may not urge cases",
-    Permission.CASE_SUSPEND: "your roles may not suspend cases",
-    Permission.CASE_RESUME: "your roles may not resume cases",
-    Permission.CARD_ISSUE: "your roles may not issue cards",
-    Permission.EXTENSION_REQUEST: "your roles may not request extensions",
-    Permission.EXTENSION_DECIDE: "your roles may not decide extensions",
-    Permission.TIMELIMIT_ADMIN: "only ADMIN changes time limits",
-    Permission.CALENDAR_ADMIN: "only ADMIN edits the working calendar",
-    Permission.OUTBOX_ADMIN: "only ADMIN may see or retry outbox messages",
-    Permission.MONITORING_REGISTER: "only ADMIN, MONITOR or DISPATCHER register points",
-    Permission.QUARANTINE_READ: "only MONITOR or ADMIN see quarantined packets",
+    Permission.CASE_SPLIT: "只有管理员或指挥中心调度员可以拆分举报",
+    Permission.CASE_URGE: "您的角色无权督办案件",
+    Permission.CASE_SUSPEND: "您的角色无权挂起案件",
+    Permission.CASE_RESUME: "您的角色无权解挂案件",
+    Permission.CARD_ISSUE: "您的角色无权亮牌",
+    Permission.EXTENSION_REQUEST: "您的角色无权申请延期",
+    Permission.EXTENSION_DECIDE: "您的角色无权审批延期",
+    Permission.TIMELIMIT_ADMIN: "只有管理员可以修改办理时限",
+    Permission.CALENDAR_ADMIN: "只有管理员可以编辑工作日历",
+    Permission.OUTBOX_ADMIN: "只有管理员可以查看或重试外发消息",
+    Permission.MONITORING_REGISTER: "只有管理员、在线监测或调度员可以登记监测点",
+    Permission.QUARANTINE_READ: "只有在线监测或管理员可以查看隔离的报文",
     Permission.CHANNEL_HOTLINE: "只有 12369 热线 (HOTLINE) 或 ADMIN 可以登记热线渠道的来件",
     Permission.CHANNEL_PLATFORM: "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
     Permission.CHANNEL_MONITORING: "只有在线监测 (MONITOR) 或 ADMIN 可以登记监测渠道的来件",
@@ -154,7 +154,7 @@ def allows(who: Roles, permission: Permission) -> bool:
 
 def refusal(permission: Permission) -> str:
     """The message a caller without the permission reads."""
-    return _REFUSALS.get(permission, f"your roles may not {permission.value}")
+    return _REFUSALS.get(permission, f"您的角色无权执行此操作（{permission.value}）")
 
 
 def require(who: Roles, permission: Permission) -> None:
@@ -169,4 +169,4 @@ def parse_role(text: str) -> Role:
         return Role(text.strip().upper())
     except ValueError:
         known = ", ".join(r.value for r in Role)
-        raise ValueError(f"unknown role {text!r}; known roles: {known}") from None
+        raise ValueError(f"未知的角色 {text!r}（可用：{known}）") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from hub.errors import invalid
+from hub.errors import has_nul, invalid, missing, needs_offset, out_of_range, too_long
 
 # The longest text each field takes, by the field's name in the API (errors name it).
 LIMITS = {
@@ -26,23 +26,23 @@ def check_text(name: str, value: str | None, *, required: bool = False) -> str |
     """The text stripped, or None when blank; too long, NUL or a missing required one: refused."""
     if value is None or not value.strip():
         if required:
-            raise invalid(name, f"{name} is required")
+            raise missing(name)
         return None
     if len(value) > LIMITS[name]:
-        raise invalid(name, f"{name} is longer than {LIMITS[name]} characters")
+        raise too_long(name, LIMITS[name])
     if "\x00" in value:
-        raise invalid(name, f"{name} contains a NUL character")
+        raise has_nul(name)
     return value.strip()
 
 
 def check_point(latitude: float | None, longitude: float | None) -> None:
     """Both coordinates or neither, each in its range (WGS 84 degrees)."""
     if (latitude is None) != (longitude is None):
-        raise invalid("latitude" if latitude is None else "longitude", "give both coordinates")
+        raise invalid("latitude" if latitude is None else "longitude", "经度和纬度须同时填写")
     if latitude is not None and not -90 <= latitude <= 90:
-        raise invalid("latitude", "latitude must be between -90 and 90")
+        raise invalid("latitude", "纬度须在 -90 至 90 之间")
     if longitude is not None and not -180 <= longitude <= 180:
-        raise invalid("longitude", "longitude must be between -180 and 180")
+        raise invalid("longitude", "经度须在 -180 至 180 之间")
 
 
 def check_time(name: str, value: datetime | None) -> None:
@@ -50,11 +50,11 @@ def check_time(name: str, value: datetime | None) -> None:
     if value is None:
         return
     if value.tzinfo is None:
-        raise invalid(name, f"{name} needs a UTC offset")
+        raise needs_offset(name)
     try:
         value.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 has no UTC time
-        raise invalid(name, f"{name} is out of range") from None
+        raise out_of_range(name) from None
 
 
 def parse_id(value: str | uuid.UUID | None) -> uuid.UUID | None:

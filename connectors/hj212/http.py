@@ -52,7 +52,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     settings = hj212_settings(runtime)
 
     async def endpoint(request: Request) -> Response:
-        scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "HJ 212 packets")
+        scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "HJ 212 报文")
         if not isinstance(scope, Scope):
             return scope
         try:
@@ -76,11 +76,11 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
         outcomes = ",".join(f"{k}={v}" for k, v in sorted(link.outcomes.items()))
         headers = {"X-HJ212-Outcomes": outcomes}
         if not link.outcomes:
-            problem = Problem("body", "no HJ 212 packet in the body (each starts with ##)")
+            problem = Problem("body", "请求体中没有 HJ 212 报文（每条报文以 ## 开头）")
             return answer_refusal(Refused(422, [problem]))
         if ACCEPTED.isdisjoint(link.outcomes):
             problems = [
-                Problem(FIELD_OF.get(outcome, "body"), f"{count} packet(s) refused: {outcome}")
+                Problem(FIELD_OF.get(outcome, "body"), f"{count} 条报文被拒收：{outcome}")
                 for outcome, count in sorted(link.outcomes.items())
             ]
             return JSONResponse(Refused(422, problems).body(), status_code=422, headers=headers)

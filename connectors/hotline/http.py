@@ -12,6 +12,4 @@ from hub.roles import Permission
 
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
-    return [
-        json_route("/ingest/hotline", Permission.INGEST_HOTLINE, "hotline calls", state, ingest)
-    ]
+    return [json_route("/ingest/hotline", Permission.INGEST_HOTLINE, "热线来电", state, ingest)]

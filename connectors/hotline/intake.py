@@ -41,7 +41,7 @@ from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
-from hub.errors import DomainError, ErrorCode
+from hub.errors import unknown_town
 from hub.sources.model import Source
 from hub.validation import LIMITS
 
@@ -89,10 +89,10 @@ def parse(payload: dict[str, Any], now: datetime) -> HotlineCall:
         raise Refused(422, [problem_of(e) for e in exc.errors(include_url=False)]) from None
     problems: list[Problem] = []
     if call.received_at.astimezone(UTC) > now + CLOCK_SKEW:
-        problems.append(Problem("receivedAt", "receivedAt is in the future"))
+        problems.append(Problem("receivedAt", "来电时间不能晚于当前时间"))
     if (call.latitude is None) != (call.longitude is None):
         missing = "latitude" if call.latitude is None else "longitude"
-        problems.append(Problem(missing, "give both latitude and longitude, or neither"))
+        problems.append(Problem(missing, "经度和纬度须同时填写或同时不填"))
     if call.caller_phone is not None and normalize_phone(call.caller_phone) is None:
         problems.append(Problem("callerPhone", not_a_phone("callerPhone")))
     if problems:
@@ -174,7 +174,7 @@ async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: 
     if town_code:
         town = scope.directory.by_code.get(town_code)
         if town is None or not scope.sees(town.id):
-            raise DomainError(ErrorCode.VALIDATION, f"unknown town {town_code!r}", "town")
+            raise unknown_town("town", town_code)
         town_id = town.id
     candidates = [
         (source_id, source_name)

@@ -424,13 +424,21 @@ class Demo:
         )
 
 
+def demo_hotline_token(key: str, *, hours: float) -> str:
+    """The simulated call system's token: its name is what the timeline shows for its cases."""
+    from hub.auth import issue_jwt
+
+    return issue_jwt(
+        key, "demo-hotline-simulator", ["HOTLINE"], [], hours=hours, name="12369热线（模拟）"
+    )
+
+
 @contextlib.asynccontextmanager
 async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     """The hotline part of ``serve --demo``: calls to settings.http_url, callbacks to a call
     system on loopback, a town office resolving cases, callers answering the callback."""
     from connectors.hotline.callback import install
     from connectors.hotline.settings import hotline_settings
-    from hub.auth import issue_jwt
     from hub.demo import principals
 
     settings = state["settings"]
@@ -439,7 +447,7 @@ async def demo(state: dict[str, Any]) -> AsyncIterator[Demo]:
     year = 24 * 365
     async with call_system() as system:
         install(hsettings.model_copy(update={"callback_url": system.url}))
-        hotline = issue_jwt(key, "demo-hotline-simulator", ["HOTLINE"], [], hours=year)
+        hotline = demo_hotline_token(key, hours=year)
         office = await principals.issue(state["db"], principals.OFFICE)
         reviewer = await principals.issue(state["db"], principals.REVIEWER)
         sim = Demo(settings.http_url, hotline, office, reviewer, system)

@@ -5,6 +5,7 @@ status of them goes back up, in order, through the outbox. See docs/platform.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +28,9 @@ def install(runtime: Any) -> None:
 
     # httpx narrates every request at INFO: a poll every few seconds would fill the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    plug_in(senders={push.TOPIC: push.send_status}, hooks={"platform.status": push.on_case_change})
+    # The notes' local times: the hub's time zone, bound here once.
+    hook = functools.partial(push.on_case_change, tz=runtime.tz)
+    plug_in(senders={push.TOPIC: push.send_status}, hooks={"platform.status": hook})
     if runtime.settings.demo:
         from connectors.platform.demo import prepare
 

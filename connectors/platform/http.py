@@ -12,6 +12,4 @@ from hub.roles import Permission
 
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
-    return [
-        json_route("/ingest/platform", Permission.INGEST_PLATFORM, "platform cases", state, ingest)
-    ]
+    return [json_route("/ingest/platform", Permission.INGEST_PLATFORM, "平台案件", state, ingest)]

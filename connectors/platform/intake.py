@@ -35,6 +35,7 @@ from hub.cases import inputs
 from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
+from hub.tenancy.service import Directory
 from hub.validation import LIMITS
 
 log = logging.getLogger("connectors.platform")
@@ -76,12 +77,12 @@ def parse(payload: dict[str, Any], now: datetime) -> PlatformCase:
         raise Refused(422, [problem_of(e) for e in exc.errors(include_url=False)]) from None
     problems: list[Problem] = []
     if case.assigned_at.astimezone(UTC) > now + CLOCK_SKEW:
-        problems.append(Problem("assignedAt", "assignedAt is in the future"))
+        problems.append(Problem("assignedAt", "交办时间不能晚于当前时间"))
     if case.deadline is not None and case.deadline <= case.assigned_at:
-        problems.append(Problem("deadline", "deadline must be after assignedAt"))
+        problems.append(Problem("deadline", "办理期限须晚于交办时间"))
     if (case.latitude is None) != (case.longitude is None):
         missing = "latitude" if case.latitude is None else "longitude"
-        problems.append(Problem(missing, "give both latitude and longitude, or neither"))
+        problems.append(Problem(missing, "经度和纬度须同时填写或同时不填"))
     if problems:
         raise Refused(422, problems)
     return case
@@ -94,14 +95,26 @@ async def ingest(
     return await take(db, scope, settings, decode(raw), now)
 
 
-def register_input(case: PlatformCase, payload: dict[str, Any]) -> inputs.RegisterInput:
+def town_code(town: str | None, directory: Directory) -> str | None:
+    """The hub's code of the town the platform names: by the hub's code (chaohua), its Chinese
+    name (超化镇, or 超化 when only one town has that stem) or its division code (410183104).
+    A name the hub does not know stays as sent: registering refuses it, naming it."""
+    if not town or not town.strip():
+        return None
+    found = directory.find(town)
+    return found.code if found is not None else town.strip()
+
+
+def register_input(
+    case: PlatformCase, payload: dict[str, Any], directory: Directory
+) -> inputs.RegisterInput:
     return inputs.RegisterInput(
         channel=Channel.PLATFORM,
         title=case.title,
         description=case.description,
         category=case.category,
         external_id=case.platform_case_id.strip(),
-        tenant_code=case.town.strip() if case.town else None,
+        tenant_code=town_code(case.town, directory),
         address=case.address,
         latitude=case.latitude,
         longitude=case.longitude,
@@ -123,4 +136,6 @@ async def take(
     feed): parse, then register exactly once. ``register`` lets the pull write its own
     record of the update in the same transaction."""
     case = parse(payload, now)
-    return await register_once(db, scope, settings, register_input(case, payload), NAMING, register)
+    return await register_once(
+        db, scope, settings, register_input(case, payload, scope.directory), NAMING, register
+    )

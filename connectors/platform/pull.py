@@ -36,7 +36,7 @@ from hub.auth import Principal, Scope, scope_for, system_scope
 from hub.backoff import Policy, delay, is_pause
 from hub.cases import inputs, loaders, timeline
 from hub.cases import intake as case_intake
-from hub.cases.enums import FINAL_STATUSES, Channel, EventKind
+from hub.cases.enums import FINAL_STATUSES, STATUS_LABELS, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
 from hub.db import Database, utcnow
@@ -228,7 +228,9 @@ async def _register_all(
     try:
         inputs = [
             intake.register_input(
-                intake.parse(dict(u.assignment or {}), now), dict(u.assignment or {})
+                intake.parse(dict(u.assignment or {}), now),
+                dict(u.assignment or {}),
+                scope.directory,
             )
             for u in batch
         ]
@@ -245,7 +247,7 @@ async def _register_all(
                     done = await case_intake.register(
                         session, scope, inp, tz=tz, prefix=settings.case_number_prefix
                     )
-                    reason = "" if done.created else f"assigned before (case {done.case.number})"
+                    reason = "" if done.created else f"此前已交办（案件 {done.case.number}）"
                     session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
     except (DomainError, IntegrityError):
         return False
@@ -333,7 +335,7 @@ async def _take_assignment(db: Database, scope: Scope, settings: Settings, updat
             session, scope, inp, tz=intake_tz(settings), prefix=settings.case_number_prefix
         )
         if await session.get(PlatformUpdate, update.update_id) is None:
-            reason = "" if done.created else f"assigned before (case {done.case.number})"
+            reason = "" if done.created else f"此前已交办（案件 {done.case.number}）"
             session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
         return done
 
@@ -365,11 +367,11 @@ async def _apply(
 ) -> tuple[Outcome, str, Any]:
     case = await case_of(session, update.platform_case_id)
     if case is None:
-        return Outcome.UNKNOWN_CASE, "no case has this platformCaseId", None
+        return Outcome.UNKNOWN_CASE, "没有案件对应这个平台案件编号", None
     if update.type == UpdateKind.DEADLINE:
         last = await last_deadline_change(session, case, update.platform_case_id)
         if is_stale(update.at, last):
-            return Outcome.STALE, f"older than the deadline set at {last.isoformat()}", case.id
+            return Outcome.STALE, f"早于 {last.isoformat()} 已设定的办理期限", case.id
         assert update.deadline is not None
         previous = case.due_at
         await clocks.fix_deadline(session, case, update.deadline, tz)
@@ -386,7 +388,7 @@ async def _apply(
         return Outcome.APPLIED, "", case.id
     # URGED: on the timeline, unless the case was finished after the platform urged.
     if case.status in FINAL_STATUSES and case.closed_at and is_stale(update.at, case.closed_at):
-        return Outcome.STALE, f"the case was {case.status} after the urge was made", case.id
+        return Outcome.STALE, f"督办发出后案件已{STATUS_LABELS[case.status]}", case.id
     data = {"by": "platform", **_origin(update)}
     await timeline.record(session, scope, case, EventKind.URGE, None, None, update.note, data)
     return Outcome.APPLIED, "", case.id

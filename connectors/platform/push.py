@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import uuid
 import weakref
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -19,10 +20,12 @@ from sqlalchemy.orm.util import identity_key
 from connectors.platform.adapter import Platform, Refused, StatusUpdate, make_platform
 from connectors.platform.settings import PlatformSettings, platform_settings
 from hub import jobs
-from hub.cases.enums import CaseStatus, Channel, EventKind, channel_bit
+from hub.cases.enums import ACTION_LABELS, CaseStatus, Channel, EventKind, channel_bit
 from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef, Report
+from hub.localtime import local_text
 from hub.outbox import service as outbox
+from hub.tenancy.model import Tenant
 
 TOPIC = "platform.status"
 
@@ -38,22 +41,39 @@ def idempotency_key(event_id: uuid.UUID, platform_case_id: str) -> str:
     return f"platform:{event_id}:{digest}"
 
 
-def status_payload(platform_case_id: str, case: Case, status: str, event: Event) -> dict[str, Any]:
+def status_payload(
+    platform_case_id: str, case: Case, status: str, event: Event, note: str | None
+) -> dict[str, Any]:
     return {
         "platformCaseId": platform_case_id,
         "caseNumber": case.number,
         "status": status,
-        "note": _note(event),
-        "at": event.at.isoformat(),
+        "note": note,
+        "at": event.at.isoformat(),  # ISO 8601 with its offset: for machines
     }
 
 
-def _note(event: Event) -> str | None:
-    """The event's note; a merge also says which case now holds the platform's case."""
-    into = (event.data or {}).get("into") if event.action == EventKind.MERGE else None
-    if not into:
-        return event.note
-    return f"并入 {into}" + (f"：{event.note}" if event.note else "")
+# Actions after which the platform's people want to know the deadline.
+_WITH_DEADLINE = frozenset(
+    {EventKind.DISPATCH, EventKind.DEADLINE_CHANGED, EventKind.EXTENSION_APPROVED}
+)
+
+
+def platform_note(case: Case, event: Event, town: str, tz: tzinfo) -> str | None:
+    """What the platform's people read: which case and town now, in Chinese, times local.
+    The hub's internal routing reason (the registration's note) is never sent."""
+    action = EventKind(event.action)
+    if action == EventKind.REGISTER:
+        return f"已受理，登记为案件 {case.number}，由{town}办理"
+    if action == EventKind.REPORT_ATTACHED:
+        return f"已并入同一问题的案件 {case.number}，由{town}办理"
+    into = (event.data or {}).get("into") if action == EventKind.MERGE else None
+    if into:
+        return f"并入 {into}" + (f"：{event.note}" if event.note else "")
+    words = f"转办至{town}" if action == EventKind.DISPATCH else ACTION_LABELS.get(action, "")
+    if action in _WITH_DEADLINE and case.due_at is not None:
+        words += f"，办理期限 {local_text(case.due_at, tz)}"
+    return f"{words}：{event.note}" if event.note else words or None
 
 
 async def _refs(session: AsyncSession, case: Case, event: Event) -> list[str]:
@@ -95,12 +115,15 @@ def _concerns_platform(case: Case, event: Event) -> bool:
     return event.action == EventKind.REPORT_ATTACHED and event.data.get("channel") == "PLATFORM"
 
 
-async def on_case_change(session: AsyncSession, case: Case, event: Event) -> None:
+async def on_case_change(session: AsyncSession, case: Case, event: Event, *, tz: tzinfo) -> None:
     """The hook: a status (or a progress note, or a platform assignment attached to an open
-    case) becomes one outbox message per platform id of the case."""
+    case) becomes one outbox message per platform id of the case. ``tz``: the local time
+    zone of the note's times (install binds the settings' timezone)."""
     if not _concerns_platform(case, event):
         return
     status = event.to_status or case.status
+    town = await session.get(Tenant, case.tenant_id)  # the identity map: once per town
+    note = platform_note(case, event, town.name if town else "", tz)
     for platform_case_id in await _refs(session, case, event):
         await outbox.enqueue(
             session,
@@ -108,7 +131,7 @@ async def on_case_change(session: AsyncSession, case: Case, event: Event) -> Non
             TOPIC,
             ordering_key(case.id),
             idempotency_key(event.id, platform_case_id),
-            status_payload(platform_case_id, case, status, event),
+            status_payload(platform_case_id, case, status, event, note),
             fresh_key=True,  # the key embeds this new event's id
         )
 

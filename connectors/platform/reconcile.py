@@ -30,7 +30,7 @@ from connectors.platform.pull import puller_scope
 from connectors.platform.settings import PlatformSettings
 from hub.auth import system_scope
 from hub.backoff import Policy, delay
-from hub.cases.enums import CaseStatus
+from hub.cases.enums import STATUS_LABELS, CaseStatus
 from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, Event, ExternalRef
 from hub.config import Settings
@@ -203,7 +203,9 @@ async def _check_case(
 
 
 def _status_of(platform_case_id: str, case: Case, event: Event) -> StatusUpdate:
-    payload = push.status_payload(platform_case_id, case, case.status, event)
+    # A repair re-sends where the case stands now, not the last event's words.
+    note = f"对账补发：案件 {case.number} 当前状态为{STATUS_LABELS[case.status]}"
+    payload = push.status_payload(platform_case_id, case, case.status, event, note)
     return StatusUpdate(
         platform_case_id,
         case.number,

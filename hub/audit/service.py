@@ -17,7 +17,7 @@ from hub.audit import chain
 from hub.audit.model import AuditEntry, AuditHead
 from hub.auth import Principal, Scope
 from hub.db import utcnow
-from hub.errors import invalid
+from hub.errors import unknown_town
 from hub.roles import Permission
 
 
@@ -157,7 +157,7 @@ async def verify_chains(
         return await verify(session, scope, list(scope.tenant_ids))
     tenant = scope.directory.by_code.get(tenant_code)
     if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+        raise unknown_town("tenantCode", tenant_code)
     return await verify(session, scope, [tenant.id])
 
 

@@ -34,10 +34,9 @@ class Reason(enum.StrEnum):
 
 
 REASON_TEXT = {
-    Reason.SAME_SOURCE: "同一污染源、同类问题 (same source and category, opened within {hours} h)",
-    Reason.SAME_CALLER: "同一来电号码再次反映 (a repeat call from the same number)",
-    Reason.NEARBY: "{meters:.0f} 米内同类未结案件 (an open case of the same category "
-    "{meters:.0f} m away, opened within {hours} h)",
+    Reason.SAME_SOURCE: "同一污染源、同类问题（{hours} 小时内登记）",
+    Reason.SAME_CALLER: "同一来电号码再次反映",
+    Reason.NEARBY: "{meters:.0f} 米内同类未结案件（{hours} 小时内登记）",
 }
 
 
@@ -154,9 +153,7 @@ def reason_text(reason: Reason, rules: Rules, meters: float = 0.0) -> str:
 def candidate_reason(reason: Reason, meters: float) -> str:
     """How a stored candidate is explained to the dispatcher."""
     if reason == Reason.NEARBY:
-        return (
-            f"{meters:.0f} 米内同类未结案件 (an open case of the same category {meters:.0f} m away)"
-        )
+        return f"{meters:.0f} 米内同类未结案件"
     return REASON_TEXT[reason].format(hours=72, meters=meters)
 
 

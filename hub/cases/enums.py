@@ -119,7 +119,38 @@ class EventKind(enum.StrEnum):
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another
 
 
-# What a person reads for each timeline action (the API keeps the action's code for machines).
+# What a person reads for each code: every Chinese sentence names a status, channel, category,
+# priority, card or timeline action through these tables (the API keeps the codes for machines).
+STATUS_LABELS: dict[str, str] = {
+    CaseStatus.REGISTERED: "登记",
+    CaseStatus.DISPATCHED: "转办",
+    CaseStatus.HANDLING: "办理",
+    CaseStatus.UNDER_REVIEW: "督查",
+    CaseStatus.RESOLVED: "办结",
+    CaseStatus.FEEDBACK_GIVEN: "反馈",
+    CaseStatus.CLOSED: "结案",
+    CaseStatus.MERGED: "合并",
+    CaseStatus.REJECTED: "不予受理",
+}
+CHANNEL_LABELS: dict[str, str] = {
+    Channel.HOTLINE: "12369热线",
+    Channel.MONITORING: "在线监控",
+    Channel.PLATFORM: "社管平台",
+    Channel.GRID: "网格巡查",
+    Channel.OTHER: "其他",
+}
+CATEGORY_LABELS: dict[str, str] = {
+    Category.AIR: "大气",
+    Category.WATER: "水",
+    Category.NOISE: "噪声",
+    Category.DUST: "扬尘",
+    Category.SOLID_WASTE: "固废",
+    Category.VEHICLE: "机动车",
+    Category.SOIL: "土壤",
+    Category.OTHER: "其他",
+}
+PRIORITY_LABELS: dict[str, str] = {Priority.NORMAL: "一般", Priority.URGENT: "紧急"}
+CARD_LABELS: dict[str, str] = {Card.NONE: "无", Card.YELLOW: "黄牌", Card.RED: "红牌"}
 ACTION_LABELS: dict[str, str] = {
     EventKind.REGISTER: "登记",
     EventKind.REPORT_ATTACHED: "并入举报",
@@ -146,6 +177,8 @@ ACTION_LABELS: dict[str, str] = {
     EventKind.DEADLINE_CHANGED: "期限调整",
     EventKind.HAND_BACK: "退回指挥中心",
     EventKind.ALARM_ENDED: "报警结束",
+    EventKind.ALARM_REPEATED: "再次报警",
+    EventKind.ALARM_LATE: "补传数据报警",
     EventKind.PRIORITY_RAISED: "提高优先级",
     EventKind.REPORT_SPLIT: "拆分举报",
     EventKind.SPLIT_FROM: "拆分自",

@@ -27,6 +27,7 @@ from hub.auth import Scope
 from hub.cases import duplicates
 from hub.cases.duplicates import Arrival, OpenCase, Reason, Rules
 from hub.cases.enums import (
+    CHANNEL_LABELS,
     OPEN_STATUSES,
     CaseStatus,
     Channel,
@@ -179,7 +180,7 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
         if report is not None and not scope.sees(report.tenant_id):
             raise DomainError(
                 ErrorCode.CONFLICT,
-                f"{inp.channel} 来件 {inp.external_id} 已在您看不到的乡镇登记过",
+                f"{CHANNEL_LABELS[inp.channel]}来件 {inp.external_id} 已在您看不到的乡镇登记过",
                 "externalId",
             )
         if report is not None:
@@ -191,7 +192,7 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
     if inp.payload and report.payload != inp.payload:
         raise DomainError(
             ErrorCode.CONFLICT,
-            f"{inp.channel} report {inp.external_id} was received before with other content",
+            f"{CHANNEL_LABELS[inp.channel]}来件 {inp.external_id} 此前已收到，且内容不同",
             "externalId",
         )
     duplicate_of = report.case if report.outcome == ReportOutcome.ATTACHED else None
@@ -364,7 +365,7 @@ async def _open_case(
         EventKind.REGISTER,
         None,
         CaseStatus.REGISTERED,
-        f"分派依据 (route): {route.reason}",
+        f"分派依据：{route.reason}",
         {
             "channel": inp.channel.value,
             "report": str(report.id),

@@ -69,7 +69,7 @@ async def case_for_change(session: AsyncSession, case_id: str | uuid.UUID) -> Ca
             .execution_options(populate_existing=True)
         )
     if case is None:
-        raise not_found("case", "caseId")
+        raise not_found("案件", "caseId")
     return case
 
 

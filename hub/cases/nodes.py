@@ -13,7 +13,14 @@ import strawberry
 from sqlalchemy import inspect
 
 from hub.cases.duplicates import Reason, candidate_reason
-from hub.cases.enums import ACTION_LABELS
+from hub.cases.enums import (
+    ACTION_LABELS,
+    CARD_LABELS,
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    PRIORITY_LABELS,
+    STATUS_LABELS,
+)
 from hub.cases.enums import Card as CardEnum
 from hub.cases.enums import CaseStatus as CaseStatusEnum
 from hub.cases.enums import Category as CategoryEnum
@@ -205,6 +212,28 @@ class Case:
     satisfaction: Satisfaction | None = strawberry.field(
         default=None, description="the caller's latest feedback on the result (回访满意度)"
     )
+
+    # What a person reads for each code (the codes above stay for machines): one table,
+    # hub.cases.enums, for every Chinese text the hub writes.
+    @strawberry.field(description="the status as a person reads it (Chinese), e.g. 办理")
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @strawberry.field(description="the category as a person reads it (Chinese), e.g. 扬尘")
+    def category_label(self) -> str:
+        return CATEGORY_LABELS[self.category]
+
+    @strawberry.field(description="the priority as a person reads it (Chinese): 一般 or 紧急")
+    def priority_label(self) -> str:
+        return PRIORITY_LABELS[self.priority]
+
+    @strawberry.field(description="the card as a person reads it (Chinese): 无, 黄牌 or 红牌")
+    def card_label(self) -> str:
+        return CARD_LABELS[self.card]
+
+    @strawberry.field(description="the channels as a person reads them (Chinese)")
+    def channel_labels(self) -> list[str]:
+        return [CHANNEL_LABELS[c] for c in self.channels]
 
 
 def _loaded(row: object, name: str) -> bool:

@@ -14,7 +14,7 @@ from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Category, Channel, 
 from hub.cases.loaders import load_options
 from hub.cases.model import Case, ExternalRef, Report
 from hub.db import utcnow
-from hub.errors import invalid
+from hub.errors import bad_cursor, has_nul, needs_offset, not_an_id, out_of_range, too_long
 from hub.pagination import decode_cursor, encode_cursor, page_size
 from hub.roles import Permission
 from hub.validation import parse_id
@@ -51,15 +51,15 @@ def _escape_like(text: str) -> str:
 def _source_id(value: str) -> uuid.UUID:
     parsed = parse_id(value)
     if parsed is None:  # else "== None" would match every case without a source
-        raise invalid("filter.sourceId", "sourceId is not an id")
+        raise not_an_id("filter.sourceId")
     return parsed
 
 
 def _check_text(text: str) -> None:
     if len(text) > MAX_TEXT:
-        raise invalid("filter.text", f"text is longer than {MAX_TEXT} characters")
+        raise too_long("filter.text", MAX_TEXT)
     if "\x00" in text:  # PostgreSQL refuses it; SQLite's LIKE would stop there and match all
-        raise invalid("filter.text", "text contains a NUL character")
+        raise has_nul("filter.text")
 
 
 def _text_matches(pattern: str) -> ColumnElement[bool]:
@@ -108,9 +108,9 @@ def apply_filter(query: Select, scope: Scope, flt: CaseFilter, now: datetime) ->
         query = query.where(_text_matches(f"%{_escape_like(flt.text.strip())}%"))
     for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
         if value is not None and value.tzinfo is None:
-            raise invalid(f"filter.{name}", f"{name} needs a UTC offset")
+            raise needs_offset(f"filter.{name}")
         if value is not None and not _in_utc_range(value):
-            raise invalid(f"filter.{name}", f"{name} is out of range")
+            raise out_of_range(f"filter.{name}")
     if flt.created_after:
         query = query.where(Case.created_at >= flt.created_after)
     if flt.created_before:
@@ -154,4 +154,4 @@ def _position(key: str, cursor: str) -> tuple[datetime, uuid.UUID]:
         at, case_id = values
         return datetime.fromisoformat(at), uuid.UUID(case_id)
     except (ValueError, TypeError):
-        raise invalid("after", "not a cursor this server issued") from None
+        raise bad_cursor("after") from None

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth import Scope
 from hub.cases.gazetteer import Gazetteer, Place
 from hub.db import Database
-from hub.errors import invalid, not_found
+from hub.errors import not_found, unknown_town
 from hub.grid.model import GridCell
 from hub.grid.service import grid_index
 from hub.sources.model import Source
@@ -56,31 +56,31 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
     if inp.tenant_code:
         tenant = scope.directory.by_code.get(inp.tenant_code)
         if tenant is None or not scope.sees(tenant.id):
-            raise invalid("tenantCode", f"unknown town {inp.tenant_code!r}")
+            raise unknown_town("tenantCode", inp.tenant_code)
         in_town = cell if cell and cell.tenant_id == tenant.id else None
         return Route(
             tenant.id,
             in_town and in_town.cell_id,
             _id(source),
-            f"town named by the sender: {tenant.code}",
+            f"发件方指定乡镇：{tenant.name}",
             RouteStep.TOWN,
         )
     if cell is not None and cell.level > CITY_LEVEL:
-        code = scope.directory.by_id[cell.tenant_id].code
+        town = scope.directory.by_id[cell.tenant_id].name
         return Route(
             cell.tenant_id,
             cell.cell_id,
             _id(source),
-            f"the point lies in grid cell of {code}",
+            f"位置在{town}的网格内",
             RouteStep.GRID_CELL,
         )
     if source is not None:
-        code = scope.directory.by_id[source.tenant_id].code
+        town = scope.directory.by_id[source.tenant_id].name
         return Route(
             source.tenant_id,
             source.grid_cell_id,
             source.id,
-            f"the source's town: {code}",
+            f"污染源所在乡镇：{town}",
             RouteStep.SOURCE,
         )
     named = await _named_place(session, scope, inp.address, inp.description)
@@ -91,14 +91,14 @@ async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) 
             cell.tenant_id,
             cell.cell_id,
             None,
-            "the point lies in the city's grid cell only: command centre queue",
+            "位置仅在市级网格内：转指挥中心",
             RouteStep.GRID_CELL,
         )
     return Route(
         _fallback(scope),
         None,
         None,
-        "no town, point, source or place name: command centre queue",
+        "未提供乡镇、位置、污染源或地名：转指挥中心",
         RouteStep.COMMAND_CENTRE,
     )
 
@@ -108,21 +108,27 @@ async def _named_place(
 ) -> Route | None:
     """The place the address names; the description is read only when there is no address
     (an address that names nothing known is not second-guessed from the words)."""
-    where, text = ("address", address) if address else ("description", description)
+    where, text = ("地址", address) if address else ("描述", description)
     if not text:
         return None
     found = (await gazetteer(session.info["db"], scope)).find(text)
     if found is None or not scope.sees(found.place.tenant_id):
         return None
     place = found.place
-    code = scope.directory.by_id[place.tenant_id].code
+    town = scope.directory.by_id[place.tenant_id].name
+    words = "、".join(dict.fromkeys(found.words))
     return Route(
         place.tenant_id,
         place.cell_id,
         None,
-        f"the {where} names {'、'.join(dict.fromkeys(found.words))}: {place.name} of {code}",
+        f"{where}提到{words}：{_in_town(place.name, town)}",
         RouteStep.ADDRESS,
     )
+
+
+def _in_town(place: str, town: str) -> str:
+    """The place with its town's name in front, unless it begins with it already."""
+    return place if place.startswith(town) else f"{town}{place}"
 
 
 async def gazetteer(db: Database, scope: Scope) -> Gazetteer:
@@ -149,7 +155,7 @@ async def _source(session: AsyncSession, source_id: uuid.UUID | None) -> Source 
         return None
     source = await session.get(Source, source_id)
     if source is None:
-        raise not_found("source", "sourceId")
+        raise not_found("污染源", "sourceId")
     return source
 
 
@@ -165,7 +171,7 @@ def _fallback(scope: Scope) -> uuid.UUID:
     if city is not None and scope.sees(city.id):
         return city.id
     if not scope.tenant_ids:
-        raise not_found("a town you may register into", "tenantCode")
+        raise not_found("可登记的乡镇", "tenantCode")
     return scope.tenant_ids[0]
 
 

@@ -27,7 +27,7 @@ from hub.cases.nodes import (
     case_node,
     unmasked_reads,
 )
-from hub.errors import DomainError, ErrorCode, invalid
+from hub.errors import DomainError, ErrorCode, not_an_id
 from hub.events import broadcaster
 from hub.gql import Context, UserError, public_error, selected, utc_arg
 
@@ -156,7 +156,7 @@ def id_arg(value: str | None, field: str) -> uuid.UUID | None:
         return None
     parsed = validation.parse_id(value)
     if parsed is None:
-        raise invalid(field, f"{field} is not an id")
+        raise not_an_id(field)
     return parsed
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth import Scope
 from hub.cases import workflow
 from hub.cases.enums import (
+    STATUS_LABELS,
     CaseStatus,
     Channel,
     EventKind,
@@ -33,7 +34,7 @@ from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseLink, Event, ExternalRef, Report
 from hub.cases.timeline import next_status, record, transition
 from hub.db import TENANT_SETTING, utcnow
-from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.errors import DomainError, ErrorCode, invalid, label, not_found
 from hub.grid.model import GridCell, Member
 from hub.grid.service import grid_index
 from hub.roles import Permission, require
@@ -51,12 +52,12 @@ async def dispatch(
     case = await case_for_change(session, case_id)
     tenant = scope.directory.by_code.get(inp.tenant_code)
     if tenant is None or not scope.sees(tenant.id):
-        raise not_found(f"tenant {inp.tenant_code!r}", "tenantCode")
+        raise not_found(f"乡镇 {inp.tenant_code!r} ", "tenantCode")
     cell = await _owned(session, GridCell, inp.grid_cell_id, tenant.id, "gridCellId")
     member = await _owned(session, Member, inp.assignee_id, tenant.id, "assigneeId")
     now = utcnow()
     if inp.due_at is not None and inp.due_at <= now:
-        raise invalid("dueAt", "dueAt must be in the future")
+        raise invalid("dueAt", "办理期限须晚于当前时间")
     decided = next_status(scope, case, workflow.Action.DISPATCH)
     previous_tenant = case.tenant_id
     if tenant.id != case.tenant_id:
@@ -112,7 +113,7 @@ async def _owned(
         return None
     row = await session.get(model, row_id)
     if row is None or row.tenant_id != tenant_id:
-        raise not_found(f"{model.__name__} in that town", field_name)
+        raise not_found(f"该乡镇的{label(field_name)}", field_name)
     return row
 
 
@@ -140,7 +141,7 @@ async def hand_back(
     if city is None or case.tenant_id == city.id:
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
-            "案件已在指挥中心，无需退回 (the case is already with the command centre)",
+            "案件已在指挥中心，无需退回",
         )
     decided = next_status(scope, case, workflow.Action.HAND_BACK)
     town = scope.directory.by_id[case.tenant_id].code
@@ -227,9 +228,9 @@ def _check_on_site(case: Case, on_site_at: datetime | None) -> None:
     if on_site_at is None:
         return
     if on_site_at > utcnow() + CLOCK_SKEW:
-        raise invalid("onSiteAt", "到场时间不能晚于当前时间 (onSiteAt is in the future)")
+        raise invalid("onSiteAt", "到场时间不能晚于当前时间")
     if on_site_at < case.created_at:
-        raise invalid("onSiteAt", "到场时间不能早于登记时间 (onSiteAt is before registration)")
+        raise invalid("onSiteAt", "到场时间不能早于登记时间")
 
 
 async def review(
@@ -278,15 +279,13 @@ async def _check_reviewer(
     if submitter == scope.principal.id:
         raise DomainError(
             ErrorCode.FORBIDDEN,
-            "办理结果须由提交人以外的人员审核 (the result must be reviewed by someone other than "
-            "who submitted it)",
+            "办理结果须由提交人以外的人员审核",
         )
     city = scope.directory.city
     if outside_office and (city is None or not scope.sees(city.id)):
         raise DomainError(
             ErrorCode.FORBIDDEN,
-            "办理结果须由承办单位以外的人员审核 (the result must be reviewed outside the "
-            "handling office)",
+            "办理结果须由承办单位以外的人员审核",
         )
 
 
@@ -361,12 +360,14 @@ async def merge(
     try:
         target = await case_for_change(session, into_case_id)
     except DomainError:
-        raise not_found("case", "intoCaseId") from None
+        raise not_found("目标案件", "intoCaseId") from None
     if target.id == case.id:
-        raise invalid("intoCaseId", "a case cannot be merged into itself")
+        raise invalid("intoCaseId", "案件不能合并到自身")
     if target.status in (CaseStatus.MERGED, CaseStatus.REJECTED, CaseStatus.CLOSED):
         raise DomainError(
-            ErrorCode.INVALID_TRANSITION, f"cannot merge into a {target.status} case", "intoCaseId"
+            ErrorCode.INVALID_TRANSITION,
+            f"目标案件状态为{STATUS_LABELS[target.status]}，不能并入",
+            "intoCaseId",
         )
     await transition(
         session,
@@ -428,7 +429,7 @@ async def split_report(
     parsed = parse_id(report_id)
     report = await session.get(Report, parsed, with_for_update=True) if parsed else None
     if report is None:
-        raise not_found("report", "reportId")
+        raise not_found("举报", "reportId")
     case = await case_for_change(session, report.case_id)
     others = [
         r
@@ -436,13 +437,13 @@ async def split_report(
         if r.id != report.id
     ]
     if not others:
-        raise invalid("reportId", "the only report of a case cannot be split off it")
+        raise invalid("reportId", "案件仅有这一条举报，不能拆分")
     new = _case_of_report(report, case, await next_number(session, prefix, _year(tz)))
     session.add(new)
     await session.flush()  # the new case exists before the report points at it
     report.case_id = new.id
     report.outcome = ReportOutcome.OPENED
-    report.outcome_reason = f"从 {case.number} 拆分 (split off {case.number})"
+    report.outcome_reason = f"从 {case.number} 拆分"
     case.report_count = len(others)
     case.channel_mask = 0
     for other in others:

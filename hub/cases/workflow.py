@@ -10,7 +10,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.cases.enums import CaseStatus
+from hub.cases.enums import STATUS_LABELS, CaseStatus
 from hub.roles import Role
 
 
@@ -99,22 +99,22 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     _A.HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
 }
 
-# (Chinese verb, English past participle) for refusal messages.
-_VERBS: dict[Action, tuple[str, str]] = {
-    _A.DISPATCH: ("转办", "dispatched"),
-    _A.ACCEPT: ("签收", "accepted"),
-    _A.PROGRESS: ("填报进展", "given a progress note"),
-    _A.SUBMIT: ("提交审核", "submitted for review"),
-    _A.APPROVE: ("审核通过", "approved"),
-    _A.RETURN: ("退回", "returned"),
-    _A.FEEDBACK: ("反馈", "given feedback"),
-    _A.FEEDBACK_UNSATISFIED: ("反馈不满意", "sent back to supervision as unsatisfied"),
-    _A.CLOSE: ("结案", "closed"),
-    _A.MERGE: ("合并", "merged"),
-    _A.REJECT: ("不予受理", "rejected"),
-    _A.REOPEN: ("重新办理", "reopened"),
-    _A.RECALL: ("收回", "recalled"),
-    _A.HAND_BACK: ("退回指挥中心", "handed back to the command centre"),
+# The Chinese verb of each action, for refusal messages.
+_VERBS: dict[Action, str] = {
+    _A.DISPATCH: "转办",
+    _A.ACCEPT: "签收",
+    _A.PROGRESS: "填报进展",
+    _A.SUBMIT: "提交审核",
+    _A.APPROVE: "审核通过",
+    _A.RETURN: "退回",
+    _A.FEEDBACK: "反馈",
+    _A.FEEDBACK_UNSATISFIED: "反馈不满意",
+    _A.CLOSE: "结案",
+    _A.MERGE: "合并",
+    _A.REJECT: "不予受理",
+    _A.REOPEN: "重新办理",
+    _A.RECALL: "收回",
+    _A.HAND_BACK: "退回指挥中心",
 }
 
 _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
@@ -124,19 +124,13 @@ _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
 
 
 def _invalid(status: CaseStatus, action: Action, needs_feedback: bool) -> Refusal:
-    zh, en = _VERBS[action]
+    verb, state = _VERBS[action], STATUS_LABELS[status]
     if (status, action) in FEEDBACK_TRANSITIONS and not needs_feedback:
-        reason = (
-            f"案件状态为 {status}，无反馈对象，不能{zh}，请直接结案 "
-            f"(a {status} case has no one to feed back to and cannot be {en}; close it instead)"
-        )
+        reason = f"案件状态为{state}，无反馈对象，不能{verb}，请直接结案"
     elif (status, action) in NO_FEEDBACK_TRANSITIONS and needs_feedback:
-        reason = (
-            f"案件状态为 {status}，须先反馈才能{zh} "
-            f"(a {status} case must be given feedback before it can be {en})"
-        )
+        reason = f"案件状态为{state}，须先反馈才能{verb}"
     else:
-        reason = f"案件状态为 {status}，不能{zh} (a {status} case cannot be {en})"
+        reason = f"案件状态为{state}，不能{verb}"
     return Refusal(INVALID_TRANSITION, reason)
 
 
@@ -150,12 +144,7 @@ def decide(
     """The status after `action`, or why it is refused (role check first, then status)."""
     held = frozenset(roles)
     if ACTION_ROLES[action].isdisjoint(held):
-        zh, en = _VERBS[action]
-        names = ", ".join(sorted(held)) or "none"
-        return Refusal(
-            FORBIDDEN,
-            f"角色 {names} 无权{zh}案件 (roles {names} may not have a {status} case {en})",
-        )
+        return Refusal(FORBIDDEN, f"您的角色无权{_VERBS[action]}该案件")
     new = _TABLES[needs_feedback].get((status, action))
     return new if new is not None else _invalid(status, action, needs_feedback)
 

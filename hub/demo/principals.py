@@ -24,6 +24,20 @@ TOWN_CODES = tuple(t.code for t in world.TOWNS)
 OFFICE = Principal("demo-town-office", "演示镇办（模拟）", frozenset({Role.OPERATOR}), TOWN_CODES)
 REVIEWER = Principal("demo-reviewer", "演示督查（模拟）", frozenset({Role.SUPERVISOR}), ())
 
+# The names the demo's per-role tokens carry (`sanwang demo-tokens`): people read them on the
+# timeline and in notifications instead of "demo-member".
+ROLE_NAMES: dict[Role, str] = {
+    Role.ADMIN: "演示管理员",
+    Role.DISPATCHER: "演示指挥中心调度员",
+    Role.SUPERVISOR: "演示督查员",
+    Role.OPERATOR: "演示来集镇网格办",
+    Role.MEMBER: "演示网格员",
+    Role.HOTLINE: "演示12369热线",
+    Role.PLATFORM: "演示社管平台",
+    Role.MONITOR: "演示在线监测",
+    Role.VIEWER: "演示查看员",
+}
+
 
 async def issue(db: Database, who: Principal) -> str:
     """A fresh token for ``who`` (a principal row named as ``who``); earlier ones are revoked."""

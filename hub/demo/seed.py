@@ -49,16 +49,27 @@ async def seed_demo(db: Database) -> dict[str, int]:
 
 async def _seed_tenants(session: AsyncSession) -> tuple[dict[str, uuid.UUID], int]:
     codes = [t.code for t in world.TENANTS]
-    rows = await session.scalars(select(Tenant).where(Tenant.code.in_(codes)))
-    ids = {t.code: t.id for t in rows}
+    rows = {t.code: t for t in await session.scalars(select(Tenant).where(Tenant.code.in_(codes)))}
+    ids = {code: t.id for code, t in rows.items()}
     created = 0
     for t in world.TENANTS:  # the city comes first, so a town's parent is always known
         if t.code in ids:
+            # A world seeded before tenants had division codes gets them now.
+            rows[t.code].division_code = rows[t.code].division_code or t.division_code
             continue
         ids[t.code] = new_id()
         parent = ids[t.parent] if t.parent else None
         kind = TenantKind(t.kind).value
-        session.add(Tenant(id=ids[t.code], code=t.code, name=t.name, kind=kind, parent_id=parent))
+        session.add(
+            Tenant(
+                id=ids[t.code],
+                code=t.code,
+                name=t.name,
+                kind=kind,
+                parent_id=parent,
+                division_code=t.division_code,
+            )
+        )
         await session.flush()
         created += 1
     return ids, created

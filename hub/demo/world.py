@@ -29,6 +29,7 @@ class DemoTenant:
     name: str
     kind: str  # hub.tenancy.model.TenantKind value
     parent: str | None  # tenant code
+    division_code: str | None = None  # 行政区划代码
 
 
 @dataclass(frozen=True)
@@ -296,9 +297,22 @@ def _points() -> tuple[DemoPoint, ...]:
     return tuple(points)
 
 
+# 行政区划代码. 410183 is Xinmi's; the towns' nine digits are DEMO DATA in the 410183xxx
+# pattern, not checked against the official list: replace them with the real codes.
+DIVISION_CODES: dict[str, str] = {
+    CITY_CODE: "410183",
+    "laiji": "410183110",
+    "chaohua": "410183104",
+    "niudian": "410183102",
+    "dawei": "410183106",
+    "quliang": "410183200",
+    "goutang": "410183105",
+    "pingmo": "410183103",
+}
+
 TENANTS: tuple[DemoTenant, ...] = (
-    DemoTenant(CITY_CODE, CITY_NAME, "CITY", None),
-    *(DemoTenant(t.code, t.name, "TOWN", CITY_CODE) for t in TOWNS),
+    DemoTenant(CITY_CODE, CITY_NAME, "CITY", None, DIVISION_CODES[CITY_CODE]),
+    *(DemoTenant(t.code, t.name, "TOWN", CITY_CODE, DIVISION_CODES.get(t.code)) for t in TOWNS),
 )
 CELLS: tuple[DemoCell, ...] = _cells()
 MEMBERS: tuple[DemoMember, ...] = _members()

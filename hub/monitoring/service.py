@@ -24,7 +24,7 @@ from hub.airquality import aqi
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.db import utcnow
-from hub.errors import invalid, not_found
+from hub.errors import invalid, missing, needs_offset, not_found, too_long, unknown_town
 from hub.monitoring.model import (
     Interval,
     MonitoringPoint,
@@ -111,9 +111,9 @@ def check_mn(mn: str) -> str:
 def check_name(name: str) -> str:
     value = name.strip()
     if not value:
-        raise invalid("name", "name is required")
+        raise missing("name")
     if len(value) > NAME_MAX or "\x00" in value:
-        raise invalid("name", f"name must be at most {NAME_MAX} characters, without NUL")
+        raise invalid("name", f"名称不能超过 {NAME_MAX} 个字符，且不能含空字符")
     return value
 
 
@@ -121,15 +121,15 @@ def check_password(password: str | None) -> str | None:
     if password is None or password == "":
         return None  # no PW: the device may send any
     if len(password) > PASSWORD_MAX:
-        raise invalid("password", f"password must be at most {PASSWORD_MAX} characters")
+        raise too_long("password", PASSWORD_MAX)
     if PASSWORD_FORBIDDEN & set(password) or not password.isprintable():
-        raise invalid("password", "password may not hold ; , = & or control characters")
+        raise invalid("password", "密码不能含有 ; , = & 或控制字符")
     return password
 
 
 def _finite(value: float | None, what: str) -> None:
     if value is not None and not math.isfinite(value):
-        raise invalid("limits", f"{what} must be a finite number")
+        raise invalid("limits", f"{what} 须为有限数值")
 
 
 def check_limits(limits: Iterable[LimitSpec]) -> list[dict[str, Any]]:
@@ -140,24 +140,22 @@ def check_limits(limits: Iterable[LimitSpec]) -> list[dict[str, Any]]:
         where = f"limits[{i}]"
         code = limit.pollutant.strip()
         if not POLLUTANT_PATTERN.fullmatch(code):
-            raise invalid(
-                "limits", f"{where}: pollutant must be an HJ 212 factor code such as a34004"
-            )
+            raise invalid("limits", f"{where}：污染物须为 HJ 212 因子编码，如 a34004")
         if code in seen:
-            raise invalid("limits", f"{where}: pollutant {code} is given twice")
+            raise invalid("limits", f"{where}：污染物 {code} 重复")
         seen.add(code)
         _finite(limit.max, f"{where}.max")
         _finite(limit.min, f"{where}.min")
         if limit.max is None and limit.min is None:
-            raise invalid("limits", f"{where}: give max, min or both")
+            raise invalid("limits", f"{where}：须给出上限、下限或两者")
         if limit.max is not None and limit.min is not None and limit.min > limit.max:
-            raise invalid("limits", f"{where}: min must not exceed max")
+            raise invalid("limits", f"{where}：下限不能大于上限")
         unit = (limit.unit or "").strip() or None
         if unit is not None and (len(unit) > UNIT_MAX or not unit.isprintable()):
-            raise invalid("limits", f"{where}: unit must be at most {UNIT_MAX} characters")
+            raise invalid("limits", f"{where}：单位不能超过 {UNIT_MAX} 个字符")
         found.append({"pollutant": code, "max": limit.max, "min": limit.min, "unit": unit})
     if len(found) > LIMITS_MAX:
-        raise invalid("limits", f"at most {LIMITS_MAX} limits per point")
+        raise invalid("limits", f"每个监测点最多 {LIMITS_MAX} 条限值")
     return found
 
 
@@ -175,7 +173,7 @@ async def register_point(
     kind = PointKind(spec.kind).value
     tenant = scope.directory.by_code.get(spec.tenant_code.strip())
     if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {spec.tenant_code!r}")
+        raise unknown_town("tenantCode", spec.tenant_code)
     password = check_password(spec.password)
     check_point(spec.latitude, spec.longitude)
     limits = check_limits(spec.limits) or default_limits(kind, datetime.now(tz).date())
@@ -252,9 +250,9 @@ async def _source_for(
     parsed = parse_id(source_id)
     source = None if parsed is None else await session.get(Source, parsed)
     if source is None:
-        raise not_found("source", "sourceId")
+        raise not_found("污染源", "sourceId")
     if source.tenant_id != tenant_id:
-        raise invalid("sourceId", "the source belongs to another town than the point")
+        raise invalid("sourceId", "污染源与监测点不属于同一乡镇")
     return source
 
 
@@ -266,7 +264,7 @@ async def list_points(
     if tenant_code is not None:
         tenant = scope.directory.by_code.get(tenant_code)
         if tenant is None or not scope.sees(tenant.id):
-            raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+            raise unknown_town("tenantCode", tenant_code)
         query = query.where(MonitoringPoint.tenant_id.in_(scope.directory.subtree(tenant.id)))
     return list(await session.scalars(query))
 
@@ -293,7 +291,7 @@ async def point_by_id(session: AsyncSession, point_id: str) -> MonitoringPoint:
     parsed = parse_id(point_id)
     point = None if parsed is None else await session.get(MonitoringPoint, parsed)
     if point is None:
-        raise not_found("monitoring point", "pointId")
+        raise not_found("监测点", "pointId")
     return point
 
 
@@ -309,11 +307,11 @@ async def readings(
     """One pollutant's stored readings at one point in [start, end), oldest first."""
     for name, value in (("from", start), ("to", end)):
         if value.tzinfo is None:
-            raise invalid(name, f"{name} needs a UTC offset, e.g. 2026-11-28T08:00:00+08:00")
+            raise needs_offset(name)
     if end <= start:
-        raise invalid("to", "to must be after from")
+        raise invalid("to", "结束时间须晚于开始时间")
     if not POLLUTANT_PATTERN.fullmatch(pollutant):
-        raise invalid("pollutant", "pollutant must be an HJ 212 factor code such as a34004")
+        raise invalid("pollutant", "污染物须为 HJ 212 因子编码，如 a34004")
     point = await point_by_id(session, point_id)
     query = (
         select(Reading)
@@ -330,7 +328,7 @@ async def readings(
         query = query.where(Reading.interval == interval.value)
     rows = list(await session.scalars(query))
     if len(rows) > READINGS_MAX:
-        raise invalid("to", f"more than {READINGS_MAX} readings: ask for a shorter span")
+        raise invalid("to", f"读数超过 {READINGS_MAX} 条，请缩短时间范围")
     return rows
 
 
@@ -356,7 +354,7 @@ async def quarantined(
     """Packets held back from unknown devices or wrong PWs, newest first (MONITOR, ADMIN)."""
     require(scope, Permission.QUARANTINE_READ)
     if not 1 <= first <= 500:
-        raise invalid("first", "first must be between 1 and 500")
+        raise invalid("first", "条数须在 1 至 500 之间")
     query = select(QuarantinedPacket).order_by(QuarantinedPacket.received_at.desc()).limit(first)
     if mn is not None:
         query = query.where(QuarantinedPacket.mn == check_mn(mn))
@@ -430,7 +428,7 @@ async def daily_air_quality(
     by the edition of HJ 633 in force that day; None when no pollutant has a valid value."""
     point = await point_by_id(session, point_id)
     if point.kind != PointKind.AIR_STATION:
-        raise invalid("pointId", "air quality is computed for air stations only")
+        raise invalid("pointId", "只有空气站计算空气质量")
     start = datetime.combine(day, time(0), tz)
     end = start + timedelta(days=1)
     codes = list(aqi.FACTOR_CODES)

@@ -142,10 +142,10 @@ async def retry_message(session: AsyncSession, scope: Scope, message_id: str) ->
     parsed = parse_id(message_id)
     row = await session.get(OutboxMessage, parsed, with_for_update=True) if parsed else None
     if row is None:
-        raise not_found("outbox message", "id")
+        raise not_found("外发消息", "id")
     if row.state != SendState.DEAD:
         raise DomainError(
-            ErrorCode.CONFLICT, f"only a DEAD message can be retried; this one is {row.state}", "id"
+            ErrorCode.CONFLICT, f"只有投递失败（DEAD）的消息可以重试，该消息为 {row.state}", "id"
         )
     row.state, row.attempts = SendState.PENDING, 0
     row.next_attempt_at, row.dead_at = utcnow(), None

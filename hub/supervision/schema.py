@@ -9,7 +9,7 @@ import strawberry
 
 from hub.cases.enums import Card as CardEnum
 from hub.cases.nodes import Card, LinkedCase, linked_case
-from hub.cases.schema import CaseMutationResult, case_result, view_of
+from hub.cases.schema import CaseMutationResult, case_result, tz_of, view_of
 from hub.gql import Context, UserError
 from hub.supervision import service, stats
 from hub.supervision.model import ExtensionStatus, Level, LimitUnit, Phase
@@ -351,7 +351,8 @@ class Mutation:
 
     @strawberry.mutation(description="督办: press the responsible office.")
     async def urge_case(self, info: Info, case_id: strawberry.ID, note: str) -> CaseMutationResult:
-        return await case_result(info, await info.context.write(service.urge, case_id, note))
+        ctx = info.context
+        return await case_result(info, await ctx.write(service.urge, case_id, note, tz=tz_of(ctx)))
 
     @strawberry.mutation(description="A card by hand; the sweep issues cards by itself as well.")
     async def issue_card(
@@ -359,7 +360,13 @@ class Mutation:
     ) -> CaseMutationResult:
         return await case_result(
             info,
-            await info.context.write(service.issue_card, case_id, CardEnum(level.value), reason),
+            await info.context.write(
+                service.issue_card,
+                case_id,
+                CardEnum(level.value),
+                reason,
+                tz=tz_of(info.context),
+            ),
         )
 
     @strawberry.mutation(description="挂起: stop the case's clock.")

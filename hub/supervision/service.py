@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -26,8 +26,10 @@ from hub.audit import service as audit
 from hub.auth import SYSTEM, Scope
 from hub.cases import loaders, steps, timeline
 from hub.cases.enums import (
+    CARD_LABELS,
     FINAL_STATUSES,
     OPEN_STATUSES,
+    STATUS_LABELS,
     Card,
     CaseStatus,
     Category,
@@ -37,9 +39,10 @@ from hub.cases.enums import (
 )
 from hub.cases.model import Case
 from hub.db import utcnow
-from hub.errors import DomainError, ErrorCode, invalid, not_found
+from hub.errors import DomainError, ErrorCode, invalid, label, not_found, unknown_town
+from hub.grid.model import Member
 from hub.roles import Permission, Role, require
-from hub.supervision import calendar, clocks
+from hub.supervision import calendar, clocks, notes
 from hub.supervision.model import (
     CaseCard,
     CaseHop,
@@ -65,7 +68,6 @@ PHASE_NAMES = {
     "REVIEW": "审核",
     "FEEDBACK": "反馈",
 }
-CARD_NAMES = {Card.YELLOW: "黄牌", Card.RED: "红牌"}
 
 # Roles that speak for a town office when they do not see the city (see office_level).
 TOWN_OFFICE_ROLES = frozenset(
@@ -89,7 +91,8 @@ async def sweep(
     session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None, *, tz: ZoneInfo
 ) -> int:
     """Card every hop of one tenant whose yellow or red threshold has passed; returns how many
-    cards were issued. Running it again issues nothing new."""
+    cards were issued. Running it again issues nothing new. ``tz``: the local time zone the
+    notifications' times are written in."""
     now = now or utcnow()
     issued = 0
     for level in (Card.YELLOW, Card.RED):
@@ -165,7 +168,8 @@ async def _card_crossed(
         .values(card=level)
         .execution_options(synchronize_session=False)
     )
-    recalls, notes = [], []
+    recalls, queued = [], []
+    whos = await _whos(session, list(case_rows.values()))
     with session.no_autoflush:
         for card in crossed:
             case = case_rows.get(card.case_id)
@@ -180,15 +184,16 @@ async def _card_crossed(
                 EventKind.CARD,
                 None,
                 None,
-                f"{CARD_NAMES[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
+                f"{CARD_LABELS[card.level]}：超过{PHASE_NAMES.get(card.phase, card.phase)}时限",
                 {"level": card.level.value, "phase": card.phase, "automatic": True},
             )
-            notes.append(_card_note(case, card.level, card.phase, automatic=True))
+            who = whos[case.id]
+            queued.append(_card_note(case, who, tz, card.level, card.phase, automatic=True))
             if card.level == Card.RED and card.phase == Phase.ACCEPT:
                 recalls.append((case, card.hop_id))
         from hub.notify.notifier import notify_many
 
-        await notify_many(session, notes)
+        await notify_many(session, queued)
     await session.flush()
     for case, hop_id in recalls:
         await _recall(session, case, hop_id, tz)
@@ -248,27 +253,34 @@ def office_level(scope: Scope) -> Level:
     return Level.GRID
 
 
+# What a person reads for an office level and an extension decision.
+LEVEL_LABELS: dict[str, str] = {Level.CITY: "市级", Level.TOWN: "乡镇级", Level.GRID: "网格级"}
+_DECISION_LABELS: dict[str, str] = {"APPROVED": "批准", "REFUSED": "驳回"}
+
+
 async def _open_case(session: AsyncSession, case_id: str) -> Case:
     case = await loaders.case_for_change(session, case_id)
     if case.status in FINAL_STATUSES:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, f"the case is {case.status}")
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"案件状态为{STATUS_LABELS[case.status]}，已办理完毕"
+        )
     return case
 
 
 async def issue_card(
-    session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str
+    session: AsyncSession, scope: Scope, case_id: str, level: Card, reason: str, *, tz: tzinfo
 ) -> Case:
     """A card by hand: only an office at the same or a higher level than the late one."""
     require(scope, Permission.CARD_ISSUE)
     text = validation.check_text("reason", reason, required=True)
     if Card(level) == Card.NONE:
-        raise invalid("level", "a card is YELLOW or RED")
+        raise invalid("level", "牌色只能是黄牌或红牌")
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     late = Level(hop.level) if hop else _case_level(scope, case)
     if LEVEL_RANK[office_level(scope)] < LEVEL_RANK[late]:
         raise DomainError(
-            ErrorCode.FORBIDDEN, f"only an office at {late} level or higher may card this case"
+            ErrorCode.FORBIDDEN, f"只有{LEVEL_LABELS[late]}及以上的单位可以对该案件亮牌"
         )
     card = Card(level)
     session.add(
@@ -296,7 +308,9 @@ async def issue_card(
         text,
         {"level": card.value, "automatic": False},
     )
-    await _notify_card(session, case, card, hop.phase if hop else None, automatic=False)
+    who = (await _whos(session, [case]))[case.id]
+    note = _card_note(case, who, tz, card, hop.phase if hop else None, automatic=False)
+    await _notify(session, note)
     return case
 
 
@@ -305,18 +319,22 @@ def _case_level(scope: Scope, case: Case) -> Level:
     return Level.CITY if kind == TenantKind.CITY else Level.TOWN
 
 
-async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str) -> Case:
+async def urge(session: AsyncSession, scope: Scope, case_id: str, note: str, *, tz: tzinfo) -> Case:
     """督办: press the responsible office; on the timeline, the audit trail, and notified."""
     require(scope, Permission.CASE_URGE)
     text = validation.check_text("note", note, required=True)
     case = await _open_case(session, case_id)
     await timeline.record(session, scope, case, EventKind.URGE, None, None, text)
+    who = (await _whos(session, [case]))[case.id]
+    by = scope.principal.name
     await _notify(
         session,
-        case,
-        "case.urged",
-        f"案件{case.number}被督办：{text}",
-        {"note": text, "by": scope.principal.name},
+        _note(
+            case,
+            "case.urged",
+            notes.urged_text(case, who, tz, text or "", by),
+            {"note": text, "by": by, **notes.who_data(case, who)},
+        ),
     )
     return case
 
@@ -328,7 +346,7 @@ async def suspend(session: AsyncSession, scope: Scope, case_id: str, reason: str
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or hop.suspended or case.status not in OPEN_STATUSES:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "no running clock to suspend")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "案件没有正在计时的期限，无法挂起")
     await clocks.suspend(hop)
     await timeline.record(session, scope, case, EventKind.SUSPEND, None, None, text)
     return case
@@ -342,7 +360,7 @@ async def resume(
     case = await _open_case(session, case_id)
     hop = await clocks.current_hop(session, case)
     if hop is None or not hop.suspended:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "the case is not suspended")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "案件未挂起")
     await timeline.record(session, scope, case, EventKind.RESUME, None, None, text)
     await session.flush()
     await clocks.resume(session, case, hop, tz)
@@ -358,7 +376,7 @@ async def request_extension(
     validation.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
     if due_at <= utcnow() or (case.due_at and due_at <= case.due_at):
-        raise invalid("dueAt", "an extension must move the deadline later")
+        raise invalid("dueAt", "延期后的期限须晚于原期限")
     hop = await clocks.current_hop(session, case)
     request = ExtensionRequest(
         tenant_id=case.tenant_id,
@@ -397,9 +415,12 @@ async def decide_extension(
     parsed = validation.parse_id(request_id)
     request = await session.get(ExtensionRequest, parsed) if parsed else None
     if request is None:
-        raise not_found("extension request", "requestId")
+        raise not_found("延期申请", "requestId")
     if request.status != "PENDING":
-        raise DomainError(ErrorCode.CONFLICT, f"the request is already {request.status}")
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"该延期申请已{_DECISION_LABELS.get(request.status, request.status)}",
+        )
     case = await _open_case(session, str(request.case_id))
     request.status = "APPROVED" if approve else "REFUSED"
     request.decided_at, request.decision_note = utcnow(), text
@@ -488,16 +509,16 @@ async def time_limit_rules(session: AsyncSession, scope: Scope) -> list[TimeLimi
 
 def _check_rule(spec: RuleSpec) -> None:
     if spec.phase == Phase.DONE:
-        raise invalid("phase", "DONE has no clock")
+        raise invalid("phase", "已办结环节不计时")
     if not 0 < spec.yellow_after <= spec.red_after <= RULE_THRESHOLD_MAX:
-        raise invalid("yellowAfter", "0 < yellowAfter <= redAfter <= 10000")
+        raise invalid("yellowAfter", "须满足 0 < 黄牌时限 ≤ 红牌时限 ≤ 10000")
     for name, value, allowed in (
         ("category", spec.category, Category),
         ("priority", spec.priority, Priority),
         ("channel", spec.channel, Channel),
     ):
         if value is not None and value not in allowed.__members__:
-            raise invalid(name, f"unknown {name} {value!r}")
+            raise invalid(name, f"未知的{label(name)} {value!r}")
 
 
 async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpec) -> TimeLimitRule:
@@ -532,7 +553,7 @@ async def set_time_limit_rule(session: AsyncSession, scope: Scope, spec: RuleSpe
 def _seen_tenant(scope: Scope, tenant_code: str) -> uuid.UUID:
     tenant = scope.directory.by_code.get(tenant_code)
     if tenant is None or not scope.sees(tenant.id):
-        raise invalid("tenantCode", f"unknown tenant {tenant_code!r}")
+        raise unknown_town("tenantCode", tenant_code)
     return tenant.id
 
 
@@ -542,7 +563,7 @@ async def work_calendar(
     """A tenant's working calendar between two dates, both included."""
     tenant_id = _seen_tenant(scope, tenant_code)
     if (end - start).days > CALENDAR_DAYS_MAX or end < start:
-        raise invalid("to", "ask for at most 400 days, from before to")
+        raise invalid("to", "开始日期须早于结束日期，且最多查询 400 天")
     return await calendar.days(session, tenant_id, start, end)
 
 
@@ -569,22 +590,31 @@ async def set_work_day(
 # --- notifications ----------------------------------------------------------------------------
 
 
-async def _notify_card(
-    session: AsyncSession, case: Case, level: Card, phase: str | None, *, automatic: bool
-) -> None:
-    from hub.notify import notify
+async def _whos(session: AsyncSession, cases: list[Case]) -> dict[uuid.UUID, notes.Who]:
+    """Each case's town and assignee by name (one query for the assignees)."""
+    assignees = {c.assignee_id for c in cases if c.assignee_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if assignees:
+        rows = await session.execute(select(Member.id, Member.name).where(Member.id.in_(assignees)))
+        names = {row.id: row.name for row in rows}
+    found: dict[uuid.UUID, notes.Who] = {}
+    for case in cases:
+        town = await session.get(Tenant, case.tenant_id)  # the identity map: once per town
+        code, name = (town.code, town.name) if town else ("", "")
+        assignee = names.get(case.assignee_id) if case.assignee_id else None
+        found[case.id] = notes.Who(code, name, assignee)
+    return found
 
-    await notify(session, *_card_note(case, level, phase, automatic=automatic))
 
-
-def _card_note(case: Case, level: Card, phase: str | None, *, automatic: bool) -> Note:
+def _card_note(
+    case: Case, who: notes.Who, tz: tzinfo, level: Card, phase: str | None, *, automatic: bool
+) -> Note:
     phase_name = PHASE_NAMES.get(phase or "", "办理")
-    how = "超时自动" if automatic else "督查"
     return _note(
         case,
         "case.carded",
-        f"案件{case.number}（{case.title}）{how}亮{CARD_NAMES[level]}：{phase_name}环节超时",
-        {"level": level.value, "phase": phase, "automatic": automatic},
+        notes.carded_text(case, who, tz, level, phase_name, automatic=automatic),
+        {"level": level.value, "phase": phase, "automatic": automatic, **notes.who_data(case, who)},
     )
 
 
@@ -594,9 +624,7 @@ def _note(case: Case, kind: str, text: str, data: dict[str, Any]) -> Note:
     return (case.tenant_id, kind, text, payload, key, str(case.id))
 
 
-async def _notify(
-    session: AsyncSession, case: Case, kind: str, text: str, data: dict[str, Any]
-) -> None:
+async def _notify(session: AsyncSession, note: Note) -> None:
     from hub.notify import notify
 
-    await notify(session, *_note(case, kind, text, data))
+    await notify(session, *note)

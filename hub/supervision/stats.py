@@ -20,41 +20,20 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
-from hub.cases.enums import OPEN_STATUSES, Channel, Satisfaction, channels_of
+from hub.cases.enums import (
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    Channel,
+    Satisfaction,
+    channels_of,
+)
 from hub.cases.model import Case
 from hub.db import utcnow
-from hub.errors import invalid
+from hub.errors import needs_offset
 from hub.roles import Permission
 from hub.supervision.model import CaseCard, CaseHop
-
-CATEGORY_LABELS = {
-    "AIR": "大气",
-    "WATER": "水",
-    "NOISE": "噪声",
-    "DUST": "扬尘",
-    "SOLID_WASTE": "固废",
-    "VEHICLE": "机动车",
-    "SOIL": "土壤",
-    "OTHER": "其他",
-}
-CHANNEL_LABELS = {
-    "HOTLINE": "12369热线",
-    "MONITORING": "在线监控",
-    "PLATFORM": "社管平台",
-    "GRID": "网格巡查",
-    "OTHER": "其他",
-}
-STATUS_LABELS = {
-    "REGISTERED": "登记",
-    "DISPATCHED": "转办",
-    "HANDLING": "办理",
-    "UNDER_REVIEW": "督查",
-    "RESOLVED": "办结",
-    "FEEDBACK_GIVEN": "反馈",
-    "CLOSED": "结案",
-    "MERGED": "合并",
-    "REJECTED": "不予受理",
-}
 
 
 class StatsGroup(enum.Enum):
@@ -112,7 +91,7 @@ def _key_column(group: StatsGroup) -> Any:
 def _period(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
-            raise invalid(name, f"{name} needs a UTC offset")
+            raise needs_offset(name)
     return [c for c in (start and column >= start, end and column < end) if c is not None]
 
 

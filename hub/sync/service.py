@@ -130,5 +130,5 @@ async def changes(
 def _position(key: str, cursor: str) -> tuple[int, int]:
     values = decode_cursor(key, cursor)
     if len(values) != 3 or values[0] != "feed" or not all(isinstance(v, int) for v in values[1:]):
-        raise invalid("after", "not a cursor of the change feed")
+        raise invalid("after", "游标无效：不是变更订阅的游标")
     return values[1], values[2]

@@ -25,6 +25,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(8))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"))
+    # 行政区划代码: 6 digits (county), 9 (town); the city platform may name a town by it.
+    division_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

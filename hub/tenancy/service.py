@@ -24,6 +24,24 @@ class TenantInfo:
     kind: TenantKind
     parent_id: uuid.UUID | None
     parent_code: str | None
+    division_code: str | None = None
+
+
+# What a town's name may end with; the platform may leave it off (超化 for 超化镇).
+TOWN_SUFFIXES = ("街道", "镇", "乡")
+
+
+def _stem(name: str) -> str:
+    return next((name[: -len(s)] for s in TOWN_SUFFIXES if name.endswith(s) and name != s), name)
+
+
+def _division(code: str) -> str:
+    """A division code in its short form: the statistical 12 digits (410183104000) and a
+    county's 9 (410183000) drop their zero tails."""
+    for long, short in ((12, 9), (9, 6)):
+        if len(code) == long and code.endswith("000"):
+            code = code[:short]
+    return code
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,24 @@ class Directory:
     tenants: tuple[TenantInfo, ...]
     by_id: dict[uuid.UUID, TenantInfo] = field(default_factory=dict)
     by_code: dict[str, TenantInfo] = field(default_factory=dict)
+
+    def find(self, text: str) -> TenantInfo | None:
+        """The tenant a sender names: by the hub's code (chaohua), its division code (6 or 9
+        digits, or the 12-digit statistical form ending in 000), its Chinese name (超化镇),
+        or that name without 镇/乡/街道 when only one tenant has that stem."""
+        text = text.strip()
+        if text in self.by_code:
+            return self.by_code[text]
+        if text.isdigit():
+            code = _division(text)
+            return next((t for t in self.tenants if t.division_code == code), None)
+        named = [t for t in self.tenants if t.name == text]
+        if len(named) == 1:
+            return named[0]
+        if _stem(text) != text:  # 超化乡 is not 超化镇: only a bare stem may leave it off
+            return None
+        stems = [t for t in self.tenants if _stem(t.name) == text]
+        return stems[0] if len(stems) == 1 else None
 
     @classmethod
     def of(cls, tenants: Iterable[TenantInfo]) -> Directory:
@@ -68,7 +104,15 @@ async def load_directory(session: AsyncSession) -> Directory:
     rows = (await session.execute(select(Tenant))).scalars().all()
     codes: dict[uuid.UUID | None, str] = {t.id: t.code for t in rows}
     return Directory.of(
-        TenantInfo(t.id, t.code, t.name, TenantKind(t.kind), t.parent_id, codes.get(t.parent_id))
+        TenantInfo(
+            t.id,
+            t.code,
+            t.name,
+            TenantKind(t.kind),
+            t.parent_id,
+            codes.get(t.parent_id),
+            t.division_code,
+        )
         for t in rows
     )
 

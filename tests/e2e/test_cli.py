@@ -45,7 +45,7 @@ def test_token_create_prints_the_token_alone_on_the_last_line(home: Path) -> Non
     refused = sanwang(home, "token", "create", "--name", "x", "--role", "member", check=False)
     assert refused.returncode == 1 and "--tenant" in refused.stderr
     unknown = sanwang(home, "token", "create", "--name", "x", "--role", "boss", check=False)
-    assert unknown.returncode == 1 and "unknown role" in unknown.stderr
+    assert unknown.returncode == 1 and "未知的角色" in unknown.stderr
     town = sanwang(
         home, "token", "create", "--name", "来集", "--role", "OPERATOR", "--tenant", "laiji"
     )

@@ -84,7 +84,7 @@ async def test_the_simulated_office_is_a_named_operator_of_the_towns_not_admin(h
     office = (await authenticate(hub.db, f"Bearer {again}", "no JWT here")).principal
     assert office.name == "演示镇办（模拟）" and office.roles == {Role.OPERATOR}
     assert set(office.tenant_codes) == set(principals.TOWN_CODES)
-    with pytest.raises(AuthError, match="revoked"):
+    with pytest.raises(AuthError, match="已被吊销"):
         await authenticate(hub.db, f"Bearer {token}", "no JWT here")  # one live token a start
 
 

@@ -244,7 +244,7 @@ async def test_a_signed_jwt_with_claims_of_the_wrong_type_is_a_401(
     token = jwt.encode({"sub": "x", **claims}, SECRET, algorithm="HS256")
     response = await hub.post("{ me { id } }", token=token)
     assert response.status_code == 401, response.text
-    assert "invalid token" in response.json()["errors"][0]["message"]
+    assert "令牌无效" in response.json()["errors"][0]["message"]
 
 
 # --- application/graphql-response+json ----------------------------------------------------------

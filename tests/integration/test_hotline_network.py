@@ -84,16 +84,16 @@ LAIJI_FACTORY = source("laiji", "REFRACTORY")  # 新密市来集镇宏达耐火�
 CEMENT = source("chaohua", "CEMENT")  # 新密市超化镇瑞丰水泥有限公司
 ROUTES = [
     # (name, call fields, town, grid cell code or None, route step, words in the reason)
-    ("town named", {"town": "laiji"}, "laiji", None, "TOWN", "laiji"),
+    ("town named", {"town": "laiji"}, "laiji", None, "TOWN", "来集镇"),
     (
         "point in a village",
         dict(zip(("longitude", "latitude"), centre(cell("chaohua", 2)), strict=True)),
         "chaohua",
         "chaohua-02",
         "GRID_CELL",
-        "grid cell",
+        "网格",
     ),
-    ("source named", {"sourceName": "瑞丰水泥厂"}, "chaohua", "chaohua-03", "SOURCE", "source"),
+    ("source named", {"sourceName": "瑞丰水泥厂"}, "chaohua", "chaohua-03", "SOURCE", "污染源"),
     (
         "address names a village",
         {"address": "新密市大隗镇五虎庙村东头"},
@@ -125,9 +125,16 @@ ROUTES = [
         "xinmi",
         "xinmi",
         "GRID_CELL",
-        "command centre",
+        "指挥中心",
     ),
-    ("address of two towns", {"address": "来集镇超化村"}, "xinmi", None, "COMMAND_CENTRE", "queue"),
+    (
+        "address of two towns",
+        {"address": "来集镇超化村"},
+        "xinmi",
+        None,
+        "COMMAND_CENTRE",
+        "指挥中心",
+    ),
     (
         "address outside the county",
         {"address": "郑州市金水区"},
@@ -136,14 +143,14 @@ ROUTES = [
         "COMMAND_CENTRE",
         "",
     ),
-    ("nothing to go by", {}, "xinmi", None, "COMMAND_CENTRE", "command centre"),
+    ("nothing to go by", {}, "xinmi", None, "COMMAND_CENTRE", "指挥中心"),
     (
         "no address, the description names a village",
         {"description": "超化镇马鞍河村附近水泥厂粉尘很大"},
         "chaohua",
         "chaohua-03",
         "ADDRESS",
-        "the description names 超化镇、马鞍河村",
+        "描述提到超化镇、马鞍河村",
     ),
     (
         "an address naming nothing known: the description is not read",
@@ -159,7 +166,7 @@ ROUTES = [
         "goutang",
         None,
         "TOWN",
-        "goutang",
+        "苟堂镇",
     ),
     (
         "point beats the address",
@@ -170,7 +177,7 @@ ROUTES = [
         "niudian",
         "niudian-01",
         "GRID_CELL",
-        "niudian",
+        "牛店镇",
     ),
 ]
 
@@ -190,7 +197,7 @@ async def test_routing_table(
     assert (found["gridCell"] or {}).get("code") == cell_code
     register = found["timeline"][0]
     assert register["action"] == "REGISTER" and register["toStatus"] == "REGISTERED"
-    assert register["note"].startswith("分派依据 (route): ") and words in register["note"]
+    assert register["note"].startswith("分派依据：") and words in register["note"]
     async with hub.db.session((await hub.scope()).tenant_ids) as session:
         from sqlalchemy import select
 
@@ -228,7 +235,7 @@ async def test_a_repeat_caller_joins_their_open_case(hub: Hub) -> None:
     assert again["duplicateOf"] == first["caseId"] == again["caseId"]
     found = await calls.case(first["caseId"])
     assert found["reportCount"] == 2
-    assert "same number" in found["reports"][1]["outcomeReason"]
+    assert "同一来电号码" in found["reports"][1]["outcomeReason"]
     assert [e["action"] for e in found["timeline"]] == ["REGISTER", "REPORT_ATTACHED"]
     other = await calls.post(callerPhone="13911112222", category="NOISE", description="噪音")
     assert other["duplicateOf"] is None and other["caseId"] != first["caseId"]
@@ -258,7 +265,7 @@ async def test_a_nearby_case_is_a_candidate_the_dispatcher_merges(hub: Hub) -> N
         desk["case"]["possibleDuplicates"][0]["distanceMeters"] == candidates[0]["distanceMeters"]
     )
     assert candidates[0]["distanceMeters"] == pytest.approx(120, abs=2)
-    assert "120" in candidates[0]["reason"] and "same category" in candidates[0]["reason"]
+    assert "120" in candidates[0]["reason"] and "同类未结案件" in candidates[0]["reason"]
     for other in (far, noise, first):
         assert (await calls.case(other["caseId"]))["possibleDuplicates"] == []
     merged = await hub.gql(

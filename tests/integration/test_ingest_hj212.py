@@ -73,7 +73,7 @@ async def test_packets_in_a_body_are_stored_and_the_replies_come_back(hub: Hub) 
 @pytest.mark.parametrize(
     ("body", "field", "reason"),
     [
-        (b"", "body", "no HJ 212 packet"),
+        (b"", "body", "没有 HJ 212 报文"),
         (b"hello world\r\n", "body", "GARBAGE"),
         (b"##0010QN=1;CP=&&1234\r\n", "body", "BAD"),
         (b"\xff\xfe\x00garbage", "body", "GARBAGE"),

@@ -204,3 +204,25 @@ async def test_simultaneous_deliveries_of_one_assignment_make_one_case(hub: Hub)
     assert (await snapshot(hub))[0] == cases_before + 1
     found = await case(hub, answers[0].json()["caseId"])
     assert found["reportCount"] == 1 and len(found["externalRefs"]) == 1
+
+
+@pytest.mark.parametrize(
+    "town",
+    ["chaohua", "超化镇", "超化", " 超化镇 ", "410183104", "410183104000"],
+    ids=["hub-code", "chinese-name", "name-without-suffix", "padded", "division-9", "division-12"],
+)
+async def test_the_platform_may_name_a_town_by_code_name_or_division_code(
+    hub: Hub, town: str
+) -> None:
+    answer = await post(hub, assignment(town=town, platformCaseId=f"ZZ-TOWN-{len(town)}"))
+    assert answer.status_code == 201, answer.text
+    found = await case(hub, answer.json()["caseId"])
+    assert found["tenant"] == {"code": "chaohua"}
+
+
+@pytest.mark.parametrize("town", ["超化乡", "410183999", "新密"])
+async def test_a_town_the_hub_does_not_know_is_refused_naming_it(hub: Hub, town: str) -> None:
+    answer = await post(hub, assignment(town=town))
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"] == "town" and town in error["message"]

@@ -140,7 +140,7 @@ async def test_pushed_then_pulled_is_one_case(
     cases = await platform_cases(hub.db)
     assert [str(c.id) for c in cases.values()] == [posted.json()["caseId"]]
     (record,) = (await updates(hub.db)).values()
-    assert "assigned before" in record.reason
+    assert "此前已交办" in record.reason
 
 
 async def test_updates_apply_once_and_never_move_a_case_backwards(
@@ -184,7 +184,7 @@ async def test_updates_apply_once_and_never_move_a_case_backwards(
     assert seen[urged["updateId"]].outcome == "APPLIED"
     assert seen[unknown["updateId"]].outcome == "UNKNOWN_CASE"
     assert seen["U-BAD"].outcome == "REFUSED"
-    assert seen["U-BAD"].reason == "at: at is required"  # the field named, and why
+    assert seen["U-BAD"].reason == "at: 时间不能为空"  # the field named, and why
     case = (await platform_cases(db))[case_id]
     assert case.due_at == datetime.fromisoformat(later)
     scope = await system_scope(db)
@@ -489,11 +489,11 @@ async def test_a_batch_with_a_refusal_or_a_repeat_is_taken_one_by_one(
     result = await pull(db, settings, psettings)
     assert result.outcomes == {"APPLIED": 5, "REFUSED": 2}
     seen = await updates(db)
-    assert "assigned before" in seen[again["updateId"]].reason
+    assert "此前已交办" in seen[again["updateId"]].reason
     assert seen[changed["updateId"]].outcome == "REFUSED"
     assert "409" in seen[changed["updateId"]].reason
     assert seen[nowhere["updateId"]].outcome == "REFUSED"
-    assert "town" in seen[nowhere["updateId"]].reason
+    assert "town" in seen[nowhere["updateId"]].reason and "乡镇" in seen[nowhere["updateId"]].reason
     cases = await platform_cases(db)
     assert set(cases) == {g["platformCaseId"] for g in good} | {body["platformCaseId"]}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -305,3 +305,49 @@ async def test_cards_are_counted_per_town_and_per_member(hub: Hub) -> None:
     ]
     hops = (await clocks(hub, case))["caseClocks"]
     assert hops[1]["level"] == "GRID", "a dispatch naming a member opens a grid-level hop"
+
+
+async def notify_texts(hub: Hub, kind: str) -> list[dict]:
+    scope = await hub.scope()
+    async with hub.db.session(scope.tenant_ids) as session:
+        rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify"))
+        return [r.payload for r in rows if r.payload["kind"] == kind]
+
+
+async def test_notifications_name_the_town_the_assignee_and_local_times(hub: Hub) -> None:
+    cells = await hub.gql('{ gridCells(tenantCode: "chaohua") { id members { id name } } }', {})
+    cell = next(c for c in cells["gridCells"] if c["members"])
+    member = cell["members"][0]
+    day = (utcnow() + timedelta(days=3)).date()
+    due = datetime(day.year, day.month, day.day, 16, tzinfo=UTC)  # local midnight, next day
+    case = (await register(hub, tenantCode="chaohua", title="水泥厂粉尘"))["case"]
+    inp = {"tenantCode": "chaohua", "assigneeId": member["id"], "dueAt": due.isoformat()}
+    assert (await mutate(hub, DISPATCH, id=case["id"], input=inp))["case"]["dueAt"]
+    midnight = f"{day + timedelta(days=1)} 00:00"
+
+    urged = await mutate(hub, URGE, hub.token("SUPERVISOR"), caseId=case["id"], note="请今日办结")
+    assert urged["__typename"] == "CaseResult"
+    [note] = await notify_texts(hub, "case.urged")
+    assert note["text"].startswith(f"督办：超化镇 案件{case['number']}（水泥厂粉尘）")
+    assert f"承办人：{member['name']}" in note["text"] and midnight in note["text"]
+    assert note["data"]["town"] == "chaohua" and note["data"]["townName"] == "超化镇"
+    assert note["data"]["assignee"] == member["name"]
+
+    hop = (await clocks(hub, case["id"]))["caseClocks"][-1]
+    assert await sweep_at(hub, "chaohua", iso(hop["yellowAt"]) + timedelta(minutes=1)) == 1
+    [card] = await notify_texts(hub, "case.carded")
+    assert card["text"].startswith(f"超时自动亮黄牌：超化镇 案件{case['number']}")
+    assert member["name"] in card["text"] and midnight in card["text"]
+    assert "T16:00" not in card["text"] and "+00:00" not in card["text"]
+
+
+async def test_a_case_names_its_codes_in_chinese(hub: Hub) -> None:
+    case_id = await dispatched(hub, "chaohua", category="DUST")
+    query = """query($id: ID!) { case(id: $id) { status statusLabel category categoryLabel
+      priorityLabel card cardLabel channels channelLabels timeline { action label } } }"""
+    case = (await hub.gql(query, {"id": case_id}))["case"]
+    assert (case["status"], case["statusLabel"]) == ("DISPATCHED", "转办")
+    assert (case["category"], case["categoryLabel"]) == ("DUST", "扬尘")
+    assert case["priorityLabel"] == "一般" and (case["card"], case["cardLabel"]) == ("NONE", "无")
+    assert len(case["channelLabels"]) == len(case["channels"]) >= 1
+    assert [e["label"] for e in case["timeline"]][:2] == ["登记", "转办"]

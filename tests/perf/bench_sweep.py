@@ -19,7 +19,7 @@ keys stay); VACUUM ANALYZE last. A load killed half-way leaves them missing: rer
 Then the sweep is measured exactly as ``hub.supervision.jobs.sweep_cards`` runs it: the system
 scope, then for every tenant of the directory a ``Database.session(scope.tenant_ids,
 write=True)`` (the app role and the tenant ids are set per transaction, so RLS applies),
-``await sweep(session, tenant_id, now)`` and a commit:
+``await sweep(session, tenant_id, now, tz=...)`` and a commit:
 
   0. a settling sweep, untimed, that cards whatever crossed since the load (a rerun days later);
   (a) ``--idle-runs`` sweeps with nothing crossed: the common case, which must only look into
@@ -423,7 +423,7 @@ async def sweep_city(db: Database, stmts: Statements, label: str) -> SweepRun:
     for tenant in (await directory(db)).tenants:
         t1 = time.perf_counter()
         async with db.session(scope.tenant_ids, write=True) as session:
-            n = await sweep(session, tenant.id, now)
+            n = await sweep(session, tenant.id, now, tz=ZoneInfo("Asia/Shanghai"))
             await session.commit()
         per_tenant.append((tenant.code, time.perf_counter() - t1, n))
         issued += n

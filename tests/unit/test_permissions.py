@@ -102,14 +102,14 @@ def test_any_held_role_suffices_and_no_role_holds_nothing() -> None:
 @pytest.mark.parametrize(
     ("permission", "message"),
     [
-        (Permission.CASE_READ, "your roles may not case.read"),
-        (Permission.CARD_ISSUE, "your roles may not issue cards"),
-        (Permission.CASE_SUSPEND, "your roles may not suspend cases"),
-        (Permission.TIMELIMIT_ADMIN, "only ADMIN changes time limits"),
-        (Permission.CALENDAR_ADMIN, "only ADMIN edits the working calendar"),
-        (Permission.OUTBOX_ADMIN, "only ADMIN may see or retry outbox messages"),
-        (Permission.MONITORING_REGISTER, "only ADMIN, MONITOR or DISPATCHER register points"),
-        (Permission.QUARANTINE_READ, "only MONITOR or ADMIN see quarantined packets"),
+        (Permission.CASE_READ, "您的角色无权执行此操作（case.read）"),
+        (Permission.CARD_ISSUE, "您的角色无权亮牌"),
+        (Permission.CASE_SUSPEND, "您的角色无权挂起案件"),
+        (Permission.TIMELIMIT_ADMIN, "只有管理员可以修改办理时限"),
+        (Permission.CALENDAR_ADMIN, "只有管理员可以编辑工作日历"),
+        (Permission.OUTBOX_ADMIN, "只有管理员可以查看或重试外发消息"),
+        (Permission.MONITORING_REGISTER, "只有管理员、在线监测或调度员可以登记监测点"),
+        (Permission.QUARANTINE_READ, "只有在线监测或管理员可以查看隔离的报文"),
         (
             Permission.CHANNEL_PLATFORM,
             "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
