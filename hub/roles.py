@@ -63,12 +63,25 @@ class Permission(enum.StrEnum):
     CHANNEL_MONITORING = "channel.monitoring"
     # Grid cells, members and enterprises (saveGridCell, saveMember, saveEnterprise, import).
     MASTER_DATA_ADMIN = "masterdata.admin"
+    # The workflow's steps (hub/cases/workflow.py maps each action to one of these).
+    CASE_DISPATCH = "case.dispatch"  # 转办
+    CASE_HANDLE = "case.handle"  # 签收, 进展, 提交审核
+    CASE_REVIEW = "case.review"  # 审核通过, 退回
+    CASE_FEEDBACK = "case.feedback"  # 反馈 (satisfied or not)
+    CASE_CLOSE = "case.close"  # 结案
+    CASE_MERGE = "case.merge"  # 合并
+    CASE_REJECT = "case.reject"  # 不予受理
+    CASE_REOPEN = "case.reopen"  # 重新办理
+    CASE_RECALL = "case.recall"  # 收回 (the sweep, or the command centre)
+    CASE_HAND_BACK = "case.hand_back"  # 退回指挥中心
 
 
 _EVERYONE = frozenset(Role)
 _ADMIN = frozenset({Role.ADMIN})
 # The command centre and supervision: who urges cases and decides extensions.
 _SUPERVISING = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
+_COMMAND = frozenset({Role.ADMIN, Role.DISPATCHER})  # the command centre
+_ROUTING = _COMMAND | {Role.OPERATOR}  # who routes and runs cases: the centre and town offices
 
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CASE_READ: _EVERYONE,
@@ -110,6 +123,17 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CHANNEL_MONITORING: frozenset({Role.ADMIN, Role.MONITOR}),
     # ADMIN city-wide, a town's grid office (OPERATOR) for its own town: the scope decides which.
     Permission.MASTER_DATA_ADMIN: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Permission.CASE_DISPATCH: _ROUTING,
+    Permission.CASE_HANDLE: _ROUTING | {Role.MEMBER},
+    Permission.CASE_REVIEW: _ROUTING | {Role.SUPERVISOR},
+    Permission.CASE_FEEDBACK: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
+    Permission.CASE_CLOSE: _ROUTING,
+    Permission.CASE_MERGE: _COMMAND,
+    Permission.CASE_REJECT: _COMMAND,
+    Permission.CASE_REOPEN: _COMMAND,
+    Permission.CASE_RECALL: _COMMAND,
+    # The town office holding the case (steps.hand_back checks it is a town's).
+    Permission.CASE_HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".

@@ -1,7 +1,7 @@
 """The case workflow as a pure state machine: (status, action, roles) -> new status or a refusal.
 
 Pure: no I/O, no clock, no database. The tables below are the single source of truth for
-who may do what and which status each action leads to.
+which status each action leads to; who may take it is a permission in hub/roles.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.cases.enums import STATUS_LABELS, CaseStatus
-from hub.roles import Role
+from hub.roles import Permission, Role, allows
 
 
 class Action(enum.StrEnum):
@@ -76,27 +76,22 @@ NO_FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.RESOLVED, _A.CLOSE): _S.CLOSED,
 }
 
-_COMMAND = frozenset({Role.ADMIN, Role.DISPATCHER})
-_ROUTING = _COMMAND | {Role.OPERATOR}
-_HANDLERS = _ROUTING | {Role.MEMBER}
-_REVIEWERS = _ROUTING | {Role.SUPERVISOR}
-
-ACTION_ROLES: dict[Action, frozenset[Role]] = {
-    _A.DISPATCH: _ROUTING,
-    _A.ACCEPT: _HANDLERS,
-    _A.PROGRESS: _HANDLERS,
-    _A.SUBMIT: _HANDLERS,
-    _A.APPROVE: _REVIEWERS,
-    _A.RETURN: _REVIEWERS,
-    _A.FEEDBACK: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
-    _A.FEEDBACK_UNSATISFIED: _ROUTING | {Role.HOTLINE, Role.PLATFORM},
-    _A.CLOSE: _ROUTING,
-    _A.MERGE: _COMMAND,
-    _A.REJECT: _COMMAND,
-    _A.REOPEN: _COMMAND,
-    _A.RECALL: _COMMAND,
-    # The town office holding the case (steps.hand_back checks it is a town's).
-    _A.HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
+# Who may take each step: one permission each, held by roles in the one table (hub/roles.py).
+ACTION_PERMISSIONS: dict[Action, Permission] = {
+    _A.DISPATCH: Permission.CASE_DISPATCH,
+    _A.ACCEPT: Permission.CASE_HANDLE,
+    _A.PROGRESS: Permission.CASE_HANDLE,
+    _A.SUBMIT: Permission.CASE_HANDLE,
+    _A.APPROVE: Permission.CASE_REVIEW,
+    _A.RETURN: Permission.CASE_REVIEW,
+    _A.FEEDBACK: Permission.CASE_FEEDBACK,
+    _A.FEEDBACK_UNSATISFIED: Permission.CASE_FEEDBACK,
+    _A.CLOSE: Permission.CASE_CLOSE,
+    _A.MERGE: Permission.CASE_MERGE,
+    _A.REJECT: Permission.CASE_REJECT,
+    _A.REOPEN: Permission.CASE_REOPEN,
+    _A.RECALL: Permission.CASE_RECALL,
+    _A.HAND_BACK: Permission.CASE_HAND_BACK,
 }
 
 # The Chinese verb of each action, for refusal messages.
@@ -143,7 +138,7 @@ def decide(
 ) -> CaseStatus | Refusal:
     """The status after `action`, or why it is refused (role check first, then status)."""
     held = frozenset(roles)
-    if ACTION_ROLES[action].isdisjoint(held):
+    if not allows(held, ACTION_PERMISSIONS[action]):
         return Refusal(FORBIDDEN, f"您的角色无权{_VERBS[action]}该案件")
     new = _TABLES[needs_feedback].get((status, action))
     return new if new is not None else _invalid(status, action, needs_feedback)

@@ -42,6 +42,16 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.CHANNEL_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
     Permission.CHANNEL_MONITORING: frozenset({R.ADMIN, R.MONITOR}),
     Permission.MASTER_DATA_ADMIN: frozenset({R.ADMIN, R.OPERATOR}),
+    Permission.CASE_DISPATCH: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR}),
+    Permission.CASE_HANDLE: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR, R.MEMBER}),
+    Permission.CASE_REVIEW: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR, R.SUPERVISOR}),
+    Permission.CASE_FEEDBACK: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR, R.HOTLINE, R.PLATFORM}),
+    Permission.CASE_CLOSE: frozenset({R.ADMIN, R.DISPATCHER, R.OPERATOR}),
+    Permission.CASE_MERGE: frozenset({R.ADMIN, R.DISPATCHER}),
+    Permission.CASE_REJECT: frozenset({R.ADMIN, R.DISPATCHER}),
+    Permission.CASE_REOPEN: frozenset({R.ADMIN, R.DISPATCHER}),
+    Permission.CASE_RECALL: frozenset({R.ADMIN, R.DISPATCHER}),
+    Permission.CASE_HAND_BACK: frozenset({R.ADMIN, R.OPERATOR}),
 }
 
 
