@@ -30,6 +30,7 @@ from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
+from hub.patrols.schema import Query as PatrolQuery
 from hub.shape import Limits, VariablesGuard, shape_rule
 from hub.sources.schema import Mutation as SourceMutation
 from hub.sources.schema import Query as SourceQuery
@@ -50,6 +51,7 @@ Query = merge_types(
         OutboxQuery,
         MonitoringQuery,
         SourceQuery,
+        PatrolQuery,
     ),
 )
 Mutation = merge_types(

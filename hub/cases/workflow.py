@@ -160,6 +160,29 @@ def decide(
     return new if new is not None else _invalid(status, action, needs_feedback)
 
 
+# Steps only the person a case is assigned to takes, when the caller is a grid member (a town's
+# OPERATOR and the city roles still act on any case of theirs).
+PERSONAL_ACTIONS = frozenset({_A.ACCEPT, _A.PROGRESS, _A.SUBMIT})
+_OVER_MEMBERS = frozenset(Role) - {Role.MEMBER}
+
+
+def refuse_other_member(
+    action: Action, roles: Iterable[Role], member_id: object, assignee_id: object
+) -> Refusal | None:
+    """Why a MEMBER who is not the case's assignee may not take a personal step, or None."""
+    held = frozenset(roles)
+    if action not in PERSONAL_ACTIONS or assignee_id is None or not held.isdisjoint(_OVER_MEMBERS):
+        return None
+    if member_id == assignee_id:
+        return None
+    zh, en = _VERBS[action]
+    return Refusal(
+        FORBIDDEN,
+        f"本案件已指派给其他网格员，只有被指派人、本镇网格办或市级角色可以{zh} "
+        f"(only the assignee, the town's OPERATOR or a city role may have this case {en})",
+    )
+
+
 def allowed_actions(
     status: CaseStatus, roles: Iterable[Role], *, needs_feedback: bool = True
 ) -> list[Action]:
