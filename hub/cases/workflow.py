@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     REOPEN = "REOPEN"  # 重新办理
     RECALL = "RECALL"  # 收回: not accepted in time, back to the dispatcher's queue
     HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a case that is not its own
+    # 现场解决: a patrol found the problem and solved it there and then; registered and closed
+    RESOLVE_ON_SITE = "RESOLVE_ON_SITE"
 
 
 FORBIDDEN = "FORBIDDEN"
@@ -64,6 +66,7 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.REGISTERED, _A.HAND_BACK): _S.REGISTERED,
     (_S.DISPATCHED, _A.HAND_BACK): _S.REGISTERED,
     (_S.HANDLING, _A.HAND_BACK): _S.REGISTERED,
+    (_S.REGISTERED, _A.RESOLVE_ON_SITE): _S.CLOSED,
 }
 # Only when there is someone to feed back to (needs_feedback=True).
 FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
@@ -97,6 +100,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     _A.RECALL: _COMMAND,
     # The town office holding the case (steps.hand_back checks it is a town's).
     _A.HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
+    # The member on patrol (or the town office recording for them); hub/patrols checks the rest.
+    _A.RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
 }
 
 # (Chinese verb, English past participle) for refusal messages.
@@ -115,6 +120,7 @@ _VERBS: dict[Action, tuple[str, str]] = {
     _A.REOPEN: ("重新办理", "reopened"),
     _A.RECALL: ("收回", "recalled"),
     _A.HAND_BACK: ("退回指挥中心", "handed back to the command centre"),
+    _A.RESOLVE_ON_SITE: ("现场解决", "resolved on site"),
 }
 
 _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {

@@ -42,6 +42,11 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.CHANNEL_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
     Permission.CHANNEL_MONITORING: frozenset({R.ADMIN, R.MONITOR}),
     Permission.MASTER_DATA_ADMIN: frozenset({R.ADMIN, R.OPERATOR}),
+    Permission.PATROL_RECORD: frozenset({R.MEMBER}),
+    Permission.PATROL_READ: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
+    ),
+    Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
 }
 
 
