@@ -20,7 +20,7 @@ from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases import intake, workflow
 from hub.cases.duplicates import Rules
-from hub.cases.enums import CaseStatus, Category, Channel, EventKind
+from hub.cases.enums import CaseStatus, Category, Channel, EventKind, ReportOutcome
 from hub.cases.inputs import RegisterInput
 from hub.cases.model import Case
 from hub.cases.timeline import transition
@@ -294,7 +294,8 @@ async def record_finding(
     )
     case = registered.case
     if spec.resolved_on_site:
-        await _resolve_on_site(session, scope, case, registered.created, result or "", patrol)
+        opened = registered.created and registered.report.outcome == ReportOutcome.OPENED
+        await _resolve_on_site(session, scope, case, opened, result or "", patrol)
     finding = Finding(
         tenant_id=patrol.tenant_id,
         patrol_id=patrol.id,
@@ -331,13 +332,13 @@ async def _resolve_on_site(
     session: AsyncSession,
     scope: Scope,
     case: Case,
-    created: bool,
+    opened: bool,
     result: str,
     patrol: Patrol,
 ) -> None:
     """现场解决: the case the finding opened is closed at once, the step on its timeline and
     audit trail. A finding that joined an open case closes nothing: that case is being worked."""
-    if not created or case.status != CaseStatus.REGISTERED:
+    if not opened or case.status != CaseStatus.REGISTERED:
         raise DomainError(
             ErrorCode.VALIDATION,
             f"这个问题已有在办案件 {case.number}，不能现场办结；请不勾选现场解决再上报",

@@ -4,6 +4,7 @@ may be dispatched to; patrols, their tracks and findings (GRID reports, solved o
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
@@ -273,3 +274,47 @@ async def test_patrols_need_a_bound_member(hub: Hub) -> None:
     assert refused["code"] == "FORBIDDEN" and "未绑定" in refused["message"]
     refused = await start(hub, hub.token("OPERATOR", ["laiji"]))
     assert refused["code"] == "FORBIDDEN"
+
+
+async def test_a_finding_joins_the_open_case_about_the_same_problem(hub: Hub) -> None:
+    mine = (await laiji_people(hub))[LAIJI_1]
+    token = member_token(mine)
+    # The same enterprise and category as an open case: the hub is sure it is one problem.
+    source = (await hub.gql(op("Enterprises"), {"tenantCode": "laiji"}))["enterprises"][0]["id"]
+    known = (await register(hub, category="AIR", sourceId=source, tenantCode="laiji"))["case"]
+    patrol = (await start(hub, token))["patrol"]
+    before = await table_counts(hub)
+    spec = finding(resolvedOnSite=True, result="已劝阻", sourceId=source)
+    refused = await mutate(hub, "RecordFinding", token, patrolId=patrol["id"], input=spec)
+    assert (refused.get("code"), refused.get("field")) == ("VALIDATION", "resolvedOnSite"), refused
+    assert known["number"] in refused["message"]
+    assert await table_counts(hub) == before
+    joined = await mutate(
+        hub, "RecordFinding", token, patrolId=patrol["id"], input=finding(sourceId=source)
+    )
+    assert joined["case"]["id"] == known["id"]
+    assert set(joined["case"]["channels"]) == {"HOTLINE", "GRID"}
+
+
+async def test_retries_racing_double_nothing(hub: Hub) -> None:
+    mine = (await laiji_people(hub))[LAIJI_1]
+    token = member_token(mine)
+    starts = await asyncio.gather(*(start(hub, token, "race") for _ in range(3)))
+    assert len({s["patrol"]["id"] for s in starts}) == 1, starts
+    patrol_id = starts[0]["patrol"]["id"]
+    found = await asyncio.gather(
+        *(
+            mutate(hub, "RecordFinding", token, patrolId=patrol_id, input=finding())
+            for _ in range(3)
+        )
+    )
+    assert len({f["case"]["id"] for f in found}) == 1, found
+    at = ago(1)
+    ends = [
+        await mutate(hub, "EndPatrol", token, patrolId=patrol_id, summary="完", endedAt=when)
+        for when in (at, at, ago(2))
+    ]
+    assert [e["__typename"] for e in ends] == ["PatrolResult", "PatrolResult", "UserError"]
+    assert ends[0]["patrol"]["endedAt"] == ends[1]["patrol"]["endedAt"]
+    assert (ends[2]["code"], ends[2]["field"]) == ("VALIDATION", "patrolId")
+    assert (await table_counts(hub))[:3] == (1, 0, 1)
