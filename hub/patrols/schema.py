@@ -99,7 +99,7 @@ class Patrol:
             id=strawberry.ID(str(row.id)),
             kind=PatrolKindEnum(row.kind),
             status=PatrolStatusEnum(row.status),
-            member=Member.of(found.member, found.cell),
+            member=Member.of(found.member),  # their own cell, read only if asked for
             grid_cell=GridCellInfo.of(info, found.cell) if found.cell else None,
             started_at=row.started_at,
             ended_at=row.ended_at,

@@ -213,6 +213,12 @@ async def test_a_patrol_from_start_to_end(hub: Hub) -> None:
     listed = await hub.gql(op("Patrols"), {"tenantCode": "laiji", "from": ago(120), "to": ago(0)})
     assert [(p["id"], p["findingCount"]) for p in listed["patrols"]] == [(patrol["id"], 1)]
     assert listed["patrols"][0]["member"]["name"] == mine["name"]
+    window = {"from": ago(120), "to": ago(0)}
+    assert (await hub.gql(op("Patrols"), window, token=token))["patrols"] == listed["patrols"]
+    others = await hub.gql(op("Patrols"), window, token=member_token(people["laiji"]))
+    assert others["patrols"] == []  # a member sees their own patrols only
+    elsewhere = await hub.gql(op("Patrols"), window, token=hub.token("OPERATOR", ["chaohua"]))
+    assert elsewhere["patrols"] == []  # another town's office sees none of laiji's
     assert (await table_counts(hub))[:3] == (1, 3, 1)
 
 
