@@ -14,6 +14,7 @@ import jwt
 from sqlalchemy import select
 
 from hub.db import Database
+from hub.grid.model import Member
 from hub.roles import CITY_WIDE_ROLES, Permission, Role, parse_role, require
 from hub.tenancy.model import Principal as PrincipalRow
 from hub.tenancy.service import Directory, directory, forget_directory
@@ -107,7 +108,21 @@ def principal_from_jwt(token: str, key: str) -> Principal:
         raise AuthError("令牌无效：声明 'sub' 不能为空")
     if not roles:
         raise AuthError("令牌无效：没有角色")
-    return Principal(f"jwt:{sub}", name or sub, roles, tenants, expires_at=_expiry(claims))
+    member = _member_claim(claims)
+    return Principal(
+        f"jwt:{sub}", name or sub, roles, tenants, member, expires_at=_expiry(claims)
+    )
+
+
+def _member_claim(claims: dict[str, Any]) -> uuid.UUID | None:
+    """The optional `member` claim: the id of the grid member a MEMBER login stands for."""
+    text = _text(claims, "member")
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise AuthError("令牌无效：member 声明须为网格人员的编号") from None
 
 
 def _expiry(claims: dict[str, Any]) -> datetime | None:
@@ -128,6 +143,7 @@ def issue_jwt(
     *,
     hours: float = 12,
     name: str | None = None,
+    member: uuid.UUID | None = None,
 ) -> str:
     """A signed token; ``name`` is what people read for its holder (on the timeline, in
     notifications), else they read ``sub``."""
@@ -141,6 +157,8 @@ def issue_jwt(
     }
     if name:
         claims["name"] = name
+    if member is not None:
+        claims["member"] = str(member)
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
@@ -206,9 +224,14 @@ async def _revoked(db: Database, principal_id: str) -> bool:
 
 
 async def create_token(
-    db: Database, name: str, roles: list[str], tenant_codes: list[str]
+    db: Database,
+    name: str,
+    roles: list[str],
+    tenant_codes: list[str],
+    member_external_id: str | None = None,
 ) -> tuple[PrincipalRow, str]:
-    """A new principal and its token (shown once; only its hash is stored)."""
+    """A new principal and its token (shown once; only its hash is stored). With
+    ``member_external_id`` (a staff number) the token is a MEMBER's, bound to that person."""
     parsed = sorted({parse_role(r) for r in roles})
     if not parsed:
         raise ValueError("at least one --role is needed")
@@ -224,16 +247,41 @@ async def create_token(
     if not tenant_codes and not set(parsed) <= CITY_WIDE_ROLES:
         town_roles = ", ".join(r.value for r in parsed if r not in CITY_WIDE_ROLES)
         raise ValueError(f"role(s) {town_roles} belong to a town: give --tenant CODE")
+    member_id = None
+    if member_external_id is not None:
+        member_id = await _bound_member(db, found, parsed, tenant_codes, member_external_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = PrincipalRow(
         name=name.strip(),
         roles=[r.value for r in parsed],
         tenant_codes=list(tenant_codes),
         token_hash=hash_token(token),
+        member_id=member_id,
     )
     async with db.session((), write=True) as session, session.begin():
         session.add(row)
     return row, token
+
+
+async def _bound_member(
+    db: Database, found: Directory, roles: list[Role], tenant_codes: list[str], external_id: str
+) -> uuid.UUID:
+    """The active member of the token's one town with that staff number (ValueError, in
+    Chinese, otherwise): a person works in one town, so the token names exactly that town."""
+    if roles != [Role.MEMBER]:
+        raise ValueError("--member 只能用于 MEMBER 角色的令牌 (--member needs --role member alone)")
+    if len(tenant_codes) != 1:
+        raise ValueError("--member 需要且只能给一个 --tenant (the member's town)")
+    tenant = found.by_code[tenant_codes[0]]
+    async with db.session((tenant.id,)) as session:
+        member = await session.scalar(
+            select(Member).where(Member.tenant_id == tenant.id, Member.external_id == external_id)
+        )
+    if member is None:
+        raise ValueError(f"{tenant.code} 没有工号为 {external_id!r} 的人员 (--member)")
+    if not member.active:
+        raise ValueError(f"工号 {external_id!r} 的人员已离岗，不能发令牌 (--member)")
+    return member.id
 
 
 async def revoke_token(db: Database, principal_id: uuid.UUID) -> bool:

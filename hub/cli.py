@@ -223,6 +223,10 @@ def token_create(
     name: Annotated[str, typer.Option(help="who or what holds the token")],
     role: Annotated[list[str], typer.Option(help="a role (repeatable), e.g. dispatcher")],
     tenant: Annotated[list[str] | None, typer.Option(help="a tenant code (repeatable)")] = None,
+    member: Annotated[
+        str | None,
+        typer.Option(help="a MEMBER token bound to the person with this staff number (工号)"),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed alone on the last line."""
     from hub.auth import create_token
@@ -233,7 +237,7 @@ def token_create(
         await _ensure_migrated(settings, apply=settings.migrate_on_serve)
         db = _database(settings)
         try:
-            return await create_token(db, name, role, tenant or [])
+            return await create_token(db, name, role, tenant or [], member)
         finally:
             await db.dispose()
 
@@ -241,9 +245,10 @@ def token_create(
         row, token = asyncio.run(run())
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    bound = f"; member {member} ({row.member_id})" if row.member_id else ""
     typer.echo(
         f"created token for {row.name} ({', '.join(row.roles)}; "
-        f"tenants: {', '.join(row.tenant_codes) or 'all'}) id {row.id}"
+        f"tenants: {', '.join(row.tenant_codes) or 'all'}{bound}) id {row.id}"
     )
     typer.echo(token)
 

@@ -13,6 +13,7 @@ from hub.cases.model import (
 from hub.grid.model import GridCell, Member
 from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
+from hub.patrols.model import Finding, Patrol, TrackPoint
 from hub.plugins import import_connector_models
 from hub.sources.model import Source
 from hub.supervision.model import CaseCard, CaseHop, ExtensionRequest, TimeLimitRule, WorkDay
@@ -32,15 +33,18 @@ __all__ = [
     "Event",
     "ExtensionRequest",
     "ExternalRef",
+    "Finding",
     "GridCell",
     "Member",
     "MonitoringPoint",
     "OutboxMessage",
+    "Patrol",
     "Principal",
     "Report",
     "Source",
     "Tenant",
     "TimeLimitRule",
+    "TrackPoint",
     "WorkDay",
 ]  # fmt: skip
 

@@ -74,6 +74,11 @@ class Permission(enum.StrEnum):
     CASE_REOPEN = "case.reopen"  # 重新办理
     CASE_RECALL = "case.recall"  # 收回 (the sweep, or the command centre)
     CASE_HAND_BACK = "case.hand_back"  # 退回指挥中心
+    # Patrols (巡查): a member records their own; who reads them.
+    PATROL_RECORD = "patrol.record"
+    PATROL_READ = "patrol.read"
+    # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
+    CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
 
 
 _EVERYONE = frozenset(Role)
@@ -134,6 +139,12 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CASE_RECALL: _COMMAND,
     # The town office holding the case (steps.hand_back checks it is a town's).
     Permission.CASE_HAND_BACK: frozenset({Role.ADMIN, Role.OPERATOR}),
+    # A patrol is a member's own: the caller must be bound to a member (hub/patrols checks).
+    Permission.PATROL_RECORD: frozenset({Role.MEMBER}),
+    Permission.PATROL_READ: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
+    ),
+    Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -154,6 +165,9 @@ _REFUSALS: dict[Permission, str] = {
     Permission.CHANNEL_PLATFORM: "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
     Permission.CHANNEL_MONITORING: "只有在线监测 (MONITOR) 或 ADMIN 可以登记监测渠道的来件",
     Permission.MASTER_DATA_ADMIN: "只有 ADMIN 或本镇网格办 (OPERATOR) 可以维护网格、人员和企业",
+    Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
+    Permission.PATROL_READ: "你的角色不能查看巡查记录",
+    Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
 }
 
 

@@ -30,6 +30,8 @@ from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
+from hub.patrols.schema import Mutation as PatrolMutation
+from hub.patrols.schema import Query as PatrolQuery
 from hub.shape import Limits, VariablesGuard, shape_rule
 from hub.sources.schema import Mutation as SourceMutation
 from hub.sources.schema import Query as SourceQuery
@@ -50,6 +52,7 @@ Query = merge_types(
         OutboxQuery,
         MonitoringQuery,
         SourceQuery,
+        PatrolQuery,
     ),
 )
 Mutation = merge_types(
@@ -61,6 +64,7 @@ Mutation = merge_types(
         MonitoringMutation,
         GridMutation,
         SourceMutation,
+        PatrolMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

@@ -167,9 +167,17 @@ class Hub:
     settings: Settings
     http: httpx.AsyncClient
 
-    def token(self, role: str, tenants: list[str] | None = None, sub: str | None = None) -> str:
+    def token(
+        self,
+        role: str,
+        tenants: list[str] | None = None,
+        sub: str | None = None,
+        member: str | None = None,
+    ) -> str:
+        """A JWT of one role; ``member`` (a member id) binds it to that person."""
         tenants = tenants if tenants is not None else []
-        return issue_jwt(SECRET, sub or f"test-{role.lower()}", [role], tenants)
+        bound = uuid.UUID(member) if member else None
+        return issue_jwt(SECRET, sub or f"test-{role.lower()}", [role], tenants, member=bound)
 
     async def post(
         self,

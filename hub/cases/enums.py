@@ -117,6 +117,7 @@ class EventKind(enum.StrEnum):
     PRIORITY_RAISED = "PRIORITY_RAISED"  # several different callers about one case
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another
+    RESOLVED_ON_SITE = "RESOLVED_ON_SITE"  # 现场解决: a patrol's finding solved there and then
 
 
 # What a person reads for each code: every Chinese sentence names a status, channel, category,
@@ -182,4 +183,5 @@ ACTION_LABELS: dict[str, str] = {
     EventKind.PRIORITY_RAISED: "提高优先级",
     EventKind.REPORT_SPLIT: "拆分举报",
     EventKind.SPLIT_FROM: "拆分自",
+    EventKind.RESOLVED_ON_SITE: "现场解决",
 }

@@ -70,6 +70,11 @@ def next_status(scope: Scope, case: Case, action: workflow.Action) -> CaseStatus
     )
     if isinstance(decided, workflow.Refusal):
         raise DomainError(decided.code, decided.reason)
+    personal = workflow.refuse_other_member(
+        action, scope.roles, scope.principal.member_id, case.assignee_id
+    )
+    if personal is not None:
+        raise DomainError(personal.code, personal.reason)
     return decided
 
 

@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     REOPEN = "REOPEN"  # 重新办理
     RECALL = "RECALL"  # 收回: not accepted in time, back to the dispatcher's queue
     HAND_BACK = "HAND_BACK"  # 退回指挥中心: a town returns a case that is not its own
+    # 现场解决: a patrol found the problem and solved it there and then; registered and closed
+    RESOLVE_ON_SITE = "RESOLVE_ON_SITE"
 
 
 FORBIDDEN = "FORBIDDEN"
@@ -64,6 +66,7 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (_S.REGISTERED, _A.HAND_BACK): _S.REGISTERED,
     (_S.DISPATCHED, _A.HAND_BACK): _S.REGISTERED,
     (_S.HANDLING, _A.HAND_BACK): _S.REGISTERED,
+    (_S.REGISTERED, _A.RESOLVE_ON_SITE): _S.CLOSED,
 }
 # Only when there is someone to feed back to (needs_feedback=True).
 FEEDBACK_TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
@@ -92,6 +95,8 @@ ACTION_PERMISSIONS: dict[Action, Permission] = {
     _A.REOPEN: Permission.CASE_REOPEN,
     _A.RECALL: Permission.CASE_RECALL,
     _A.HAND_BACK: Permission.CASE_HAND_BACK,
+    # The member on patrol (or the town office recording for them); hub/patrols checks the rest.
+    _A.RESOLVE_ON_SITE: Permission.CASE_RESOLVE_ON_SITE,
 }
 
 # The Chinese verb of each action, for refusal messages.
@@ -110,6 +115,7 @@ _VERBS: dict[Action, str] = {
     _A.REOPEN: "重新办理",
     _A.RECALL: "收回",
     _A.HAND_BACK: "退回指挥中心",
+    _A.RESOLVE_ON_SITE: "现场解决",
 }
 
 _TABLES: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
@@ -142,6 +148,27 @@ def decide(
         return Refusal(FORBIDDEN, f"您的角色无权{_VERBS[action]}该案件")
     new = _TABLES[needs_feedback].get((status, action))
     return new if new is not None else _invalid(status, action, needs_feedback)
+
+
+# Steps only the person a case is assigned to takes, when the caller is a grid member (a town's
+# OPERATOR and the city roles still act on any case of theirs).
+PERSONAL_ACTIONS = frozenset({_A.ACCEPT, _A.PROGRESS, _A.SUBMIT})
+_OVER_MEMBERS = frozenset(Role) - {Role.MEMBER}
+
+
+def refuse_other_member(
+    action: Action, roles: Iterable[Role], member_id: object, assignee_id: object
+) -> Refusal | None:
+    """Why a MEMBER who is not the case's assignee may not take a personal step, or None."""
+    held = frozenset(roles)
+    if action not in PERSONAL_ACTIONS or assignee_id is None or not held.isdisjoint(_OVER_MEMBERS):
+        return None
+    if member_id == assignee_id:
+        return None
+    return Refusal(
+        FORBIDDEN,
+        f"本案件已指派给其他网格员，只有被指派人、本镇网格办或市级角色可以{_VERBS[action]}",
+    )
 
 
 def allowed_actions(

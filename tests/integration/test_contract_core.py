@@ -120,7 +120,8 @@ async def test_the_whole_workflow_through_the_contract(hub: Hub) -> None:
     assert dispatched["case"]["assignee"]["id"] == member["id"]
     assert dispatched["case"]["dueAt"] is not None
 
-    member_token = hub.token("MEMBER", ["laiji"])
+    # Only the assignee works a case assigned to a person: the member's token is bound to them.
+    member_token = hub.token("MEMBER", ["laiji"], member=member["id"])
     steps = [
         ("AcceptCase", member_token, {"note": "已签收"}, "acceptCase", "HANDLING"),
         ("RecordProgress", member_token, {"note": "已到现场"}, "recordProgress", "HANDLING"),

@@ -52,6 +52,11 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.CASE_REOPEN: frozenset({R.ADMIN, R.DISPATCHER}),
     Permission.CASE_RECALL: frozenset({R.ADMIN, R.DISPATCHER}),
     Permission.CASE_HAND_BACK: frozenset({R.ADMIN, R.OPERATOR}),
+    Permission.PATROL_RECORD: frozenset({R.MEMBER}),
+    Permission.PATROL_READ: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
+    ),
+    Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
 }
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.cases.enums import CaseStatus
-from hub.cases.workflow import Action, Refusal, allowed_actions, decide
+from hub.cases.workflow import Action, Refusal, allowed_actions, decide, refuse_other_member
 from hub.roles import Role
 
 # ---------------------------------------------------------------------------
@@ -35,6 +35,8 @@ _COMMON: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (CaseStatus.REGISTERED, Action.HAND_BACK): CaseStatus.REGISTERED,
     (CaseStatus.DISPATCHED, Action.HAND_BACK): CaseStatus.REGISTERED,
     (CaseStatus.HANDLING, Action.HAND_BACK): CaseStatus.REGISTERED,
+    # 现场解决: a patrol's finding registered and closed at once.
+    (CaseStatus.REGISTERED, Action.RESOLVE_ON_SITE): CaseStatus.CLOSED,
 }
 
 EXPECTED: dict[bool, dict[tuple[CaseStatus, Action], CaseStatus]] = {
@@ -65,6 +67,7 @@ EXPECTED_ROLES: dict[Action, set[Role]] = {
     Action.REOPEN: {R.ADMIN, R.DISPATCHER},
     Action.RECALL: {R.ADMIN, R.DISPATCHER},
     Action.HAND_BACK: {R.ADMIN, R.OPERATOR},
+    Action.RESOLVE_ON_SITE: {R.ADMIN, R.OPERATOR, R.MEMBER},
 }
 
 TRIPLES = list(itertools.product(CaseStatus, Action, Role, [True, False]))
@@ -225,3 +228,24 @@ def test_allowed_actions_agrees_with_decide(
         if not isinstance(decide(status, a, roles, needs_feedback=needs_feedback), Refusal)
     ]
     assert allowed == sorted(allowed, key=list(Action).index)
+
+
+@pytest.mark.parametrize(
+    ("action", "roles", "member", "assignee", "refused"),
+    [
+        (Action.ACCEPT, {R.MEMBER}, "a", "b", True),
+        (Action.SUBMIT, {R.MEMBER}, None, "b", True),
+        (Action.PROGRESS, {R.MEMBER}, "b", "b", False),
+        (Action.ACCEPT, {R.MEMBER}, "a", None, False),  # assigned to an office, not a person
+        (Action.ACCEPT, {R.MEMBER, R.OPERATOR}, "a", "b", False),
+        (Action.ACCEPT, {R.OPERATOR}, None, "b", False),
+        (Action.DISPATCH, {R.MEMBER}, "a", "b", False),  # not a personal step
+    ],
+)
+def test_only_the_assignee_takes_personal_steps(
+    action: Action, roles: set[Role], member: str | None, assignee: str | None, refused: bool
+) -> None:
+    found = refuse_other_member(action, roles, member, assignee)
+    assert (found is not None) == refused
+    if found is not None:
+        assert found.code == "FORBIDDEN" and "被指派人" in found.reason
