@@ -42,7 +42,7 @@ from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import unknown_town
-from hub.sources.model import Source
+from hub.sources.model import NAMES_CACHE_KEY, Source
 from hub.validation import LIMITS
 
 log = logging.getLogger("connectors.hotline")
@@ -188,12 +188,12 @@ async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: 
 async def _sources(db: Database) -> list[tuple[Any, Any, str]]:
     """Every registered source (id, town, name), cached briefly: a call names one of a few
     hundred enterprises, and reading them all for every call costs more than matching."""
-    cached: list[tuple[Any, Any, str]] | None = db.cache.get("hotline_sources")
+    cached: list[tuple[Any, Any, str]] | None = db.cache.get(NAMES_CACHE_KEY)
     if cached is not None:
         return cached
     everyone = await system_scope(db)
     async with db.session(everyone.tenant_ids) as session:
         result = await session.execute(select(Source.id, Source.tenant_id, Source.name))
         rows = [(source_id, town, name) for source_id, town, name in result]
-    db.cache.put("hotline_sources", rows, SOURCES_CACHE_SECONDS)
+    db.cache.put(NAMES_CACHE_KEY, rows, SOURCES_CACHE_SECONDS)
     return rows

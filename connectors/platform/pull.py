@@ -36,6 +36,7 @@ from hub.auth import Principal, Scope, scope_for, system_scope
 from hub.backoff import Policy, delay, is_pause
 from hub.cases import inputs, loaders, timeline
 from hub.cases import intake as case_intake
+from hub.cases.duplicates import Rules
 from hub.cases.enums import FINAL_STATUSES, STATUS_LABELS, Channel, EventKind
 from hub.cases.model import Case, Event, ExternalRef, Report
 from hub.config import Settings
@@ -245,7 +246,12 @@ async def _register_all(
             with session.sync_session.no_autoflush:
                 for update, inp in zip(batch, inputs, strict=True):
                     done = await case_intake.register(
-                        session, scope, inp, tz=tz, prefix=settings.case_number_prefix
+                        session,
+                        scope,
+                        inp,
+                        tz=tz,
+                        prefix=settings.case_number_prefix,
+                        rules=Rules.of(settings),
                     )
                     reason = "" if done.created else f"此前已交办（案件 {done.case.number}）"
                     session.add(_record(update, Outcome.APPLIED, reason, done.case.id))
@@ -332,7 +338,12 @@ async def _take_assignment(db: Database, scope: Scope, settings: Settings, updat
 
     async def register(session: AsyncSession, scope: Scope, inp: inputs.RegisterInput):
         done = await case_intake.register(
-            session, scope, inp, tz=intake_tz(settings), prefix=settings.case_number_prefix
+            session,
+            scope,
+            inp,
+            tz=intake_tz(settings),
+            prefix=settings.case_number_prefix,
+            rules=Rules.of(settings),
         )
         if await session.get(PlatformUpdate, update.update_id) is None:
             reason = "" if done.created else f"此前已交办（案件 {done.case.number}）"

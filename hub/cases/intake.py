@@ -88,7 +88,7 @@ async def register(
     tz: ZoneInfo,
     prefix: str,
     route: Route | None = None,
-    rules: Rules | None = None,
+    rules: Rules,
 ) -> Registered:
     """Register one report: a repeat returns what the first delivery did; otherwise the report
     is routed to a town and either attaches to the open case it surely duplicates or opens a
@@ -96,7 +96,6 @@ async def register(
     scope.require(Permission.CASE_REGISTER)
     _require_channel(scope, inp.channel)
     validate_register(inp)
-    rules = rules or Rules()
     if inp.external_id:
         repeat = await _repeat_of(session, scope, inp)
         if repeat is not None:

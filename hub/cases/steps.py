@@ -114,6 +114,8 @@ async def _owned(
     row = await session.get(model, row_id)
     if row is None or row.tenant_id != tenant_id:
         raise not_found(f"该乡镇的{label(field_name)}", field_name)
+    if not getattr(row, "active", True):  # a person who left, a retired cell: nobody works there
+        raise invalid(field_name, f"{label(field_name)}已停用，不能再转办给它")
     return row
 
 

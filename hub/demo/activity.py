@@ -69,7 +69,9 @@ async def patrol(db: Database) -> None:
             longitude=source.longitude,
             payload={"demo": True, "source": source.name},
         )
-        done = await intake.register(session, scope, inp, tz=runtime.tz, prefix=runtime.case_prefix)
+        done = await intake.register(
+            session, scope, inp, tz=runtime.tz, prefix=runtime.case_prefix, rules=runtime.rules
+        )
         member = await session.scalar(
             select(Member).where(Member.grid_cell_id == done.case.grid_cell_id).limit(1)
         )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, event, func, inspect, select
+from sqlalchemy import Select, event, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -28,6 +28,7 @@ from hub.grid.geometry import check_polygon
 from hub.grid.model import GridCell, Member, MemberRole
 from hub.grid.service import INDEX_KEY
 from hub.roles import Permission, require
+from hub.tenancy.model import Principal as PrincipalRow
 from hub.tenancy.model import TenantKind
 from hub.tenancy.service import TenantInfo
 from hub.validation import parse_id
@@ -251,6 +252,12 @@ async def save_member(session: AsyncSession, scope: Scope, spec: MemberSpec) -> 
         "active": spec.active,
     }
     changed = apply(member, values)
+    if changed.get("active") == [True, False]:  # a person who left: their logins stop working
+        await session.execute(
+            update(PrincipalRow)
+            .where(PrincipalRow.member_id == member.id, PrincipalRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
     key = {"externalId": external_id, "name": name, "tenant": tenant.code}
     await record(session, scope, tenant.id, "grid.member", member, created, changed, key)
     set_committed_value(member, "grid_cell", cell)  # the answer shows it; not a change
@@ -312,7 +319,7 @@ async def member_by_id(session: AsyncSession, scope: Scope, member_id: uuid.UUID
     """One member the caller sees, every column loaded."""
     member = await session.get(Member, member_id)
     if member is None:
-        raise not_found("member")
+        raise not_found("网格人员", "memberId")
     return member
 
 
@@ -325,14 +332,19 @@ async def cell_by_id(session: AsyncSession, scope: Scope, cell_id: uuid.UUID) ->
 
 
 def forget_index_on_commit(session: AsyncSession) -> None:
-    """Drop the cached routing index once this transaction commits (not before: a reader
-    rebuilding it in between would cache the old polygons again)."""
+    """Drop the cached routing index once this transaction commits."""
+    forget_on_commit(session, INDEX_KEY)
+
+
+def forget_on_commit(session: AsyncSession, key: str) -> None:
+    """Drop a cached entry once this transaction commits (not before: a reader rebuilding it
+    in between would cache the old rows again)."""
     db: Database | None = session.info.get("db")
     if db is None:
         return
 
     def forget(_session: Session) -> None:
-        db.cache.pop(INDEX_KEY)
+        db.cache.pop(key)
 
     event.listen(session.sync_session, "after_commit", forget, once=True)
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.airquality import alarms as air_alarms
 from hub.auth import Principal, Scope
 from hub.cases import inputs, intake, timeline
+from hub.cases.duplicates import Rules
 from hub.cases.enums import OPEN_STATUSES, Category, Channel, EventKind
 from hub.cases.model import Case, Report
 from hub.config import Settings
@@ -185,6 +186,7 @@ async def _register(
         ),
         tz=tz,
         prefix=settings.case_number_prefix,
+        rules=Rules.of(settings),
     )
     return done.case
 

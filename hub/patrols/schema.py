@@ -179,7 +179,8 @@ class Mutation:
             )
         except DomainError as exc:
             return UserError.of(exc)
-        return await _patrol_result(info, await info.context.write(service.start_patrol, spec))
+        done = await info.context.write(service.start_patrol, spec, tz=info.context.runtime.tz)
+        return await _patrol_result(info, done)
 
     @strawberry.mutation(
         description="Track points of a patrol, in pieces and in any order; a time already kept "

@@ -27,6 +27,7 @@ from hub.cases.timeline import transition
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid
 from hub.grid.model import GridCell, Member
+from hub.localtime import local_text
 from hub.patrols.model import Finding, Patrol, PatrolKind, PatrolStatus, TrackPoint
 from hub.patrols.work import bound_member
 from hub.roles import Permission, Role
@@ -97,7 +98,9 @@ def _when(name: str, value: datetime) -> datetime:
     return value
 
 
-async def start_patrol(session: AsyncSession, scope: Scope, spec: StartSpec) -> Patrol:
+async def start_patrol(
+    session: AsyncSession, scope: Scope, spec: StartSpec, *, tz: ZoneInfo
+) -> Patrol:
     """出发巡查. The same clientId again returns the patrol it started."""
     scope.require(Permission.PATROL_RECORD)
     member = await bound_member(session, scope)
@@ -110,7 +113,7 @@ async def start_patrol(session: AsyncSession, scope: Scope, spec: StartSpec) -> 
         return seen
     cell_id = await _cell_of(session, member, spec.grid_cell_id)
     sources = await _sources_of(session, member, spec.source_ids)
-    await _no_open_patrol(session, member)
+    await _no_open_patrol(session, member, tz)
     patrol = Patrol(
         tenant_id=member.tenant_id,
         member_id=member.id,
@@ -155,7 +158,7 @@ async def _sources_of(session: AsyncSession, member: Member, given: tuple[str, .
     return sorted(str(i) for i in wanted)
 
 
-async def _no_open_patrol(session: AsyncSession, member: Member) -> None:
+async def _no_open_patrol(session: AsyncSession, member: Member, tz: ZoneInfo) -> None:
     """One patrol at a time (the partial unique index holds it against a race, too)."""
     open_one = await session.scalar(
         select(Patrol).where(Patrol.member_id == member.id, Patrol.status == PatrolStatus.OPEN)
@@ -163,7 +166,7 @@ async def _no_open_patrol(session: AsyncSession, member: Member) -> None:
     if open_one is not None:
         raise DomainError(
             ErrorCode.CONFLICT,
-            f"已有一次进行中的巡查（{open_one.started_at:%Y-%m-%d %H:%M} UTC 开始），请先结束它",
+            f"已有一次进行中的巡查（{local_text(open_one.started_at, tz)} 开始），请先结束它",
             "clientId",
         )
 
@@ -271,18 +274,18 @@ async def record_finding(
     *,
     tz: ZoneInfo,
     prefix: str,
-    rules: Rules | None = None,
+    rules: Rules,
 ) -> Case:
     """A finding is a GRID report through the same intake as every report (routing,
     duplicates). Solved on site: the new case is registered and closed at once."""
     patrol = await own_patrol(session, scope, patrol_id)
-    _open(patrol)
     client_id = _client_id(spec.client_id)
     seen = await session.scalar(
         select(Finding).where(Finding.patrol_id == patrol.id, Finding.client_id == client_id)
     )
-    if seen is not None:
+    if seen is not None:  # a phone's retry, even after the patrol ended: the same case
         return await session.get_one(Case, seen.case_id)
+    _open(patrol)
     result = check_text("result", spec.result)
     if spec.resolved_on_site and result is None:
         raise invalid("result", "现场解决须填写处理结果 result")

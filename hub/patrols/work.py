@@ -42,6 +42,10 @@ async def bound_member(session: AsyncSession, scope: Scope) -> Member:
     member = await session.get(Member, member_id)
     if member is None or not scope.sees(member.tenant_id):
         raise DomainError(ErrorCode.NOT_FOUND, "找不到当前账号绑定的网格人员", "member")
+    if not member.active:  # a person who left keeps their history, not their work
+        raise DomainError(
+            ErrorCode.FORBIDDEN, f"网格人员{member.name}已离岗（停用），不能再以其身份操作"
+        )
     return member
 
 

@@ -28,3 +28,8 @@ class Source(TenantOwned, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
+
+
+# The cached (id, town, name) of every enterprise that callers' words are matched against
+# (connectors.hotline); dropped when an enterprise is saved.
+NAMES_CACHE_KEY = "source_names"

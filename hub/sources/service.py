@@ -24,12 +24,13 @@ from hub.grid.admin import (
     cell_by_code,
     check_label,
     filtered,
+    forget_on_commit,
     record,
 )
 from hub.grid.model import GridCell
 from hub.monitoring.model import MonitoringPoint
 from hub.roles import Permission, require
-from hub.sources.model import Source
+from hub.sources.model import NAMES_CACHE_KEY, Source
 
 NAME_MAX = 200
 INDUSTRY_MAX = 64
@@ -212,6 +213,8 @@ async def save_source(
         known.add(source)
     key = {"creditCode": credit_code, "name": name, "tenant": tenant.code}
     await record(session, scope, tenant.id, "sources.enterprise", source, created, changed, key)
+    if created or {"name", "active"} & changed.keys():
+        forget_on_commit(session, NAMES_CACHE_KEY)  # a caller may name it in the next minute
     return source, cell
 
 

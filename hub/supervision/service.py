@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import validation
 from hub.audit import service as audit
 from hub.auth import SYSTEM, Scope
-from hub.cases import loaders, steps, timeline
+from hub.cases import loaders, steps, timeline, workflow
 from hub.cases.enums import (
     CARD_LABELS,
     FINAL_STATUSES,
@@ -375,6 +375,12 @@ async def request_extension(
     text = validation.check_text("reason", reason, required=True)
     validation.check_time("dueAt", due_at)
     case = await _open_case(session, case_id)
+    # A grid member asks for more time on their own case only, as they work only their own.
+    personal = workflow.refuse_other_member(
+        workflow.Action.PROGRESS, scope.roles, scope.principal.member_id, case.assignee_id
+    )
+    if personal is not None:
+        raise DomainError(personal.code, personal.reason)
     if due_at <= utcnow() or (case.due_at and due_at <= case.due_at):
         raise invalid("dueAt", "延期后的期限须晚于原期限")
     hop = await clocks.current_hop(session, case)

@@ -20,6 +20,7 @@ import pytest
 
 from hub import auth
 from hub.cases import inputs, intake
+from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from hub.demo import world
 from hub.pagination import MAX_PAGE, encode_cursor
@@ -544,7 +545,9 @@ async def seed_cases(hub: Hub, count: int) -> None:
                 category=Category.DUST,
                 tenant_code="laiji",
             )
-            await intake.register(session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM")
+            await intake.register(
+                session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM", rules=Rules()
+            )
         await session.commit()
 
 

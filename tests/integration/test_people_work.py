@@ -324,3 +324,68 @@ async def test_retries_racing_double_nothing(hub: Hub) -> None:
     assert ends[0]["patrol"]["endedAt"] == ends[1]["patrol"]["endedAt"]
     assert (ends[2]["code"], ends[2]["field"]) == ("VALIDATION", "patrolId")
     assert (await table_counts(hub))[:3] == (1, 0, 1)
+
+
+# --- a person who leaves; retries after the end; the member rule for extensions ---------------
+
+EXTENSION = """mutation($id: ID!, $due: DateTime!) {
+  requestExtension(caseId: $id, dueAt: $due, reason: "需要更多时间") {
+  __typename ... on ExtensionResult { requestId } ... on UserError { code message } } }"""
+
+
+async def retire(hub: Hub, member: dict[str, Any]) -> None:
+    spec = {
+        "tenantCode": "laiji",
+        "gridCellCode": member["gridCell"]["code"],
+        "name": member["name"],
+        "role": member["role"],
+        "externalId": member["externalId"],
+        "phone": member["phone"],
+        "active": False,
+    }
+    done = await hub.gql(op("SaveMember"), {"input": spec})
+    assert done["saveMember"]["__typename"] == "MemberResult", done
+
+
+async def test_a_member_who_left_can_no_longer_act_or_be_dispatched_to(hub: Hub) -> None:
+    staff = world.MEMBERS[0]
+    row, api_token = await create_token(hub.db, "王", ["member"], [staff.tenant], staff.external_id)
+    mine = next(m for m in (await laiji_people(hub)).values() if m["id"] == str(row.member_id))
+    await retire(hub, mine)
+    response = await hub.post(op("MyWork"), token=api_token)
+    assert response.status_code == 401  # the API token bound to them is revoked
+    response = await hub.post(op("MyWork"), token=member_token(mine))
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # a JWT: refused
+    refused = await start(hub, member_token(mine))
+    assert refused["code"] == "FORBIDDEN" and "停用" in refused["message"]
+    case = (await register(hub, tenantCode="laiji"))["case"]
+    dispatch = {
+        "caseId": case["id"],
+        "input": {"tenantCode": "laiji", "assigneeId": mine["id"]},
+    }
+    answer = (await hub.gql(op("DispatchCase"), dispatch))["dispatchCase"]
+    assert answer["__typename"] == "UserError" and answer["field"] == "assigneeId", answer
+
+
+async def test_a_findings_retry_after_the_patrol_ended_gets_its_case(hub: Hub) -> None:
+    token = member_token((await laiji_people(hub))[LAIJI_1])
+    patrol = (await start(hub, token))["patrol"]
+    found = await mutate(hub, "RecordFinding", token, patrolId=patrol["id"], input=finding())
+    await mutate(hub, "EndPatrol", token, patrolId=patrol["id"], summary="完", endedAt=ago(1))
+    again = await mutate(hub, "RecordFinding", token, patrolId=patrol["id"], input=finding())
+    assert again["case"]["id"] == found["case"]["id"]
+    other = finding(clientId="f-2")
+    late = await mutate(hub, "RecordFinding", token, patrolId=patrol["id"], input=other)
+    assert late["__typename"] == "UserError"  # a new finding on an ended patrol is refused
+
+
+async def test_a_member_asks_for_more_time_on_their_own_case_only(hub: Hub) -> None:
+    people = await laiji_people(hub)
+    mine, other = people[LAIJI_1], people["laiji"]
+    case = await assigned_case(hub, mine)
+    due = (utcnow() + timedelta(days=30)).isoformat()
+    variables = {"id": case["id"], "due": due}
+    refused = await hub.gql(EXTENSION, variables, token=member_token(other))
+    assert refused["requestExtension"]["code"] == "FORBIDDEN"
+    asked = await hub.gql(EXTENSION, variables, token=member_token(mine))
+    assert asked["requestExtension"]["__typename"] == "ExtensionResult", asked

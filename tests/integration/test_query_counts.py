@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.cases import inputs, intake, steps
+from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
 from tests.conftest import Hub
 from tests.helpers import counting
@@ -28,7 +29,7 @@ async def add_cases(hub: Hub, count: int) -> None:
                 reporter_phone=f"138{n:08d}",  # one caller a case (no repeat-caller merge)
             )
             reg = await intake.register(
-                session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM"
+                session, scope, inp, tz=ZoneInfo("Asia/Shanghai"), prefix="XM", rules=Rules()
             )
             if n % 2:
                 await steps.dispatch(
