@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
 
+from hub.cases.model import Case as CaseRow
 from hub.cases.nodes import Case, Category, case_node
 from hub.cases.schema import CaseMutationResult, case_result, tz_of, view_of
 from hub.errors import DomainError
-from hub.gql import Context, UserError, utc_arg
+from hub.gql import Context, UserError, selected, utc_arg
 from hub.grid.schema import GridCellInfo, Member
 from hub.patrols import service, work
 from hub.patrols.model import Patrol as PatrolRow
@@ -84,16 +86,13 @@ class Patrol:
     )
     point_count: int = strawberry.field(description="Track points kept (one per time).")
     finding_count: int
+    findings: list[Case] = strawberry.field(
+        description="The cases the patrol's findings became, in the order found."
+    )
     row: strawberry.Private[PatrolRow]
 
-    @strawberry.field(description="The cases the patrol's findings became, in the order found.")
-    async def findings(self, info: Info) -> list[Case]:
-        rows = await info.context.read(service.patrol_findings, self.row.id)
-        view = view_of(info.context)
-        return [case_node(r, view) for r in rows]
-
     @classmethod
-    def of(cls, info: Info, found: service.PatrolRow) -> Patrol:
+    def of(cls, info: Info, found: service.PatrolRow, findings: list[Case]) -> Patrol:
         row = found.patrol
         return cls(
             id=strawberry.ID(str(row.id)),
@@ -107,6 +106,7 @@ class Patrol:
             track_meters=row.track_meters,
             point_count=row.point_count,
             finding_count=found.finding_count,
+            findings=findings,
             row=row,
         )
 
@@ -162,7 +162,22 @@ async def _patrol_result(info: Info, done: PatrolRow | UserError) -> PatrolResul
     if isinstance(done, UserError):
         return done
     found = await info.context.read(service.patrol_row, done.id)
-    return PatrolResult(patrol=Patrol.of(info, found))
+    [patrol] = await _patrols(info, [found], info.field_name, "patrol")
+    return PatrolResult(patrol=patrol)
+
+
+async def _patrols(info: Info, rows: list[service.PatrolRow], *path: str) -> list[Patrol]:
+    """Patrol nodes, their findings read for the whole list at once when asked for."""
+    include = selected(info.selected_fields, *path, "findings")
+    findings: dict[uuid.UUID, list[CaseRow]] = {}
+    if include:
+        ids = [r.patrol.id for r in rows]
+        findings = await info.context.read(service.findings_of, ids, include)
+    view = view_of(info.context)
+    return [
+        Patrol.of(info, r, [case_node(c, view) for c in findings.get(r.patrol.id, [])])
+        for r in rows
+    ]
 
 
 @strawberry.type
@@ -242,7 +257,7 @@ class Query:
     )
     async def my_work(self, info: Info) -> MyWork:
         ctx = info.context
-        found = await ctx.read(work.my_work)
+        found = await ctx.read(work.my_work, selected(info.selected_fields, "myWork", "cases"))
         view = view_of(ctx)
         return MyWork(
             member=Member.of(found.member),
@@ -277,4 +292,4 @@ class Query:
             utc_arg(from_, "from"),
             utc_arg(to, "to"),
         )
-        return [Patrol.of(info, r) for r in rows]
+        return await _patrols(info, rows, "patrols")

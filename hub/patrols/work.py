@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
 from hub.cases.enums import FINAL_STATUSES
-from hub.cases.loaders import get_case
+from hub.cases.loaders import get_case, load_options
 from hub.cases.model import Case
 from hub.errors import DomainError, ErrorCode
 from hub.grid.model import GridCell, Member
@@ -49,7 +49,7 @@ async def bound_member(session: AsyncSession, scope: Scope) -> Member:
     return member
 
 
-async def my_work(session: AsyncSession, scope: Scope) -> MyWork:
+async def my_work(session: AsyncSession, scope: Scope, include: set[str]) -> MyWork:
     """The caller's own work: cases assigned to them (open ones first, soonest due first), the
     patrol they are on."""
     scope.require(Permission.CASE_READ)
@@ -57,6 +57,7 @@ async def my_work(session: AsyncSession, scope: Scope) -> MyWork:
     finished = when((Case.status.in_(_FINAL), 1), else_=0)
     cases = await session.scalars(
         select(Case)
+        .options(*load_options(include))  # what the client asked for of each case, once a list
         .where(Case.assignee_id == member.id)
         .order_by(finished, Case.due_at.is_(None), Case.due_at, Case.created_at.desc())
     )

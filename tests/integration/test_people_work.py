@@ -389,3 +389,28 @@ async def test_a_member_asks_for_more_time_on_their_own_case_only(hub: Hub) -> N
     assert refused["requestExtension"]["code"] == "FORBIDDEN"
     asked = await hub.gql(EXTENSION, variables, token=member_token(mine))
     assert asked["requestExtension"]["__typename"] == "ExtensionResult", asked
+
+
+MY_CASES = """query { myWork { cases { id gridCell { id } timeline { action } } } }"""
+PATROL_FINDINGS = """query($from: DateTime!, $to: DateTime!) {
+  patrols(from: $from, to: $to) { id findings { id gridCell { id } timeline { action } } } }"""
+
+
+async def test_my_work_and_patrols_load_what_the_client_asks_of_their_cases(hub: Hub) -> None:
+    people = await laiji_people(hub)
+    mine = people[LAIJI_1]
+    case = await assigned_case(hub, mine)
+    token = member_token(mine)
+    [row] = (await hub.gql(MY_CASES, token=token))["myWork"]["cases"]
+    assert row["id"] == case["id"] and row["gridCell"] == {"id": mine["gridCell"]["id"]}
+    assert [e["action"] for e in row["timeline"]] == ["REGISTER", "DISPATCH"]
+    patrol = (await start(hub, token))["patrol"]
+    found = await mutate(hub, "RecordFinding", token, patrolId=patrol["id"], input=finding())
+    window = {"from": ago(120), "to": ago(0)}
+    [listed] = (await hub.gql(PATROL_FINDINGS, window))["patrols"]
+    [seen] = listed["findings"]
+    assert seen["id"] == found["case"]["id"]
+    detail = (await hub.gql("query($id: ID!) { case(id: $id) { gridCell { id } } }",
+                            {"id": seen["id"]}))["case"]  # fmt: skip
+    assert seen["gridCell"] == ({"id": detail["gridCell"]["id"]} if detail["gridCell"] else None)
+    assert [e["action"] for e in seen["timeline"]] == ["REGISTER"]
