@@ -10,7 +10,10 @@ from hub.cases.model import (
     ExternalRef,
     Report,
 )
+from hub.diaries.model import Diary, DiaryRevision, SpotCheck
 from hub.grid.model import GridCell, Member
+from hub.joint.model import JointAction, JointActionCase
+from hub.ledgers.model import LedgerCounter, LedgerItem, LedgerProgress
 from hub.monitoring.model import MonitoringPoint
 from hub.outbox.model import OutboxMessage
 from hub.patrols.model import Finding, Patrol, TrackPoint
@@ -30,11 +33,18 @@ __all__ = [
     "CaseFeed",
     "CaseHop",
     "CaseLink",
+    "Diary",
+    "DiaryRevision",
     "Event",
     "ExtensionRequest",
     "ExternalRef",
     "Finding",
     "GridCell",
+    "JointAction",
+    "JointActionCase",
+    "LedgerCounter",
+    "LedgerItem",
+    "LedgerProgress",
     "Member",
     "MonitoringPoint",
     "OutboxMessage",
@@ -42,6 +52,7 @@ __all__ = [
     "Principal",
     "Report",
     "Source",
+    "SpotCheck",
     "Tenant",
     "TimeLimitRule",
     "TrackPoint",
