@@ -31,6 +31,7 @@ from hub.plugins import connector_lifespans, connector_routes, install_connector
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
+from hub.sync.routes import routes as sync_routes
 
 log = logging.getLogger("hub.app")
 
@@ -302,6 +303,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *sync_routes(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,
