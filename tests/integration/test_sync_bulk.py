@@ -7,15 +7,13 @@ import asyncio
 import json
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.cases import inputs, steps
 from tests.conftest import Backend, Hub, register
-from tests.integration.test_sync_feed import drain, settled
+from tests.integration.test_sync_feed import commit_out_of_order, drain, settled
 
 
 async def bulk(
@@ -127,25 +125,16 @@ async def test_out_of_order_commits_are_not_skipped_by_the_bulk_feed(
 ) -> None:
     if backend.name != "postgres":
         pytest.skip("SQLite has one writer at a time: commits cannot interleave")
-    a = (await register(hub, externalId="oa", tenantCode="goutang"))["case"]["id"]
-    b = (await register(hub, externalId="ob", tenantCode="pingmo"))["case"]["id"]
-    _, cursor = await bulk_settled(hub, None, 2)
-    scope = await hub.scope()
-    tz = ZoneInfo("Asia/Shanghai")
-    first = hub.db.session(scope.tenant_ids, write=True)
-    second = hub.db.session(scope.tenant_ids, write=True)
-    try:
-        await steps.dispatch(first, scope, a, inputs.DispatchInput("goutang"), tz=tz)
-        await steps.dispatch(second, scope, b, inputs.DispatchInput("pingmo"), tz=tz)
-        await second.commit()
-        held_back, end = await bulk(hub, cursor)
-        assert held_back == [] and end["endCursor"] == cursor
-        await first.commit()
-    finally:
-        await first.close()
-        await second.close()
-    seen, _ = await bulk_settled(hub, cursor, 2)
-    assert [line["id"] for line in seen] == [a, b]
+
+    async def read(hub: Hub, after: str | None) -> tuple[list[str], str]:
+        lines, end = await bulk(hub, after)
+        return [line["id"] for line in lines], end["endCursor"]
+
+    async def settle(hub: Hub, after: str | None) -> tuple[list[str], str]:
+        lines, cursor = await bulk_settled(hub, after, 2)
+        return [line["id"] for line in lines], cursor
+
+    await commit_out_of_order(hub, read, settle)
 
 
 async def test_a_transaction_in_another_database_does_not_hold_the_feed_back(

@@ -4,6 +4,7 @@ the opposite order to the one they changed things in (the trap of sequence-order
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,33 +81,45 @@ async def test_a_forged_cursor_is_refused(hub: Hub) -> None:
     assert error["extensions"] == {"code": "VALIDATION", "field": "after"}
 
 
-async def test_transactions_committing_out_of_order_are_not_skipped(
-    hub: Hub, backend: Backend
-) -> None:
-    if backend.name != "postgres":
-        pytest.skip("SQLite has one writer at a time: commits cannot interleave")
+Read = Callable[[Hub, str | None], Awaitable[tuple[list[str], str]]]
+
+
+async def commit_out_of_order(hub: Hub, read: Read, settle: Read) -> None:
+    """Case a is changed by a transaction that stays open while a later one changes case b and
+    commits first: ``read`` sees neither yet, and after a's commit ``settle`` sees a then b."""
     # Two towns, so the two transactions share no lock (audit chains are per town).
     a = (await register(hub, externalId="a", tenantCode="goutang"))["case"]["id"]
     b = (await register(hub, externalId="b", tenantCode="pingmo"))["case"]["id"]
-    _, cursor = await settled(hub, None, 2)
+    _, cursor = await settle(hub, None)
     scope = await hub.scope()
     tz = ZoneInfo("Asia/Shanghai")
     first = hub.db.session(scope.tenant_ids, write=True)
     second = hub.db.session(scope.tenant_ids, write=True)
     try:
-        # The first transaction changes case a and stays open...
         await steps.dispatch(first, scope, a, inputs.DispatchInput("goutang"), tz=tz)
-        # ...while a second one, begun later, changes case b and commits first.
         await steps.dispatch(second, scope, b, inputs.DispatchInput("pingmo"), tz=tz)
         await second.commit()
-        held_back, cursor = await drain(hub, cursor)
+        held_back, after = await read(hub, cursor)
         assert held_back == [], "nothing is served past a transaction still running"
+        assert after == cursor
         await first.commit()
     finally:
         await first.close()
         await second.close()
-    seen, _ = await settled(hub, cursor, 2)
+    seen, _ = await settle(hub, cursor)
     assert seen == [a, b], "neither change is lost, and they come in transaction order"
+
+
+async def test_transactions_committing_out_of_order_are_not_skipped(
+    hub: Hub, backend: Backend
+) -> None:
+    if backend.name != "postgres":
+        pytest.skip("SQLite has one writer at a time: commits cannot interleave")
+
+    async def settle(hub: Hub, after: str | None) -> tuple[list[str], str]:
+        return await settled(hub, after, 2)
+
+    await commit_out_of_order(hub, drain, settle)
 
 
 async def contract_fields(hub: Hub) -> dict[str, Any]:
