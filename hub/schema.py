@@ -23,6 +23,7 @@ from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
+from hub.execution import HubExecutionContext
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
@@ -138,6 +139,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Not sort_schema=True: it rebuilds the types and then union results fail to resolve
         # (strawberry 0.341); sdl() sorts when printing instead.
         config=StrawberryConfig(),
+        execution_context_class=HubExecutionContext,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
             lambda: ParserCache(maxsize=256),
