@@ -9,12 +9,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import anyio.to_thread
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -27,7 +28,10 @@ from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
 from hub.db import Database
 from hub.gql import Context, WatchedSocket
+from hub.ledgers import export as ledger_export
+from hub.ledgers import service as ledgers
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
+from hub.roles import Permission, allows, refusal
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -251,6 +255,39 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
+def _refused(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"errors": [{"field": "authorization", "message": message, "code": code}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def ledger_workbook(runtime: Runtime, key: str) -> Route:
+    """GET /exports/ledger.xlsx: the ledger items the caller sees, with their progress."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            scope = await authenticate(runtime.db, request.headers.get("authorization"), key)
+        except AuthError as exc:
+            return _refused(401, "UNAUTHENTICATED", str(exc))
+        if not allows(scope, Permission.LEDGER_READ):
+            return _refused(403, "FORBIDDEN", refusal(Permission.LEDGER_READ))
+        async with runtime.db.session(scope.tenant_ids) as session:
+            rows = await ledgers.export_rows(session, scope, tz=runtime.tz)
+        towns = {t.id: t.name for t in scope.directory.tenants}
+        out = await anyio.to_thread.run_sync(ledger_export.write_workbook, rows, towns, runtime.tz)
+        return StreamingResponse(
+            ledger_export.chunks(out),
+            media_type=ledger_export.CONTENT_TYPE,
+            headers={
+                "Content-Disposition": 'attachment; filename="ledger.xlsx"; '
+                "filename*=UTF-8''%E5%8F%B0%E8%B4%A6.xlsx",  # 台账.xlsx
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return Route("/exports/ledger.xlsx", endpoint, methods=["GET"])
+
+
 class Timing:
     """Counts and times every HTTP request by route (for /metrics)."""
 
@@ -302,6 +339,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            ledger_workbook(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,

@@ -26,6 +26,9 @@ from hub.config import Settings
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
+from hub.joint.schema import Mutation as JointMutation
+from hub.ledgers.schema import Mutation as LedgerMutation
+from hub.ledgers.schema import Query as LedgerQuery
 from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
@@ -53,6 +56,7 @@ Query = merge_types(
         MonitoringQuery,
         SourceQuery,
         PatrolQuery,
+        LedgerQuery,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +69,8 @@ Mutation = merge_types(
         GridMutation,
         SourceMutation,
         PatrolMutation,
+        LedgerMutation,
+        JointMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))
