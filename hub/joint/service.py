@@ -130,16 +130,13 @@ async def _link(session: AsyncSession, cases: list[Case]) -> int:
     pairs = [(a, b) for a in cases for b in cases if a.id != b.id]
     if not pairs:
         return 0
-    have = set(
-        (
-            await session.execute(
-                select(CaseLink.case_id, CaseLink.other_case_id).where(
-                    CaseLink.kind == LinkKind.JOINT.value,
-                    CaseLink.case_id.in_([c.id for c in cases]),
-                )
-            )
-        ).tuples()
+    rows = await session.execute(
+        select(CaseLink.case_id, CaseLink.other_case_id).where(
+            CaseLink.kind == LinkKind.JOINT.value,
+            CaseLink.case_id.in_([c.id for c in cases]),
+        )
     )
+    have = {(case_id, other_id) for case_id, other_id in rows}
     new = [
         CaseLink(tenant_id=a.tenant_id, case_id=a.id, other_case_id=b.id, kind=LinkKind.JOINT.value)
         for a, b in pairs
@@ -221,4 +218,4 @@ async def counts_per_town(
         .where(JointActionCase.at >= since, JointActionCase.at < until)
         .group_by(JointActionCase.tenant_id)
     )
-    return {tenant_id: int(count) for tenant_id, count in rows.tuples()}
+    return {tenant_id: int(count) for tenant_id, count in rows}
