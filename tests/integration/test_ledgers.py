@@ -414,3 +414,10 @@ async def test_the_ledger_workbook(hub: Hub) -> None:
     assert (await hub.http.get("/exports/ledger.xlsx", headers=bad)).status_code == 401
     hotline = {"Authorization": f"Bearer {hub.token('HOTLINE')}"}
     assert (await hub.http.get("/exports/ledger.xlsx", headers=hotline)).status_code == 403
+
+
+async def test_openings_at_once_take_distinct_numbers(hub: Hub) -> None:
+    operator = hub.token(*LAIJI_OPERATOR)
+    opened = await asyncio.gather(*(open_item(hub, operator, title=f"问题{i}") for i in range(4)))
+    year = today(hub).year
+    assert sorted(o["number"] for o in opened) == [f"TZ-{year}-000{i}" for i in range(1, 5)]
