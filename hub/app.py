@@ -27,6 +27,7 @@ from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
 from hub.db import Database
 from hub.gql import Context, WatchedSocket
+from hub.ledgers.routes import routes as ledger_routes
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.runtime import Runtime
 from hub.schema import build_schema
@@ -304,6 +305,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             *sync_routes(runtime, graphql.key),
+            *ledger_routes(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,

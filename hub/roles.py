@@ -79,6 +79,13 @@ class Permission(enum.StrEnum):
     PATROL_READ = "patrol.read"
     # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
     CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
+    # Ledgers (台账): who reads, opens, records progress on and closes (销号) an item.
+    LEDGER_READ = "ledger.read"
+    LEDGER_OPEN = "ledger.open"
+    LEDGER_PROGRESS = "ledger.progress"
+    LEDGER_CLOSE = "ledger.close"
+    # 联合执法: record a joint action on cases the caller sees.
+    JOINT_RECORD = "joint.record"
 
 
 _EVERYONE = frozenset(Role)
@@ -145,6 +152,25 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
+    # A MEMBER reads the items they are responsible for (hub/ledgers/service.py narrows it).
+    Permission.LEDGER_READ: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
+    ),
+    # The town office (its own town: the scope), supervision, and the command centre, which
+    # meets the complex problems first in the cases it routes.
+    Permission.LEDGER_OPEN: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR}
+    ),
+    # A MEMBER on their own items only (the responsible member; the service checks).
+    Permission.LEDGER_PROGRESS: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER}
+    ),
+    # 销号: never a MEMBER, and never the responsible member themselves (the service checks).
+    Permission.LEDGER_CLOSE: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR}),
+    # An OPERATOR on its own town's cases (it sees no other town's).
+    Permission.JOINT_RECORD: frozenset(
+        {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR}
+    ),
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -168,6 +194,11 @@ _REFUSALS: dict[Permission, str] = {
     Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
     Permission.PATROL_READ: "你的角色不能查看巡查记录",
     Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
+    Permission.LEDGER_READ: "你的角色不能查看台账",
+    Permission.LEDGER_OPEN: "只有本镇网格办 (OPERATOR)、督查、指挥中心或 ADMIN 可以建立台账",
+    Permission.LEDGER_PROGRESS: "你的角色不能记录台账进展",
+    Permission.LEDGER_CLOSE: "只有本镇网格办 (OPERATOR)、督查 (SUPERVISOR) 或 ADMIN 可以销号",
+    Permission.JOINT_RECORD: "只有指挥中心、督查、本镇网格办 (OPERATOR) 或 ADMIN 可以记录联合执法",
 }
 
 

@@ -27,6 +27,9 @@ from hub.execution import HubExecutionContext
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
+from hub.joint.schema import Mutation as JointMutation
+from hub.ledgers.schema import Mutation as LedgerMutation
+from hub.ledgers.schema import Query as LedgerQuery
 from hub.monitoring.schema import Mutation as MonitoringMutation
 from hub.monitoring.schema import Query as MonitoringQuery
 from hub.outbox.schema import Mutation as OutboxMutation
@@ -54,6 +57,7 @@ Query = merge_types(
         MonitoringQuery,
         SourceQuery,
         PatrolQuery,
+        LedgerQuery,
     ),
 )
 Mutation = merge_types(
@@ -66,6 +70,8 @@ Mutation = merge_types(
         GridMutation,
         SourceMutation,
         PatrolMutation,
+        LedgerMutation,
+        JointMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

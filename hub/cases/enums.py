@@ -118,6 +118,7 @@ class EventKind(enum.StrEnum):
     REPORT_SPLIT = "REPORT_SPLIT"  # a report was split off into a case of its own
     SPLIT_FROM = "SPLIT_FROM"  # this case began as a report split off another
     RESOLVED_ON_SITE = "RESOLVED_ON_SITE"  # 现场解决: a patrol's finding solved there and then
+    JOINT_ACTION = "JOINT_ACTION"  # 联合执法: departments acted together on this case (and others)
 
 
 # What a person reads for each code: every Chinese sentence names a status, channel, category,
@@ -184,4 +185,5 @@ ACTION_LABELS: dict[str, str] = {
     EventKind.REPORT_SPLIT: "拆分举报",
     EventKind.SPLIT_FROM: "拆分自",
     EventKind.RESOLVED_ON_SITE: "现场解决",
+    EventKind.JOINT_ACTION: "联合执法",
 }

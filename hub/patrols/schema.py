@@ -14,6 +14,7 @@ from hub.cases.schema import CaseMutationResult, case_result, tz_of, view_of
 from hub.errors import DomainError
 from hub.gql import Context, UserError, selected, utc_arg
 from hub.grid.schema import GridCellInfo, Member
+from hub.ledgers.model import LedgerItem as LedgerItemRow
 from hub.patrols import service, work
 from hub.patrols.model import Patrol as PatrolRow
 from hub.patrols.model import PatrolKind as PatrolKindEnum
@@ -51,6 +52,16 @@ class WorkLedgerItem:
     deadline: date
     status: str
 
+    @classmethod
+    def of(cls, row: LedgerItemRow) -> WorkLedgerItem:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            number=row.number,
+            title=row.title,
+            deadline=row.deadline,
+            status=row.status,
+        )
+
 
 @strawberry.type(description="The signed-in grid member's own work.")
 class MyWork:
@@ -62,8 +73,8 @@ class MyWork:
         description="The patrol the member is on, if any."
     )
     ledger_items: list[WorkLedgerItem] = strawberry.field(
-        description="The ledger items (台账) the member is responsible for. The hub keeps no "
-        "ledgers yet, so this is empty until ledgers land (there are no items, not hidden ones)."
+        description="The open ledger items (台账) the member is responsible for, soonest "
+        "deadline first."
     )
 
 
@@ -263,7 +274,7 @@ class Query:
             member=Member.of(found.member),
             cases=[case_node(c, view) for c in found.cases],
             open_patrol=OpenPatrol.of(found.open_patrol) if found.open_patrol else None,
-            ledger_items=[],
+            ledger_items=[WorkLedgerItem.of(i) for i in found.ledger_items],
         )
 
     @strawberry.field(

@@ -15,6 +15,8 @@ from hub.cases.loaders import get_case, load_options
 from hub.cases.model import Case
 from hub.errors import DomainError, ErrorCode
 from hub.grid.model import GridCell, Member
+from hub.ledgers.model import LedgerItem
+from hub.ledgers.service import open_items_of
 from hub.patrols.model import Patrol, PatrolStatus
 from hub.roles import Permission
 
@@ -26,8 +28,7 @@ class MyWork:
     member: Member
     cases: list[Case]
     open_patrol: Patrol | None
-    # Ledgers (台账) do not exist in the hub yet: a member has no ledger items until they do.
-    ledger_items: list[object]
+    ledger_items: list[LedgerItem]  # the open items they are responsible for
 
 
 async def bound_member(session: AsyncSession, scope: Scope) -> Member:
@@ -51,7 +52,7 @@ async def bound_member(session: AsyncSession, scope: Scope) -> Member:
 
 async def my_work(session: AsyncSession, scope: Scope, include: set[str]) -> MyWork:
     """The caller's own work: cases assigned to them (open ones first, soonest due first), the
-    patrol they are on."""
+    patrol they are on, the open ledger items they are responsible for (soonest deadline first)."""
     scope.require(Permission.CASE_READ)
     member = await bound_member(session, scope)
     finished = when((Case.status.in_(_FINAL), 1), else_=0)
@@ -64,7 +65,7 @@ async def my_work(session: AsyncSession, scope: Scope, include: set[str]) -> MyW
     patrol = await session.scalar(
         select(Patrol).where(Patrol.member_id == member.id, Patrol.status == PatrolStatus.OPEN)
     )
-    return MyWork(member, list(cases), patrol, [])
+    return MyWork(member, list(cases), patrol, await open_items_of(session, member.id))
 
 
 async def dispatch_candidates(

@@ -41,6 +41,7 @@ from hub.cases.model import Case
 from hub.db import utcnow
 from hub.errors import DomainError, ErrorCode, invalid, label, not_found, unknown_town
 from hub.grid.model import Member
+from hub.ledgers import cards as ledger_cards
 from hub.roles import Permission, Role, require
 from hub.supervision import calendar, clocks, notes
 from hub.supervision.model import (
@@ -92,13 +93,15 @@ async def sweep(
 ) -> int:
     """Card every hop of one tenant whose yellow or red threshold has passed; returns how many
     cards were issued. Running it again issues nothing new. ``tz``: the local time zone the
-    notifications' times are written in."""
+    notifications' times are written in. The tenant's overdue ledger items (台账) are carded in
+    the same run and transaction, through the same notifications (hub/ledgers/cards.py)."""
     now = now or utcnow()
     issued = 0
     for level in (Card.YELLOW, Card.RED):
         crossed = await _mark_crossed(session, tenant_id, level, now)
         if crossed:
             issued += await _card_crossed(session, tenant_id, crossed, now, tz)
+    issued += await ledger_cards.sweep_items(session, tenant_id, now, tz)
     return issued
 
 

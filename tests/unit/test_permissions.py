@@ -57,6 +57,15 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
         {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
+    Permission.LEDGER_READ: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
+    ),
+    Permission.LEDGER_OPEN: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
+    Permission.LEDGER_PROGRESS: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER}
+    ),
+    Permission.LEDGER_CLOSE: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR}),
+    Permission.JOINT_RECORD: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
 }
 
 
