@@ -79,6 +79,12 @@ class Permission(enum.StrEnum):
     PATROL_READ = "patrol.read"
     # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
     CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
+    # The monthly evaluation (考核): who reads it (a MEMBER their own row), downloads it,
+    # publishes (freezes) a month, and changes the method's rules.
+    EVALUATION_READ = "evaluation.read"
+    EVALUATION_EXPORT = "evaluation.export"
+    EVALUATION_PUBLISH = "evaluation.publish"
+    EVALUATION_RULES = "evaluation.rules"
 
 
 _EVERYONE = frozenset(Role)
@@ -145,6 +151,14 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
+    # Staff evaluation is supervision's and the town office's business (the scope gives a town
+    # office its own town); a member reads their own row only (hub/evaluation checks).
+    Permission.EVALUATION_READ: frozenset(
+        {Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER}
+    ),
+    Permission.EVALUATION_EXPORT: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR}),
+    Permission.EVALUATION_PUBLISH: frozenset({Role.ADMIN, Role.SUPERVISOR}),
+    Permission.EVALUATION_RULES: _ADMIN,
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -168,6 +182,10 @@ _REFUSALS: dict[Permission, str] = {
     Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
     Permission.PATROL_READ: "你的角色不能查看巡查记录",
     Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
+    Permission.EVALUATION_READ: "只有管理员、督查、乡镇网格办或网格人员本人可以查看月度考核",
+    Permission.EVALUATION_EXPORT: "只有管理员、督查或乡镇网格办可以下载月度考核表",
+    Permission.EVALUATION_PUBLISH: "只有管理员或督查可以发布月度考核",
+    Permission.EVALUATION_RULES: "只有管理员可以修改考核办法",
 }
 
 

@@ -23,6 +23,8 @@ from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
+from hub.evaluation.schema import Mutation as EvaluationMutation
+from hub.evaluation.schema import Query as EvaluationQuery
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
@@ -53,6 +55,7 @@ Query = merge_types(
         MonitoringQuery,
         SourceQuery,
         PatrolQuery,
+        EvaluationQuery,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +68,7 @@ Mutation = merge_types(
         GridMutation,
         SourceMutation,
         PatrolMutation,
+        EvaluationMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

@@ -57,6 +57,10 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
         {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
+    Permission.EVALUATION_READ: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR, R.MEMBER}),
+    Permission.EVALUATION_EXPORT: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR}),
+    Permission.EVALUATION_PUBLISH: frozenset({R.ADMIN, R.SUPERVISOR}),
+    Permission.EVALUATION_RULES: frozenset({R.ADMIN}),
 }
 
 
