@@ -26,6 +26,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from graphql import OperationDefinitionNode, parse, print_ast
 from hub.cases.model import Case
 from hub.demo import world
 from hub.diaries.model import Diary, SpotCheck
@@ -42,7 +44,7 @@ from hub.patrols.model import Finding, Patrol
 from hub.supervision.model import CaseCard
 from tests.conftest import SECRET, Hub
 from tests.helpers import snapshot
-from tests.operations import op
+from tests.operations import op, operations
 
 from hub.auth import issue_jwt  # isort: skip
 
@@ -313,6 +315,22 @@ EMPTY = dict.fromkeys(
     ["patrols", "findings", "solvedOnSite", "casesHandled", "yellowCards", "redCards",
      "diaryDays", "spotChecksPassed", "spotChecksFailed"], 0
 ) | {"onTimeRate": None}  # fmt: skip
+
+
+CONTRACT = ("EvaluationRules", "SetEvaluationRule", "MonthlyEvaluation", "PublishEvaluation")
+CONTRACT_FILE = Path("/work/shared/contract/evaluation.graphql")
+
+
+def test_the_contract_operations_are_kept_verbatim() -> None:
+    kept = operations()
+    assert set(CONTRACT) <= kept.keys()
+    if CONTRACT_FILE.exists():  # the shared contract, where this checkout has it
+        agreed = {
+            node.name.value: print_ast(node)
+            for node in parse(CONTRACT_FILE.read_text()).definitions
+            if isinstance(node, OperationDefinitionNode) and node.name
+        }
+        assert {name: kept[name] for name in CONTRACT} == {name: agreed[name] for name in CONTRACT}
 
 
 def by_member(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
