@@ -26,6 +26,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from hub import jobs, metrics
 from hub.auth import AuthError, authenticate
 from hub.db import Database
+from hub.evaluation.export import routes as evaluation_routes
 from hub.gql import Context, WatchedSocket
 from hub.ledgers.routes import routes as ledger_routes
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
@@ -306,6 +307,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/metrics", metrics_endpoint),
             *sync_routes(runtime, graphql.key),
             *ledger_routes(runtime, graphql.key),
+            *evaluation_routes(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,

@@ -11,6 +11,7 @@ from hub.cases.model import (
     Report,
 )
 from hub.diaries.model import Diary, DiaryRevision, SpotCheck
+from hub.evaluation.model import EvaluationMonth, EvaluationRow, EvaluationRule
 from hub.grid.model import GridCell, Member
 from hub.joint.model import JointAction, JointActionCase
 from hub.ledgers.model import LedgerCounter, LedgerItem, LedgerProgress
@@ -35,6 +36,9 @@ __all__ = [
     "CaseLink",
     "Diary",
     "DiaryRevision",
+    "EvaluationMonth",
+    "EvaluationRow",
+    "EvaluationRule",
     "Event",
     "ExtensionRequest",
     "ExternalRef",

@@ -86,6 +86,12 @@ class Permission(enum.StrEnum):
     LEDGER_CLOSE = "ledger.close"
     # 联合执法: record a joint action on cases the caller sees.
     JOINT_RECORD = "joint.record"
+    # The monthly evaluation (考核): who reads it (a MEMBER their own row), downloads it,
+    # publishes (freezes) a month, and changes the method's rules.
+    EVALUATION_READ = "evaluation.read"
+    EVALUATION_EXPORT = "evaluation.export"
+    EVALUATION_PUBLISH = "evaluation.publish"
+    EVALUATION_RULES = "evaluation.rules"
 
 
 _EVERYONE = frozenset(Role)
@@ -171,6 +177,14 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.JOINT_RECORD: frozenset(
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR}
     ),
+    # Staff evaluation is supervision's and the town office's business (the scope gives a town
+    # office its own town); a member reads their own row only (hub/evaluation checks).
+    Permission.EVALUATION_READ: frozenset(
+        {Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER}
+    ),
+    Permission.EVALUATION_EXPORT: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR}),
+    Permission.EVALUATION_PUBLISH: frozenset({Role.ADMIN, Role.SUPERVISOR}),
+    Permission.EVALUATION_RULES: _ADMIN,
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -199,6 +213,10 @@ _REFUSALS: dict[Permission, str] = {
     Permission.LEDGER_PROGRESS: "你的角色不能记录台账进展",
     Permission.LEDGER_CLOSE: "只有本镇网格办 (OPERATOR)、督查 (SUPERVISOR) 或 ADMIN 可以销号",
     Permission.JOINT_RECORD: "只有指挥中心、督查、本镇网格办 (OPERATOR) 或 ADMIN 可以记录联合执法",
+    Permission.EVALUATION_READ: "只有管理员、督查、乡镇网格办或网格人员本人可以查看月度考核",
+    Permission.EVALUATION_EXPORT: "只有管理员、督查或乡镇网格办可以下载月度考核表",
+    Permission.EVALUATION_PUBLISH: "只有管理员或督查可以发布月度考核",
+    Permission.EVALUATION_RULES: "只有管理员可以修改考核办法",
 }
 
 

@@ -23,6 +23,8 @@ from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
+from hub.evaluation.schema import Mutation as EvaluationMutation
+from hub.evaluation.schema import Query as EvaluationQuery
 from hub.execution import HubExecutionContext
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
@@ -58,6 +60,7 @@ Query = merge_types(
         SourceQuery,
         PatrolQuery,
         LedgerQuery,
+        EvaluationQuery,
     ),
 )
 Mutation = merge_types(
@@ -72,6 +75,7 @@ Mutation = merge_types(
         PatrolMutation,
         LedgerMutation,
         JointMutation,
+        EvaluationMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

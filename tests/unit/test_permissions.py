@@ -66,6 +66,10 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     ),
     Permission.LEDGER_CLOSE: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR}),
     Permission.JOINT_RECORD: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR}),
+    Permission.EVALUATION_READ: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR, R.MEMBER}),
+    Permission.EVALUATION_EXPORT: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR}),
+    Permission.EVALUATION_PUBLISH: frozenset({R.ADMIN, R.SUPERVISOR}),
+    Permission.EVALUATION_RULES: frozenset({R.ADMIN}),
 }
 
 
