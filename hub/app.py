@@ -24,6 +24,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import jobs, metrics
+from hub.attachments import routes as attachment_routes
 from hub.auth import AuthError, authenticate
 from hub.db import Database
 from hub.gql import Context, WatchedSocket
@@ -302,6 +303,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *attachment_routes.routes(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,

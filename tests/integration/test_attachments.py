@@ -4,20 +4,42 @@ read only by who may see that. Service level and over real HTTP, on both databas
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+import httpx
+import pytest
+from sqlalchemy import func, select
 
+from hub.app import create_app
 from hub.attachments.model import Attachment, OwnerKind
 from hub.attachments.service import link_attachment, store_attachment
 from hub.attachments.storage import LocalStore
 from hub.audit.model import AuditEntry
 from hub.auth import Principal, system_scope
+from hub.config import Settings
 from hub.db import Database
 from hub.roles import Role
+from hub.runtime import Runtime
 from hub.uow import unit_of_work
+from tests.conftest import Hub
+from tests.integration.test_people_work import (
+    LAIJI_1,
+    finding,
+    laiji_people,
+    member_token,
+    mutate,
+    start,
+    table_counts,
+)
+from tests.live import live_server
+from tests.operations import op
 from tests.unit.test_attachment_sniff import JPEG, PDF, png_bytes
 
 MEMBER = Principal("m-1", "网格员", frozenset({Role.MEMBER}), ("laiji",))
@@ -71,3 +93,243 @@ async def test_the_service_stores_once_and_links_with_the_sha256_audited(
     assert [e.data["sha256"] for e in entries] == [first.sha256]  # linked twice, audited once
     assert entries[0].subject_type == "camera_event"
     assert PDF and png_bytes()
+
+
+# --- over real HTTP, through the live app ------------------------------------------------------
+
+LIMIT = 64 * 1024
+
+
+@pytest.fixture
+async def live(db: Database, settings: Settings, tmp_path: Path) -> AsyncIterator[Live]:
+    mine = settings.model_copy(
+        update={"attachments_dir": tmp_path / "blobs", "attachments_max_bytes": LIMIT}
+    )
+    app = create_app(Runtime.start(mine, db))
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        # GraphQL goes over the same real socket as the uploads.
+        yield Live(Hub(app, db, mine, http), http, tmp_path / "blobs")
+
+
+@dataclass
+class Live:
+    hub: Hub
+    http: httpx.AsyncClient
+    blobs: Path
+
+    async def upload(
+        self,
+        token: str | None,
+        data: bytes | None,
+        name: str = "photo.jpg",
+        claimed: str = "image/jpeg",
+        **fields: str,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Multipart either way: without a file, a plain field is the only part.
+        files: dict[str, Any] = {k: (None, v) for k, v in fields.items()}
+        if data is not None:
+            files["file"] = (name, data, claimed)
+        elif not files:
+            files["note"] = (None, "no file here")
+        return await self.http.post("/attachments", files=files, headers=headers)
+
+    async def read(self, token: str, attachment_id: str) -> httpx.Response:
+        return await self.http.get(
+            f"/attachments/{attachment_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def stored(self) -> list[str]:
+        return sorted(p.name for p in self.blobs.rglob("*") if p.is_file())
+
+
+def refused(response: httpx.Response, status: int, field: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == field and error["message"], error
+    return error
+
+
+async def test_photos_and_documents_are_stored_by_content(live: Live) -> None:
+    member = live.hub.token("MEMBER", ["laiji"], sub="m-up")
+    for data, mime, name in [
+        (JPEG, "image/jpeg", "a.jpg"),
+        (png_bytes(), "image/png", "IMG_0001.bin"),  # the name does not count
+        (PDF, "application/pdf", "report"),
+    ]:
+        answer = await live.upload(member, data, name=name, claimed="application/octet-stream")
+        assert answer.status_code == 201, answer.text
+        body = answer.json()
+        assert body == {
+            "id": body["id"],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "contentType": mime,
+        }
+        read = await live.read(member, body["id"])
+        assert read.status_code == 200 and read.content == data
+        assert read.headers["content-type"] == mime
+        assert read.headers["x-content-type-options"] == "nosniff"
+    assert len(live.stored()) == 3
+
+
+async def test_the_same_file_twice_is_stored_once(live: Live) -> None:
+    first = await live.upload(live.hub.token("MEMBER", ["laiji"], sub="m-a"), JPEG)
+    again = await live.upload(live.hub.token("MEMBER", ["laiji"], sub="m-a"), JPEG)
+    other = await live.upload(live.hub.token("OPERATOR", ["laiji"], sub="o-b"), JPEG)
+    town = await live.upload(live.hub.token("MEMBER", ["chaohua"], sub="m-c"), JPEG)
+    assert again.json()["id"] == first.json()["id"]  # a retry: the same attachment
+    assert len({first.json()["id"], other.json()["id"], town.json()["id"]}) == 3
+    assert live.stored() == [first.json()["sha256"]]  # one blob for all of them
+
+
+async def test_bad_uploads_are_refused_and_nothing_is_stored(live: Live) -> None:
+    member = live.hub.token("MEMBER", ["laiji"])
+    gif = b"GIF89a" + b"\x00" * 40
+    error = refused(await live.upload(member, gif, name="photo.jpg"), 415, "file")
+    assert error["code"] == "UNSUPPORTED_MEDIA_TYPE" and "JPEG" in error["message"]
+    refused(await live.upload(member, b"<html>hi</html>", name="x.pdf"), 415, "file")
+    refused(await live.upload(member, b"", name="x.jpg"), 415, "file")
+    big = JPEG + b"\x00" * LIMIT
+    error = refused(await live.upload(member, big), 413, "file")
+    assert "64 KiB" in error["message"]
+    refused(await live.upload(member, None), 422, "file")  # no file part
+    not_multipart = await live.http.post(
+        "/attachments", content=JPEG, headers={"Authorization": f"Bearer {member}"}
+    )
+    refused(not_multipart, 422, "body")
+    refused(await live.upload("sw_not-a-token", JPEG), 401, "authorization")
+    refused(await live.upload(None, JPEG), 401, "authorization")
+    refused(await live.upload(live.hub.token("VIEWER", ["laiji"]), JPEG), 403, "authorization")
+    assert live.stored() == []
+    async with live.hub.db.session(await _all_towns(live.hub)) as session:
+        assert await session.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+async def test_a_huge_body_is_refused_without_being_read_whole(live: Live) -> None:
+    member = live.hub.token("MEMBER", ["laiji"])
+    # A raw socket, chunked (no Content-Length to go by): send until the answer comes.
+    url = httpx.URL(str(live.http.base_url))
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = (
+        "POST /attachments HTTP/1.1\r\n"
+        f"Host: {url.host}\r\nAuthorization: Bearer {member}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    part = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+    part += b"Content-Type: image/jpeg\r\n\r\n" + JPEG
+    sent, answer = 0, b""
+    writer.write(head.encode() + b"%x\r\n%s\r\n" % (len(part), part))
+    chunk = b"\x00" * 65536
+    try:
+        while sent < 256 * 1024 * 1024 and not answer:
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+            sent += len(chunk)
+            with contextlib.suppress(TimeoutError):
+                answer = await asyncio.wait_for(reader.read(4096), 0.01)
+    except ConnectionError:
+        pass  # the server stopped reading and closed: the answer is waiting
+    if not answer:
+        answer = await asyncio.wait_for(reader.read(4096), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 32 * 1024 * 1024  # it did not wait for the 256 MiB
+    # A declared length past the limit is refused before any of the body is read.
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        (
+            "POST /attachments HTTP/1.1\r\n"
+            f"Host: {url.host}\r\nAuthorization: Bearer {member}\r\n"
+            "Content-Type: multipart/form-data; boundary=xyz\r\n"
+            f"Content-Length: {10 * 1024**3}\r\n\r\n"
+        ).encode()
+        + part
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(4096), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert live.stored() == []
+
+
+async def test_reads_follow_who_may_see_what_it_is_attached_to(live: Live) -> None:
+    hub = live.hub
+    people = await laiji_people(hub)
+    mine = people[LAIJI_1]
+    token = member_token(mine)
+    uploaded = (await live.upload(token, JPEG)).json()
+    office, other_town = hub.token("OPERATOR", ["laiji"]), hub.token("OPERATOR", ["chaohua"])
+    # Not attached yet: its uploader only (another town cannot tell it exists).
+    refused(await live.read(office, uploaded["id"]), 404, "id")
+    refused(await live.read(other_town, uploaded["id"]), 404, "id")
+    refused(await live.read(token, str(uuid.uuid4())), 404, "id")
+    refused(await live.read(token, "not-an-id"), 404, "id")
+    unauthenticated = await live.http.get(f"/attachments/{uploaded['id']}")
+    refused(unauthenticated, 401, "authorization")
+
+    patrol = (await start(hub, token))["patrol"]
+    found = await mutate(
+        hub,
+        "RecordFinding",
+        token,
+        patrolId=patrol["id"],
+        input=finding(attachmentIds=[uploaded["id"]]),
+    )
+    case_id = found["case"]["id"]
+    seen = (await hub.gql(CASE_ATTACHMENTS, {"id": case_id}, token=office))["case"]
+    assert seen["attachments"] == [
+        {
+            "id": uploaded["id"],
+            "sha256": uploaded["sha256"],
+            "contentType": "image/jpeg",
+            "size": len(JPEG),
+            "url": f"/attachments/{uploaded['id']}",
+        }
+    ]
+    # Attached to a laiji case: laiji's readers may read it, another town still may not.
+    assert (await live.read(office, uploaded["id"])).content == JPEG
+    assert (await live.read(hub.token("DISPATCHER"), uploaded["id"])).status_code == 200
+    refused(await live.read(other_town, uploaded["id"]), 404, "id")
+    # The sha256 is on the audit trail of the case (and of the finding), chain intact.
+    async with hub.db.session(await _all_towns(hub)) as session:
+        entries = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "attachment.link")
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
+    assert sorted((e.subject_type, e.data["sha256"]) for e in entries) == [
+        ("case", uploaded["sha256"]),
+        ("finding", uploaded["sha256"]),
+    ]
+    assert next(e for e in entries if e.subject_type == "case").subject_id == case_id
+    verified = await hub.gql(op("VerifyAudit"), {"tenantCode": "laiji"})
+    assert verified["verifyAuditTrail"]["ok"] is True
+
+
+async def test_a_finding_names_only_attachments_its_member_may_use(live: Live) -> None:
+    hub = live.hub
+    people = await laiji_people(hub)
+    token = member_token(people[LAIJI_1])
+    someone_elses = (await live.upload(hub.token("OPERATOR", ["laiji"]), PDF)).json()
+    patrol = (await start(hub, token))["patrol"]
+    before = await table_counts(hub)
+    for ids in ([someone_elses["id"]], [str(uuid.uuid4())], ["nonsense"]):
+        answer = await mutate(
+            hub, "RecordFinding", token, patrolId=patrol["id"], input=finding(attachmentIds=ids)
+        )
+        assert answer["__typename"] == "UserError" and answer["field"] == "attachmentIds", answer
+    assert await table_counts(hub) == before  # nothing half-written
+
+
+async def _all_towns(hub: Hub) -> list[uuid.UUID]:
+    return [t.id for t in (await hub.scope()).directory.tenants]
+
+
+CASE_ATTACHMENTS = """
+query CaseAttachments($id: ID!) {
+  case(id: $id) { id attachments { id sha256 contentType size url } }
+}"""
