@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from sqlalchemy import func, select
 from hub.app import create_app
 from hub.attachments.model import Attachment, OwnerKind
 from hub.attachments.service import link_attachment, store_attachment
-from hub.attachments.storage import LocalStore
+from hub.attachments.storage import LocalStore, S3Store
 from hub.audit.model import AuditEntry
 from hub.auth import Principal, system_scope
 from hub.config import Settings
@@ -40,6 +43,7 @@ from tests.integration.test_people_work import (
 )
 from tests.live import live_server
 from tests.operations import op
+from tests.processes import Proc, free_port
 from tests.unit.test_attachment_sniff import JPEG, PDF, png_bytes
 
 MEMBER = Principal("m-1", "网格员", frozenset({Role.MEMBER}), ("laiji",))
@@ -333,3 +337,85 @@ CASE_ATTACHMENTS = """
 query CaseAttachments($id: ID!) {
   case(id: $id) { id attachments { id sha256 contentType size url } }
 }"""
+
+
+# --- an S3-compatible store: moto's S3 server, a real HTTP server on loopback -----------------
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    cwd = tmp_path_factory.mktemp("moto")
+    server = Proc(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        dict(os.environ),
+        cwd,
+        "moto",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/moto-api/", timeout=1).status_code < 500:
+                    break
+            if server.popen.poll() is not None:
+                raise AssertionError(f"moto_server did not start:\n{server.output()}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.kill()
+
+
+def s3_settings(settings: Settings, endpoint: str, bucket: str) -> Settings:
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="hub",
+        aws_secret_access_key="hub-secret",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+    return settings.model_copy(
+        update={
+            "attachments_s3_endpoint": endpoint,
+            "attachments_s3_bucket": bucket,
+            "attachments_s3_access_key": "hub",
+            "attachments_s3_secret_key": "hub-secret",
+            "attachments_s3_prefix": "blobs/",
+            "attachments_dir": Path("/nonexistent/never-used"),
+        }
+    )
+
+
+async def test_an_s3_compatible_store_keeps_the_blobs(
+    s3_server: str, db: Database, settings: Settings
+) -> None:
+    import boto3
+
+    bucket = f"att-{uuid.uuid4().hex[:12]}"
+    runtime = Runtime.start(s3_settings(settings, s3_server, bucket), db)
+    assert isinstance(runtime.blobs, S3Store)
+    app = create_app(runtime)
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        live = Live(Hub(app, db, runtime.settings, http), http, Path("/nonexistent"))
+        member = live.hub.token("MEMBER", ["laiji"], sub="m-s3")
+        first = (await live.upload(member, PDF, name="x.pdf")).json()
+        again = await live.upload(live.hub.token("OPERATOR", ["laiji"], sub="o-s3"), PDF)
+        assert again.status_code == 201 and again.json()["sha256"] == first["sha256"]
+        read = await live.read(member, first["id"])
+        assert read.status_code == 200 and read.content == PDF
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        aws_access_key_id="hub",
+        aws_secret_access_key="hub-secret",
+        region_name="us-east-1",
+    )
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"blobs/{first['sha256']}"]  # once, under its sha256
+    stored = client.get_object(Bucket=bucket, Key=keys[0])
+    assert stored["Body"].read() == PDF and stored["ContentType"] == "application/pdf"
+    assert not await runtime.blobs.has("0" * 64)
+    with pytest.raises(FileNotFoundError):
+        await runtime.blobs.get("0" * 64)
