@@ -31,7 +31,7 @@ from hub.db import Database
 from hub.roles import Role
 from hub.runtime import Runtime
 from hub.uow import unit_of_work
-from tests.conftest import Hub
+from tests.conftest import Hub, register
 from tests.integration.test_people_work import (
     LAIJI_1,
     finding,
@@ -419,3 +419,64 @@ async def test_an_s3_compatible_store_keeps_the_blobs(
     assert not await runtime.blobs.has("0" * 64)
     with pytest.raises(FileNotFoundError):
         await runtime.blobs.get("0" * 64)
+
+
+async def test_patrol_readers_and_a_city_upload_linked_to_a_town(live: Live) -> None:
+    """Linked to a patrol: its member and the town's office read it, another member of the
+    town and another town do not. A city dispatcher's upload linked to a laiji case is read by
+    laiji's office (named again in laiji, the same blob)."""
+    hub = live.hub
+    people = await laiji_people(hub)
+    mine, other = people[LAIJI_1], people["laiji"]
+    token = member_token(mine)
+    patrol = (await start(hub, token))["patrol"]
+    photo = (await live.upload(token, png_bytes())).json()
+    dispatcher = hub.token("DISPATCHER", sub="d-city")
+    scan = (await live.upload(dispatcher, PDF)).json()
+    case = (await register(hub, tenantCode="laiji"))["case"]
+    towns = await _all_towns(hub)
+    city = (await hub.scope()).directory.city
+    assert city is not None
+
+    async def link(session: Any) -> Attachment:
+        rows = {
+            a.id: a
+            for a in await session.scalars(
+                select(Attachment).where(
+                    Attachment.id.in_([uuid.UUID(photo["id"]), uuid.UUID(scan["id"])])
+                )
+            )
+        }
+        p = rows[uuid.UUID(photo["id"])]
+        await link_attachment(
+            session,
+            p,
+            kind=OwnerKind.PATROL,
+            owner_id=uuid.UUID(patrol["id"]),
+            tenant_id=p.tenant_id,
+            actor=MEMBER,
+        )
+        scan_row = rows[uuid.UUID(scan["id"])]
+        assert scan_row.tenant_id == city.id  # a city-wide upload is the city's
+        laiji = (await hub.scope()).directory.by_code["laiji"].id
+        return await link_attachment(
+            session,
+            scan_row,
+            kind=OwnerKind.CASE,
+            owner_id=uuid.UUID(case["id"]),
+            tenant_id=laiji,
+            actor=MEMBER,
+        )
+
+    in_laiji = await unit_of_work(hub.db, towns, link)
+    office = hub.token("OPERATOR", ["laiji"])
+    assert (await live.read(token, photo["id"])).status_code == 200
+    assert (await live.read(office, photo["id"])).status_code == 200
+    refused(await live.read(member_token(other), photo["id"]), 404, "id")  # not their patrol
+    refused(await live.read(hub.token("OPERATOR", ["chaohua"]), photo["id"]), 404, "id")
+    refused(await live.read(office, scan["id"]), 404, "id")  # the city's row: not laiji's
+    assert in_laiji.id != uuid.UUID(scan["id"]) and in_laiji.sha256 == scan["sha256"]
+    assert (await live.read(office, str(in_laiji.id))).content == PDF
+    seen = (await hub.gql(CASE_ATTACHMENTS, {"id": case["id"]}, token=office))["case"]
+    assert [a["id"] for a in seen["attachments"]] == [str(in_laiji.id)]
+    assert live.stored() == sorted([photo["sha256"], scan["sha256"]])
