@@ -24,6 +24,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import jobs, metrics
+from hub.attachments import routes as attachment_routes
 from hub.auth import AuthError, authenticate
 from hub.db import Database
 from hub.evaluation.export import routes as evaluation_routes
@@ -308,6 +309,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *sync_routes(runtime, graphql.key),
             *ledger_routes(runtime, graphql.key),
             *evaluation_routes(runtime, graphql.key),
+            *attachment_routes.routes(runtime, graphql.key),
             *connector_routes(state),
         ],
         lifespan=lifespan,

@@ -53,11 +53,25 @@ ALARM_EPISODES = Counter(
     ["kind", "event"],
     registry=REGISTRY,
 )
+# Attachments: uploads by outcome (STORED, TOO_LARGE, WRONG_TYPE, MALFORMED, REFUSED).
+ATTACHMENT_UPLOADS = Counter(
+    "sanwang_attachment_uploads",
+    "POST /attachments by outcome: STORED, TOO_LARGE (413), WRONG_TYPE (415), MALFORMED (422), "
+    "REFUSED (401/403)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ATTACHMENT_BYTES = Counter(
+    "sanwang_attachment_bytes", "Bytes of the attachments accepted", registry=REGISTRY
+)
 KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics")
 
 
 def observe_request(path: str, method: str, status: int, seconds: float) -> None:
-    route = path if path in KNOWN_ROUTES or path.startswith("/ingest/") else "other"
+    if path.startswith("/attachments"):
+        route = "/attachments"  # one label for the upload and every id read
+    else:
+        route = path if path in KNOWN_ROUTES or path.startswith("/ingest/") else "other"
     HTTP_REQUESTS.labels(route, method, str(status)).inc()
     HTTP_SECONDS.labels(route).observe(seconds)
 

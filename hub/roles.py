@@ -92,6 +92,7 @@ class Permission(enum.StrEnum):
     EVALUATION_EXPORT = "evaluation.export"
     EVALUATION_PUBLISH = "evaluation.publish"
     EVALUATION_RULES = "evaluation.rules"
+    ATTACHMENT_UPLOAD = "attachment.upload"  # POST /attachments
 
 
 _EVERYONE = frozenset(Role)
@@ -185,6 +186,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.EVALUATION_EXPORT: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR}),
     Permission.EVALUATION_PUBLISH: frozenset({Role.ADMIN, Role.SUPERVISOR}),
     Permission.EVALUATION_RULES: _ADMIN,
+    # Any role that may change cases or patrols (every role but VIEWER); reading one is decided
+    # by what it is attached to (hub/attachments/service.py).
+    Permission.ATTACHMENT_UPLOAD: _EVERYONE - {Role.VIEWER},
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -217,6 +221,7 @@ _REFUSALS: dict[Permission, str] = {
     Permission.EVALUATION_EXPORT: "只有管理员、督查或乡镇网格办可以下载月度考核表",
     Permission.EVALUATION_PUBLISH: "只有管理员或督查可以发布月度考核",
     Permission.EVALUATION_RULES: "只有管理员可以修改考核办法",
+    Permission.ATTACHMENT_UPLOAD: "只读角色 (VIEWER) 不能上传附件",
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from hub.attachments.storage import BlobStore, open_store
 from hub.cases.duplicates import Rules
 from hub.config import Settings
 from hub.db import Database
@@ -31,6 +32,20 @@ def open_database(settings: Settings, pool_size: int | None = None) -> Database:
     )
 
 
+def attachment_store(settings: Settings) -> BlobStore:
+    """The attachment store the settings name (S3-compatible when an endpoint and a bucket are
+    given, else the folder)."""
+    return open_store(
+        folder=settings.attachments_dir,
+        s3_endpoint=settings.attachments_s3_endpoint,
+        s3_bucket=settings.attachments_s3_bucket,
+        s3_access_key=settings.attachments_s3_access_key,
+        s3_secret_key=settings.attachments_s3_secret_key,
+        s3_region=settings.attachments_s3_region,
+        s3_prefix=settings.attachments_s3_prefix,
+    )
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
@@ -42,6 +57,8 @@ class Runtime:
     # (hub.plugins.Connector.settings). A mapping, not frozen: serve --demo points a connector
     # at its in-process simulator once the simulator listens.
     connector_settings: MutableMapping[str, Any] = field(default_factory=dict)
+    # Where attachment blobs are kept: the settings' folder or S3-compatible store.
+    attachments: BlobStore | None = None
 
     @classmethod
     def start(
@@ -63,7 +80,13 @@ class Runtime:
             case_prefix=settings.case_number_prefix,
             rules=Rules.of(settings),
             connector_settings=load_connector_settings(overrides),
+            attachments=attachment_store(settings),
         )
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The attachment store (a runtime built by hand gets the settings' one)."""
+        return self.attachments if self.attachments is not None else attachment_store(self.settings)
 
     def connector(self, name: str, kind: type[S]) -> S:
         """One connector's settings, checked to be of the type it declared."""

@@ -25,6 +25,7 @@ DETAIL_LOADS = {
     "timeline": selectinload(Case.events),
     "links": selectinload(Case.links).joinedload(CaseLink.other_case),
     "externalRefs": selectinload(Case.external_refs),
+    "attachments": selectinload(Case.attachments),
     "possibleDuplicates": selectinload(Case.candidates).joinedload(CaseCandidate.candidate),
     # Only the columns the nodes read: not the cells' polygons or the members' phones.
     "gridCell": joinedload(Case.grid_cell).load_only(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hub.attachments.model import Attachment
 from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Channel, channels_of
 from hub.db import Base, TenantOwned, new_id, utcnow
 from hub.grid.model import GridCell, Member
@@ -76,6 +77,17 @@ class Case(TenantOwned, Base):
         lazy="raise", foreign_keys="CaseLink.case_id", viewonly=True
     )
     external_refs: Mapped[list[ExternalRef]] = relationship(lazy="raise", viewonly=True)
+    # Photos and documents attached to the case (or to the finding it came from), in the order
+    # attached: through hub/attachments' links, so read-only here.
+    attachments: Mapped[list[Attachment]] = relationship(
+        secondary="attachment_links",
+        primaryjoin="and_(Case.id == foreign(attachment_links.c.owner_id), "
+        "attachment_links.c.owner_kind == 'CASE')",
+        secondaryjoin="Attachment.id == foreign(attachment_links.c.attachment_id)",
+        order_by="attachment_links.c.linked_at",
+        lazy="raise",
+        viewonly=True,
+    )
     candidates: Mapped[list[CaseCandidate]] = relationship(
         lazy="raise",
         foreign_keys="CaseCandidate.case_id",

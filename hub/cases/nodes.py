@@ -12,6 +12,7 @@ from datetime import datetime
 import strawberry
 from sqlalchemy import inspect
 
+from hub.attachments.schema import Attachment
 from hub.cases.duplicates import Reason, candidate_reason
 from hub.cases.enums import (
     ACTION_LABELS,
@@ -201,6 +202,11 @@ class Case:
     links: list[CaseLink]
     external_refs: list[ExternalRef]
     possible_duplicates: list[PossibleDuplicate]
+    attachments: list[Attachment] = strawberry.field(
+        default_factory=list,
+        description="photos and documents attached to the case or its findings (GET the url "
+        "with the same token)",
+    )
     returned_reason: str | None = strawberry.field(
         default=None,
         description="why a town handed the case back to the command centre (退回指挥中心), "
@@ -302,6 +308,7 @@ def case_node(row: CaseRow, view: View) -> Case:
             for c in (row.candidates if loaded("candidates") else [])
             if c.candidate is not None  # a case the viewer may not see is not shown
         ],
+        attachments=[Attachment.of(a) for a in row.attachments] if loaded("attachments") else [],
         returned_reason=row.returned_reason,
         on_site_at=row.on_site_at,
         satisfaction=SatisfactionEnum(row.satisfaction) if row.satisfaction else None,

@@ -151,8 +151,8 @@ class TrackPointInput:
 
 
 @strawberry.input(
-    description="A problem found on patrol; it is a GRID report. Photos (attachmentIds) are "
-    "not taken yet: the hub keeps no attachments so far."
+    description="A problem found on patrol; it is a GRID report, with its photos "
+    "(attachmentIds, uploaded first through POST /attachments)."
 )
 class FindingInput:
     title: str
@@ -166,6 +166,11 @@ class FindingInput:
         default=False, description="现场解决: registered and closed at once; needs result."
     )
     result: str | None = None
+    attachment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Photos or documents uploaded first (POST /attachments): they go on the "
+        "finding's case, their sha256 on its audit trail.",
+    )
 
 
 async def _patrol_result(info: Info, done: PatrolRow | UserError) -> PatrolResult | UserError:
@@ -237,6 +242,7 @@ class Mutation:
             longitude=input.longitude,
             resolved_on_site=input.resolved_on_site,
             result=input.result,
+            attachment_ids=tuple(input.attachment_ids or ()),
         )
         done = await ctx.write(
             service.record_finding,

@@ -16,6 +16,8 @@ from geographiclib.geodesic import Geodesic
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.attachments import service as attachments
+from hub.attachments.model import OwnerKind
 from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases import intake, workflow
@@ -40,6 +42,7 @@ from hub.validation import check_text, check_time, parse_id
 CLOCK_SKEW = timedelta(minutes=5)
 CLIENT_ID_MAX = 100
 SUMMARY_MAX = 4_000
+MAX_FINDING_ATTACHMENTS = 20
 LIST_SPAN = timedelta(days=366)
 
 
@@ -70,6 +73,7 @@ class FindingSpec:
     longitude: float | None = None
     resolved_on_site: bool = False
     result: str | None = None
+    attachment_ids: tuple[str, ...] = ()  # photos uploaded first (POST /attachments)
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,9 @@ async def record_finding(
     if seen is not None:  # a phone's retry, even after the patrol ended: the same case
         return await session.get_one(Case, seen.case_id)
     _open(patrol)
+    if len(spec.attachment_ids) > MAX_FINDING_ATTACHMENTS:
+        raise invalid("attachmentIds", f"一条发现最多 {MAX_FINDING_ATTACHMENTS} 个附件")
+    photos = await attachments.usable(session, scope, spec.attachment_ids)
     result = check_text("result", spec.result)
     if spec.resolved_on_site and result is None:
         raise invalid("result", "现场解决须填写处理结果 result")
@@ -310,6 +317,14 @@ async def record_finding(
     )
     session.add(finding)
     await session.flush()
+    # The photos are the finding's and its case's: the sha256 on both audit trails.
+    await attachments.attach_all(
+        session, scope, photos, kind=OwnerKind.FINDING, owner_id=finding.id,
+        tenant_id=finding.tenant_id,
+    )  # fmt: skip
+    await attachments.attach_all(
+        session, scope, photos, kind=OwnerKind.CASE, owner_id=case.id, tenant_id=case.tenant_id
+    )
     data = {"case": case.number, "resolvedOnSite": spec.resolved_on_site}
     await _audit(session, scope, patrol, "patrol.finding", data)
     return case

@@ -70,6 +70,7 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.EVALUATION_EXPORT: frozenset({R.ADMIN, R.SUPERVISOR, R.OPERATOR}),
     Permission.EVALUATION_PUBLISH: frozenset({R.ADMIN, R.SUPERVISOR}),
     Permission.EVALUATION_RULES: frozenset({R.ADMIN}),
+    Permission.ATTACHMENT_UPLOAD: frozenset(R) - {R.VIEWER},
 }
 
 
