@@ -74,6 +74,8 @@ class GeoReportError(Exception):
     """A refusal in GeoReport's shape; ``field`` is the specification's name of the field."""
 
     def __init__(self, status: int, description: str, field: str | None = None) -> None:
+        if field and field not in description:
+            description = f"{field}：{description}"  # the description names the field
         super().__init__(description)
         self.status, self.description, self.field = status, description, field
 

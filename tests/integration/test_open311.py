@@ -190,3 +190,19 @@ async def test_refusals_in_georeport_format(hub: Hub, http: httpx.AsyncClient) -
     )
     missing = await http.get(f"{V2}/requests/XM-2099-000001.json")
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+
+
+async def test_a_json_body_is_taken_too(hub: Hub, http: httpx.AsyncClient) -> None:
+    body = {**REQUEST, "api_key": hub.token("OPERATOR", ["laiji"]), "service_code": "NOISE"}
+    made = await http.post(f"{V2}/requests.json", json=body)
+    assert made.status_code == 201, made.text
+    [answer] = made.json()
+    view = await http.get(
+        f"/public/cases/{answer['service_request_id']}", params={"code": answer["query_code"]}
+    )
+    assert view.status_code == 200 and view.json()["categoryText"] == "噪声"
+    error(await http.post(f"{V2}/requests.json", content=b"[1]", headers=JSON), 400, "body")
+    error(await http.post(f"{V2}/requests.json", content=b"\xff", headers=JSON), 400, "body")
+
+
+JSON = {"Content-Type": "application/json"}
