@@ -187,6 +187,8 @@ _PYDANTIC_WORDS: dict[str, str] = {
 # --- registering ---------------------------------------------------------------------------------
 
 Register = Callable[[AsyncSession, Scope, inputs.RegisterInput], Awaitable[inputs.Registered]]
+# More of the answer, written in the registration's transaction (the hotline's query code).
+Extra = Callable[[inputs.Registered], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ async def register_once(
     inp: inputs.RegisterInput,
     naming: Naming,
     register: Register | None = None,
+    extra: Extra | None = None,
 ) -> Answer:
     """Register in one transaction: 201 or 200 with the case, or Refused (nothing stored)."""
     tz, prefix = ZoneInfo(settings.timezone), settings.case_number_prefix
@@ -226,6 +229,7 @@ async def register_once(
                 "caseId": str(done.case.id),
                 "caseNumber": done.case.number,
                 "duplicateOf": str(done.duplicate_of.id) if done.duplicate_of else None,
+                **(extra(done) if extra else {}),
             },
         )
 

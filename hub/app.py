@@ -31,6 +31,7 @@ from hub.evaluation.export import routes as evaluation_routes
 from hub.gql import Context, WatchedSocket
 from hub.ledgers.routes import routes as ledger_routes
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
+from hub.public.http import routes as public_routes
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -310,6 +311,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *ledger_routes(runtime, graphql.key),
             *evaluation_routes(runtime, graphql.key),
             *attachment_routes.routes(runtime, graphql.key),
+            *public_routes(state),
             *connector_routes(state),
         ],
         lifespan=lifespan,

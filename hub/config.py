@@ -114,6 +114,16 @@ class Settings(BaseSettings):
         description="registerCase calls one principal may make per minute, counted per process "
         "(0: no limit)",
     )
+    # --- the public view (/lookup, /public/cases, Open311 reads) ---
+    lookup_wrong_codes: int = Field(
+        10,
+        ge=1,
+        description="wrong case number/query code pairs one client address may send in the window "
+        "before every lookup from it is refused with 429 (counted per process)",
+    )
+    lookup_window_seconds: int = Field(
+        600, ge=1, description="the moving window of lookup_wrong_codes, in seconds"
+    )
     subscription_recheck_seconds: float = Field(
         5.0, gt=0, description="how often a subscription socket re-checks its API token"
     )

@@ -64,14 +64,37 @@ ATTACHMENT_UPLOADS = Counter(
 ATTACHMENT_BYTES = Counter(
     "sanwang_attachment_bytes", "Bytes of the attachments accepted", registry=REGISTRY
 )
-KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics")
+# The public view: every lookup by case number and query code, by where it came from (page,
+# json, open311) and how it ended (ok, wrong: no such number or not its code, limited: refused
+# by the wrong-code rate limit before anything was looked up).
+PUBLIC_LOOKUPS = Counter(
+    "sanwang_public_lookups",
+    "Public lookups of a case by number and query code",
+    ["via", "outcome"],
+    registry=REGISTRY,
+)
+KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics", "/lookup", "/sync/changes")
+
+
+def route_of(path: str) -> str:
+    """The route label of a path: never a case number or anything else a client chose."""
+    if path in KNOWN_ROUTES or path.startswith("/ingest/"):
+        return path
+    if path.startswith("/attachments"):
+        return "/attachments"  # one label for the upload and every id read
+    if path.startswith("/exports/"):
+        return "/exports/" + path.split("/")[2]  # cases.xlsx, ledger.xlsx, evaluation, bulletin
+    if path.startswith("/public/cases/"):
+        return "/public/cases/{number}"
+    if path.startswith("/open311/v2/requests/"):
+        return "/open311/v2/requests/{id}"
+    if path in ("/open311/v2/requests.json", "/open311/v2/services.json"):
+        return path
+    return "other"
 
 
 def observe_request(path: str, method: str, status: int, seconds: float) -> None:
-    if path.startswith("/attachments"):
-        route = "/attachments"  # one label for the upload and every id read
-    else:
-        route = path if path in KNOWN_ROUTES or path.startswith("/ingest/") else "other"
+    route = route_of(path)
     HTTP_REQUESTS.labels(route, method, str(status)).inc()
     HTTP_SECONDS.labels(route).observe(seconds)
 

@@ -25,7 +25,10 @@ def page_size(first: int | None, maximum: int = MAX_PAGE) -> int:
 
 def encode_cursor(key: str, values: list[Any]) -> str:
     # orjson and the one-shot hmac.digest: the bulk feed signs one cursor per line.
-    body = orjson.dumps(values)
+    try:
+        body = orjson.dumps(values)
+    except TypeError:  # an integer past 64 bits: the standard library writes any size
+        body = json.dumps(values, separators=(",", ":")).encode()
     mac = hmac.digest(key.encode(), body, "sha256")[:12]
     return base64.urlsafe_b64encode(mac + body).decode().rstrip("=")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ from hub.cases.enums import Category, Channel
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import unknown_town
+from hub.public.service import issue_code
 from hub.sources.model import NAMES_CACHE_KEY, Source
 from hub.validation import LIMITS
 
@@ -161,7 +163,19 @@ async def ingest(
             session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules
         )
 
-    return await register_once(db, scope, settings, inp, NAMING, register)
+    return await register_once(
+        db, scope, settings, inp, NAMING, register, extra=query_code(settings)
+    )
+
+
+def query_code(settings: Settings) -> Callable[[inputs.Registered], dict[str, Any]]:
+    """The answer's queryCode: the call's own (a repeated delivery answers the same one)."""
+    secret = settings.signing_key()
+
+    def extra(done: inputs.Registered) -> dict[str, Any]:
+        return {"queryCode": issue_code(done.report, secret)}
+
+    return extra
 
 
 SOURCES_CACHE_SECONDS = 30.0

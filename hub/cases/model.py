@@ -133,6 +133,9 @@ class Report(TenantOwned, Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ReportOutcome
     outcome_reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The caller's query code (查询码), keyed-hashed (hub/public/codes.py); on the report, not
+    # the case, so each caller has their own and it follows the report when cases merge.
+    query_code_hash: Mapped[str | None] = mapped_column(String(64))
 
     case: Mapped[Case] = relationship(back_populates="reports", lazy="raise")
 

@@ -125,3 +125,9 @@ def _masked(found: re.Match[str]) -> str:
     if len(digits) > 11 and digits.startswith("86"):
         digits = digits[2:]
     return mask_phone(digits)
+
+
+def strike_phones(text: str, mark: str = "***") -> str:
+    """Free text with every phone number in it replaced by ``mark``, not even masked: for what
+    anyone may read (the public view), where 138****5678 would still say too much."""
+    return _IN_TEXT.sub(mark, text)

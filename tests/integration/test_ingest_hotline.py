@@ -50,7 +50,7 @@ async def test_new_call_201_then_repeat_200_same_case(hub: Hub) -> None:
     first = await post(hub, CALL)
     assert first.status_code == 201, first.text
     answer = first.json()
-    assert set(answer) == {"caseId", "caseNumber", "duplicateOf"}
+    assert set(answer) == {"caseId", "caseNumber", "duplicateOf", "queryCode"}
     assert answer["duplicateOf"] is None and answer["caseNumber"].startswith("XM-")
     before = await snapshot(hub)
     again = await post(hub, dict(reversed(list(CALL.items()))))  # same JSON, keys reordered
@@ -230,7 +230,13 @@ async def test_matched_source_attaches_the_second_call(hub: Hub) -> None:
     second = await post(hub, again)
     assert second.status_code == 201, second.text
     case_id = first.json()["caseId"]
-    assert second.json() == {**first.json(), "duplicateOf": case_id}
+    # The second caller has a query code of their own (test_public_view.py).
+    assert second.json() == {
+        **first.json(),
+        "duplicateOf": case_id,
+        "queryCode": second.json()["queryCode"],
+    }
+    assert second.json()["queryCode"] != first.json()["queryCode"]
     found = await case(hub, case_id)
     assert found["reportCount"] == 2 and found["category"] == "DUST"
     assert found["source"]["name"] == "新密市来集镇宏达耐火材料有限公司"
