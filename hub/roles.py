@@ -79,6 +79,12 @@ class Permission(enum.StrEnum):
     PATROL_READ = "patrol.read"
     # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
     CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
+    # Work diaries (工作日记): a member writes their own; who reads a day; who spot-checks (抽查).
+    DIARY_WRITE = "diary.write"
+    DIARY_READ = "diary.read"
+    DIARY_SPOT_CHECK = "diary.spot_check"
+    # The town's members with neither diary nor patrol on a working day.
+    DIARY_MISSING = "diary.missing"
 
 
 _EVERYONE = frozenset(Role)
@@ -145,6 +151,14 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
+    # A diary is its member's own words (the caller must be bound to that member).
+    Permission.DIARY_WRITE: frozenset({Role.MEMBER}),
+    # A MEMBER reads their own day only, a town's OPERATOR its town's (hub/diaries checks).
+    Permission.DIARY_READ: _SUPERVISING | {Role.OPERATOR, Role.MEMBER, Role.VIEWER},
+    # A check counts in the monthly evaluation: supervision (督查) and the town's grid office
+    # judge; the command centre routes cases and ADMIN runs the system, neither judges people.
+    Permission.DIARY_SPOT_CHECK: frozenset({Role.SUPERVISOR, Role.OPERATOR}),
+    Permission.DIARY_MISSING: _SUPERVISING | {Role.OPERATOR, Role.VIEWER},
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -168,6 +182,10 @@ _REFUSALS: dict[Permission, str] = {
     Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
     Permission.PATROL_READ: "你的角色不能查看巡查记录",
     Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
+    Permission.DIARY_WRITE: "只有网格人员 (MEMBER) 可以填写自己的工作日记",
+    Permission.DIARY_READ: "你的角色不能查看工作日记",
+    Permission.DIARY_SPOT_CHECK: "只有督查 (SUPERVISOR) 或本镇网格办 (OPERATOR) 可以抽查工作日记",
+    Permission.DIARY_MISSING: "你的角色不能查看未填写工作日记的人员",
 }
 
 

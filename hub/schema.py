@@ -23,6 +23,8 @@ from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
+from hub.diaries.schema import Mutation as DiaryMutation
+from hub.diaries.schema import Query as DiaryQuery
 from hub.gql import should_mask
 from hub.grid.schema import Mutation as GridMutation
 from hub.grid.schema import Query as GridQuery
@@ -53,6 +55,7 @@ Query = merge_types(
         MonitoringQuery,
         SourceQuery,
         PatrolQuery,
+        DiaryQuery,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +68,7 @@ Mutation = merge_types(
         GridMutation,
         SourceMutation,
         PatrolMutation,
+        DiaryMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))
