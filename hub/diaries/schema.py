@@ -14,7 +14,7 @@ from hub.diaries.day import EntryKind as EntryKindEnum
 from hub.diaries.model import DiaryRevision as DiaryRevisionRow
 from hub.diaries.model import SpotCheck as SpotCheckRow
 from hub.diaries.model import SpotCheckResult as SpotCheckResultEnum
-from hub.gql import Context, UserError, day_arg
+from hub.gql import Context, UserError, day_arg, selected
 from hub.grid.schema import Member
 
 Info = strawberry.Info[Context, None]
@@ -102,7 +102,7 @@ class WorkDiary:
     member: Member
     text: str | None = strawberry.field(description="The member's own text; null if none.")
     revisions: list[DiaryRevision] = strawberry.field(
-        description="Every text the diary has had, oldest first."
+        description="Every text the diary has had, oldest first (read only when selected)."
     )
     entries: list[DiaryEntry] = strawberry.field(
         description="Patrols, findings and case steps of the day, in time order."
@@ -172,7 +172,11 @@ class Query:
     async def work_diary(self, info: Info, member_id: strawberry.ID, date: dt.date) -> WorkDiary:
         ctx = info.context
         found = await ctx.read(
-            service.work_diary, member_id, day_arg(date, "date"), tz=ctx.runtime.tz
+            service.work_diary,
+            member_id,
+            day_arg(date, "date"),
+            tz=ctx.runtime.tz,
+            with_revisions="revisions" in selected(info.selected_fields, "workDiary"),
         )
         return WorkDiary(
             date=found.day,

@@ -35,6 +35,8 @@ from hub.tenancy.model import TenantKind
 from hub.validation import check_text, parse_id
 
 TEXT_MAX = 5_000
+# How long before a day a patrol that ends in it may have started (bounds the index range read).
+PATROL_SPAN = timedelta(days=7)
 MISSING_SPAN_DAYS = 92  # one query of missingDiaries covers at most a quarter
 
 
@@ -164,20 +166,36 @@ def _only_member(scope: Scope) -> bool:
 
 
 async def work_diary(
-    session: AsyncSession, scope: Scope, member_id: str, day: date, *, tz: ZoneInfo
+    session: AsyncSession,
+    scope: Scope,
+    member_id: str,
+    day: date,
+    *,
+    tz: ZoneInfo,
+    with_revisions: bool = True,
 ) -> MemberDay:
-    """A member's day: the member themselves, their town's office, supervision and the city."""
+    """A member's day: the member themselves, their town's office, supervision and the city.
+    Four statements: the member with their text and check of the day, then the patrols, the
+    findings and the case steps of the day (and the text's revisions when asked for)."""
     scope.require(Permission.DIARY_READ)
-    member = await _seen_member(session, scope, member_id)
+    parsed = parse_id(member_id)
+    found = (
+        await session.execute(
+            select(Member, Diary, SpotCheck)
+            .outerjoin(Diary, and_(Diary.member_id == Member.id, Diary.day == day))
+            .outerjoin(SpotCheck, and_(SpotCheck.member_id == Member.id, SpotCheck.day == day))
+            .where(Member.id == parsed)
+        )
+        if parsed
+        else None
+    )
+    row = found.first() if found is not None else None
+    if row is None or not scope.sees(row[0].tenant_id):
+        raise not_found("网格人员", "memberId")
+    member, diary, check = row
     if _only_member(scope) and scope.principal.member_id != member.id:
         raise DomainError(ErrorCode.FORBIDDEN, "只能查看自己的工作日记", "memberId")
     start, end = days.day_window(day, tz)
-    diary = await session.scalar(
-        select(Diary).where(Diary.member_id == member.id, Diary.day == day)
-    )
-    check = await session.scalar(
-        select(SpotCheck).where(SpotCheck.member_id == member.id, SpotCheck.day == day)
-    )
     entries = days.build_day(
         start,
         end,
@@ -185,7 +203,7 @@ async def work_diary(
         await _findings(session, member, start, end),
         await _steps(session, member, start, end),
     )
-    revisions = await _revisions(session, diary) if diary is not None else []
+    revisions = await _revisions(session, diary) if diary is not None and with_revisions else []
     return MemberDay(member, day, diary, revisions, entries, check)
 
 
@@ -196,9 +214,9 @@ async def _patrols(
         select(
             Patrol.kind, Patrol.started_at, Patrol.ended_at, Patrol.track_meters, Patrol.summary
         ).where(
-            Patrol.tenant_id == member.tenant_id,
             Patrol.member_id == member.id,
             Patrol.started_at < end,
+            Patrol.started_at >= start - PATROL_SPAN,
             or_(Patrol.started_at >= start, Patrol.ended_at >= start),
         )
     )
@@ -214,6 +232,9 @@ async def _findings(
         .join(Case, Case.id == Finding.case_id)
         .where(
             Patrol.member_id == member.id,
+            # a finding is made on an open patrol: one that started by the day's end
+            Patrol.started_at < end,
+            Patrol.started_at >= start - PATROL_SPAN,
             Finding.created_at >= start,
             Finding.created_at < end,
         )
@@ -343,6 +364,7 @@ async def missing_diaries(
         select(Patrol.member_id, Patrol.started_at, Patrol.ended_at).where(
             Patrol.tenant_id.in_(towns),
             Patrol.started_at < end,
+            Patrol.started_at >= start - PATROL_SPAN,
             or_(
                 Patrol.started_at >= start,
                 and_(Patrol.ended_at.is_not(None), Patrol.ended_at >= start),

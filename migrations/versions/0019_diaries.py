@@ -1,9 +1,9 @@
-"""diaries: case events name the member who took the step
+"""diaries: case events name the member who took the step; patrols by member and time
 
 A work diary shows the case steps a member took (accepted, progress, result submitted). The
 timeline kept the actor's principal id only, which names no member for a JWT or a console login;
 ``case_events.member_id`` now records the grid member the actor's token stands for, indexed with
-the time for a member's day. Steps taken before this revision with an API token bound to a member
+the time for a member's day, and patrols get an index by member and start. Steps taken before this revision with an API token bound to a member
 are filled in from ``principals.member_id``; a JWT's earlier steps cannot be (its claims were not
 kept).
 
@@ -26,6 +26,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_patrols_member_started", "patrols", ["member_id", "started_at"])
     with op.batch_alter_table("case_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("member_id", sa.Uuid(), nullable=True))
         batch_op.create_index("ix_case_events_member_at", ["member_id", "at"], unique=False)
@@ -56,3 +57,4 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_case_events_member_id_members"), type_="foreignkey")
         batch_op.drop_index("ix_case_events_member_at")
         batch_op.drop_column("member_id")
+    op.drop_index("ix_patrols_member_started", table_name="patrols")

@@ -387,3 +387,39 @@ async def test_missing_diaries_refusals(
     query = {"tenantCode": None, "from": "2026-12-01", "to": "2026-12-03", **variables}
     error = await refused(hub, MISSING, query, token)
     assert error["code"] == code, error
+
+
+# --- migration 0019 -----------------------------------------------------------------------------
+
+
+async def test_the_migration_fills_in_the_members_of_api_token_steps(hub: Hub, db_url: str) -> None:
+    """Steps taken before case events named their member: an API token bound to a member
+    gives them back their steps (a JWT's cannot be known)."""
+    import asyncio
+
+    from alembic import command
+
+    from hub.auth import create_token
+    from hub.cases.model import Event
+    from hub.demo import world
+    from hub.migrations import alembic_config
+
+    people = await laiji_people(hub)
+    staff = next(m for m in world.MEMBERS if m.tenant == "laiji")
+    row, token = await create_token(hub.db, "王", ["member"], ["laiji"], staff.external_id)
+    member = next(m for m in people.values() if m["id"] == str(row.member_id))
+    case = await assigned_case(hub, member)
+    await mutate(hub, "AcceptCase", token, caseId=case["id"])
+    everyone = [t.id for t in (await hub.scope()).directory.tenants]
+    async with hub.db.session(everyone, write=True) as session, session.begin():
+        await session.execute(update(Event).values(member_id=None))
+    await hub.db.dispose()
+    cfg = alembic_config(db_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0012_people_records")
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    async with hub.db.session(everyone) as session:
+        found = (await session.execute(select(Event.action, Event.member_id))).all()
+    assert ("ACCEPT", row.member_id) in found
+    assert {m for a, m in found if a != "ACCEPT"} == {None}
+    day = await diary_of(hub, member["id"], today())
+    assert [e["kind"] for e in day["entries"]] == ["CASE_ACCEPTED"]

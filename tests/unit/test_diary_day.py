@@ -29,8 +29,9 @@ def at(hour: float, minute: int = 0) -> datetime:
 
 
 def test_the_day_is_the_local_day() -> None:
-    assert START == datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
-    assert END - START == timedelta(days=1)
+    start, end = day_window(DAY, TZ)
+    assert start == datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    assert end - start == timedelta(days=1)
 
 
 def patrol(
