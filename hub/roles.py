@@ -93,6 +93,12 @@ class Permission(enum.StrEnum):
     EVALUATION_PUBLISH = "evaluation.publish"
     EVALUATION_RULES = "evaluation.rules"
     ATTACHMENT_UPLOAD = "attachment.upload"  # POST /attachments
+    # Work diaries (工作日记): a member writes their own; who reads a day; who spot-checks (抽查).
+    DIARY_WRITE = "diary.write"
+    DIARY_READ = "diary.read"
+    DIARY_SPOT_CHECK = "diary.spot_check"
+    # The town's members with neither diary nor patrol on a working day.
+    DIARY_MISSING = "diary.missing"
 
 
 _EVERYONE = frozenset(Role)
@@ -189,6 +195,14 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Any role that may change cases or patrols (every role but VIEWER); reading one is decided
     # by what it is attached to (hub/attachments/service.py).
     Permission.ATTACHMENT_UPLOAD: _EVERYONE - {Role.VIEWER},
+    # A diary is its member's own words (the caller must be bound to that member).
+    Permission.DIARY_WRITE: frozenset({Role.MEMBER}),
+    # A MEMBER reads their own day only, a town's OPERATOR its town's (hub/diaries checks).
+    Permission.DIARY_READ: _SUPERVISING | {Role.OPERATOR, Role.MEMBER, Role.VIEWER},
+    # A check counts in the monthly evaluation: supervision (督查) and the town's grid office
+    # judge; the command centre routes cases and ADMIN runs the system, neither judges people.
+    Permission.DIARY_SPOT_CHECK: frozenset({Role.SUPERVISOR, Role.OPERATOR}),
+    Permission.DIARY_MISSING: _SUPERVISING | {Role.OPERATOR, Role.VIEWER},
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -222,6 +236,10 @@ _REFUSALS: dict[Permission, str] = {
     Permission.EVALUATION_PUBLISH: "只有管理员或督查可以发布月度考核",
     Permission.EVALUATION_RULES: "只有管理员可以修改考核办法",
     Permission.ATTACHMENT_UPLOAD: "只读角色 (VIEWER) 不能上传附件",
+    Permission.DIARY_WRITE: "只有网格人员 (MEMBER) 可以填写自己的工作日记",
+    Permission.DIARY_READ: "你的角色不能查看工作日记",
+    Permission.DIARY_SPOT_CHECK: "只有督查 (SUPERVISOR) 或本镇网格办 (OPERATOR) 可以抽查工作日记",
+    Permission.DIARY_MISSING: "你的角色不能查看未填写工作日记的人员",
 }
 
 

@@ -23,6 +23,8 @@ from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
 from hub.config import Settings
+from hub.diaries.schema import Mutation as DiaryMutation
+from hub.diaries.schema import Query as DiaryQuery
 from hub.evaluation.schema import Mutation as EvaluationMutation
 from hub.evaluation.schema import Query as EvaluationQuery
 from hub.execution import HubExecutionContext
@@ -61,6 +63,7 @@ Query = merge_types(
         PatrolQuery,
         LedgerQuery,
         EvaluationQuery,
+        DiaryQuery,
     ),
 )
 Mutation = merge_types(
@@ -76,6 +79,7 @@ Mutation = merge_types(
         LedgerMutation,
         JointMutation,
         EvaluationMutation,
+        DiaryMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

@@ -144,7 +144,11 @@ class Event(TenantOwned, Base):
     """The timeline: every transition, note, urge and card, with actor and time."""
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_case_events_case_at", "case_id", "at"),
+        # A member's day (hub/diaries): the steps they took, by time.
+        Index("ix_case_events_member_at", "member_id", "at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
@@ -155,6 +159,9 @@ class Event(TenantOwned, Base):
     note: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[str] = mapped_column(String(64))
     actor_name: Mapped[str] = mapped_column(String(100))
+    # The grid member the actor's token or account stands for (None for everyone else): what
+    # ties a step to a person's work diary whatever kind of login took it.
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
     data: Mapped[dict[str, Any]]
 
 

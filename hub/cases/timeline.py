@@ -43,6 +43,7 @@ async def record(
         note=note,
         actor_id=actor.id,
         actor_name=actor.name,
+        member_id=actor.member_id,
         data=data or {},
     )
     session.add(event)

@@ -39,6 +39,8 @@ class Patrol(TenantOwned, Base):
             postgresql_where=text("status = 'OPEN'"),
         ),
         Index("ix_patrols_tenant_started", "tenant_id", "started_at"),
+        # A member's day (hub/diaries): their patrols by time.
+        Index("ix_patrols_member_started", "member_id", "started_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

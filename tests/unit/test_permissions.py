@@ -71,6 +71,14 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.EVALUATION_PUBLISH: frozenset({R.ADMIN, R.SUPERVISOR}),
     Permission.EVALUATION_RULES: frozenset({R.ADMIN}),
     Permission.ATTACHMENT_UPLOAD: frozenset(R) - {R.VIEWER},
+    Permission.DIARY_WRITE: frozenset({R.MEMBER}),
+    Permission.DIARY_READ: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
+    ),
+    Permission.DIARY_SPOT_CHECK: frozenset({R.SUPERVISOR, R.OPERATOR}),
+    Permission.DIARY_MISSING: frozenset(
+        {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.VIEWER}
+    ),
 }
 
 
@@ -143,6 +151,11 @@ def test_any_held_role_suffices_and_no_role_holds_nothing() -> None:
             Permission.CHANNEL_PLATFORM,
             "只有社会治理平台 (PLATFORM) 或 ADMIN 可以登记平台渠道的来件",
         ),
+        (
+            Permission.DIARY_SPOT_CHECK,
+            "只有督查 (SUPERVISOR) 或本镇网格办 (OPERATOR) 可以抽查工作日记",
+        ),
+        (Permission.DIARY_WRITE, "只有网格人员 (MEMBER) 可以填写自己的工作日记"),
     ],
 )
 def test_refusals_keep_the_messages_callers_read(permission: Permission, message: str) -> None:
