@@ -233,6 +233,16 @@ def error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
+MAX_FORM_BYTES = 256 * 1024  # a form of texts: far more than any field's limit
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
 class PageNotFound(Exception):
     """The thing in the URL does not exist for the caller (another town's case: 404)."""
 
@@ -250,6 +260,8 @@ def page(permission: Permission = Permission.CASE_READ) -> Callable[[Handler], A
             if scope is None:
                 return to_login(request)
             request.state.scope = scope
+            if _declared_length(request) > MAX_FORM_BYTES:
+                return error_page(request, 413, f"提交的内容超过 {MAX_FORM_BYTES // 1024} KB")
             if request.method == "POST" and not request.state.bearer:
                 form = await request.form()
                 if not csrf_ok(request, form):

@@ -8,7 +8,9 @@ import time
 from itsdangerous import TimestampSigner
 
 from hub.accounts.service import set_password
+from hub.accounts.service import sign_in as sign_in_service
 from hub.console.app import session_key
+from hub.demo.accounts import ensure_demo_accounts
 from tests.conftest import SECRET, register
 from tests.console import PASSWORD, account, client, csrf_of, post_form, sign_in
 
@@ -160,3 +162,34 @@ async def test_post_form_helper_roundtrip(hub) -> None:
             note="请尽快处理",
         )
         assert done.status_code in (303, 409), done.text
+
+
+async def test_an_htmx_request_of_an_expired_session_is_sent_to_sign_in(hub) -> None:
+    async with client(hub) as http:
+        answer = await http.get("/console/cases", headers={"HX-Request": "true"})
+        assert answer.status_code == 401
+        assert answer.headers["HX-Redirect"].startswith("/console/login?next=")
+
+
+async def test_an_oversized_form_is_refused_with_413(hub) -> None:
+    await account(hub, "big.admin", "ADMIN")
+    async with client(hub) as http:
+        await sign_in(http, "big.admin")
+        number = await _a_case_number(hub)
+        page = await http.get(f"/console/cases/{number}")
+        answer = await http.post(
+            f"/console/cases/{number}/actions/urge",
+            data={"csrf_token": csrf_of(page.text), "note": "x" * 300_000},
+        )
+        assert answer.status_code == 413 and "超过" in answer.text
+
+
+async def test_the_demo_accounts_sign_in_with_their_printed_passwords(hub) -> None:
+    made = await ensure_demo_accounts(hub.db)
+    assert set(made) >= {"demo-dispatcher", "demo-operator", "demo-member", "demo-admin"}
+    member = await sign_in_service(hub.db, "demo-member", made["demo-member"])
+    assert member is not None and member.principal.member_id is not None
+    assert member.principal.tenant_codes == ("laiji",)
+    again = await ensure_demo_accounts(hub.db)  # a new start: new passwords, old ones refused
+    assert await sign_in_service(hub.db, "demo-member", made["demo-member"]) is None
+    assert await sign_in_service(hub.db, "demo-member", again["demo-member"]) is not None
