@@ -204,3 +204,26 @@ async def test_graphiql_and_the_console_name_no_other_host(hub: Hub) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", login.text)
     for asset in ("vendor/htmx/htmx.min.js", "vendor/echarts/echarts.min.js", "console.css"):
         assert (await hub.http.get(f"/console/static/{asset}")).status_code == 200
+
+
+async def test_the_queue_pages_by_cursor(hub: Hub, monkeypatch: Any) -> None:
+    import hub.console.cases as pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    made = [
+        (await hotline_case(hub, title=f"第{i}件", description=f"第{i}件事", category=c))["number"]
+        for i, c in enumerate(("DUST", "WATER", "NOISE"))
+    ]
+    assert len(set(made)) == 3
+    await account(hub, "pager", "ADMIN")
+    async with client(hub) as http:
+        await sign_in(http, "pager")
+        first = await http.get("/console/cases")
+        assert made[2] in first.text and made[1] in first.text and made[0] not in first.text
+        link = re.search(r'href="(/console/cases\?after=[^"]+)">下一页', first.text)
+        assert link, first.text
+        second = await http.get(link.group(1).replace("&amp;", "&"))
+        assert made[0] in second.text and made[2] not in second.text
+        assert "回到第一页" in second.text
+        forged = await http.get("/console/cases", params={"after": "not-a-cursor"})
+        assert forged.status_code == 422 and "游标无效" in forged.text
