@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -310,7 +309,3 @@ async def write(
         return exc
     except Conflict:
         return DomainError(ErrorCode.CONFLICT, "与同时进行的修改冲突，请重试")
-
-
-def now() -> datetime:
-    return utcnow()
