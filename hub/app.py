@@ -14,8 +14,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -26,6 +26,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from hub import jobs, metrics
 from hub.attachments import routes as attachment_routes
 from hub.auth import AuthError, authenticate
+from hub.console.app import console_app
+from hub.console.graphiql import graphiql_html
 from hub.db import Database
 from hub.evaluation.export import routes as evaluation_routes
 from hub.gql import Context, WatchedSocket
@@ -52,6 +54,10 @@ class HubGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.runtime, self.db, self.settings, self.key = runtime, runtime.db, settings, key
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the hub's own static files (strawberry's page loads it from a CDN)."""
+        return HTMLResponse(graphiql_html())
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON, or a 400 that says what is wrong with it (both were 500s): bytes that are not
@@ -312,6 +318,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *evaluation_routes(runtime, graphql.key),
             *attachment_routes.routes(runtime, graphql.key),
             *public_routes(state),
+            Mount("/console", app=console_app(runtime, graphql.key)),
             *connector_routes(state),
         ],
         lifespan=lifespan,

@@ -13,6 +13,7 @@ import typer
 from hub.config import Settings, get_settings
 
 if TYPE_CHECKING:  # imported lazily below, so that the CLI starts fast
+    from hub.accounts.model import ConsoleAccount
     from hub.tenancy.model import Principal
 
 app = typer.Typer(
@@ -22,7 +23,11 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The supervision audit trail.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Console accounts (people who sign in at /console).", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
 DEMO_TOKEN_HOURS = 24 * 30
@@ -153,7 +158,15 @@ def serve(
         )
         for role, token in _demo_tokens(settings).items():
             typer.echo(f"  {role:<10} {token}")
-    typer.echo(f"\nGraphiQL: http://{host}:{port}/graphql   health: http://{host}:{port}/healthz")
+        accounts = asyncio.run(_demo_accounts(settings))
+        typer.echo(
+            "\nDemo console accounts (sign in at /console/login); passwords are new at every "
+            "`serve --demo`; town accounts are of laiji:"
+        )
+        for login_name, password in accounts.items():
+            typer.echo(f"  {login_name:<18} {password}")
+    typer.echo(f"\nConsole: http://{host}:{port}/console   GraphiQL: http://{host}:{port}/graphql")
+    typer.echo(f"health: http://{host}:{port}/healthz")
     hj212_port = getattr(runtime.connector_settings.get("hj212"), "port", 0)
     if hj212_port:
         typer.echo(f"HJ 212 devices: tcp://{host}:{hj212_port}")
@@ -164,6 +177,16 @@ def serve(
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
+
+
+async def _demo_accounts(settings: Settings) -> dict[str, str]:
+    from hub.demo.accounts import ensure_demo_accounts
+
+    db = _database(settings)
+    try:
+        return await ensure_demo_accounts(db)
+    finally:
+        await db.dispose()
 
 
 async def _start_demo_feeds(settings: Settings) -> None:
@@ -251,6 +274,61 @@ def token_create(
         f"tenants: {', '.join(row.tenant_codes) or 'all'}{bound}) id {row.id}"
     )
     typer.echo(token)
+
+
+def _read_password() -> str:
+    """The new password from stdin (never an argument: arguments show in `ps` and the shell's
+    history): asked twice on a terminal, else the first line of what is piped in."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("密码 (password): ")
+        if getpass.getpass("再输入一次 (again): ") != first:
+            raise _fail("两次输入的密码不一致 (the passwords differ)")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Option(help="the login name (登录名)")],
+    role: Annotated[list[str], typer.Option(help="a role (repeatable), e.g. dispatcher")],
+    tenant: Annotated[list[str] | None, typer.Option(help="a tenant code (repeatable)")] = None,
+    member: Annotated[
+        str | None,
+        typer.Option(help="a MEMBER account bound to the person with this staff number (工号)"),
+    ] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option(
+            "--display-name", help="what people read on the timeline (default: the login)"
+        ),
+    ] = None,
+) -> None:
+    """Create a console account; the password is read from stdin (only its argon2 hash is kept)."""
+    from hub.accounts.service import create_account
+
+    password = _read_password()
+    settings = _settings()
+
+    async def run() -> ConsoleAccount:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        db = _database(settings)
+        try:
+            return await create_account(
+                db, name, password, role, tenant or [], member, display_name
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        account = asyncio.run(run())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"created console account {account.login} ({account.name}; {', '.join(account.roles)}; "
+        f"tenants: {', '.join(account.tenant_codes) or 'all'})"
+    )
 
 
 @app.command("import")

@@ -184,6 +184,33 @@ class Settings(BaseSettings):
     attachments_s3_secret_key: str | None = None
     attachments_s3_region: str = "us-east-1"
     attachments_s3_prefix: str = Field("", description="key prefix of the blobs in the bucket")
+    # --- the web console (/console): people's sign-in ---
+    console_session_minutes: float = Field(
+        480.0,
+        gt=0,
+        description="a console session ends after this long without a request (8 hours: a "
+        "working day); the user signs in again",
+    )
+    console_session_max_hours: float = Field(
+        12.0, gt=0, description="a console session ends this long after sign-in, used or not"
+    )
+    console_cookie_secure: bool = Field(
+        False,
+        description="send the console's session cookie over HTTPS only (set it when the hub is "
+        "served behind TLS)",
+    )
+    console_lockout_failures: int = Field(
+        5, ge=1, description="failed sign-ins of one account that lock it for the window below"
+    )
+    console_lockout_address_failures: int = Field(
+        20,
+        ge=1,
+        description="failed sign-ins from one address (any account) that lock that address "
+        "(higher than per account: an office signs in from behind one address)",
+    )
+    console_lockout_minutes: float = Field(
+        15.0, gt=0, description="the moving window of failed sign-ins, and so the lock-out"
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,5 +1,6 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
+from hub.accounts.model import ConsoleAccount
 from hub.attachments.model import Attachment, AttachmentLink
 from hub.audit.model import AuditEntry, AuditHead
 from hub.cases.model import (
@@ -37,6 +38,7 @@ __all__ = [
     "CaseFeed",
     "CaseHop",
     "CaseLink",
+    "ConsoleAccount",
     "Diary",
     "DiaryRevision",
     "EvaluationMonth",

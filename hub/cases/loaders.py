@@ -86,3 +86,16 @@ async def audit_unmasked(
         )
     for tenant_id in sorted(by_tenant):  # a fixed order: two readers never deadlock on heads
         await audit.append_many(session, tenant_id, scope.principal, by_tenant[tenant_id])
+
+
+async def get_case_by_number(
+    session: AsyncSession, scope: Scope, number: str, include: AbstractSet[str] = frozenset()
+) -> Case | None:
+    """A case by its human number (the console's URLs), if the caller may see it: another
+    town's case does not exist for them (the session is scoped to the caller's towns)."""
+    scope.require(Permission.CASE_READ)
+    if not number or len(number) > 64:
+        return None
+    return await session.scalar(
+        select(Case).where(Case.number == number).options(*load_options(set(include)))
+    )

@@ -1,0 +1,1 @@
+"""The web console (/console): server-rendered Chinese pages for people (see docs/console.md)."""
