@@ -1,6 +1,7 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
 from hub.audit.model import AuditEntry, AuditHead
+from hub.cameras.model import Camera, CameraEpisode, CameraEvent, QuarantinedVideoEvent
 from hub.cases.model import (
     Case,
     CaseCandidate,
@@ -26,6 +27,9 @@ from hub.tenancy.model import Principal, Tenant
 __all__ = [
     "AuditEntry",
     "AuditHead",
+    "Camera",
+    "CameraEpisode",
+    "CameraEvent",
     "Case",
     "CaseCandidate",
     "CaseCard",
@@ -50,6 +54,7 @@ __all__ = [
     "OutboxMessage",
     "Patrol",
     "Principal",
+    "QuarantinedVideoEvent",
     "Report",
     "Source",
     "SpotCheck",

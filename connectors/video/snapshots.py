@@ -1,0 +1,172 @@
+"""A camera event's snapshot: taken from the body (base64 JPEG) or fetched from the recorder
+(``snapshotUrl``, with a timeout, a size cap and no private addresses unless allowed), checked
+to be a JPEG, and stored by content hash.
+
+``store`` is the one place a snapshot's bytes are kept; see the module ``blobs`` note below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import io
+import ipaddress
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from connectors.ingest import Refused, invalid
+from connectors.video.settings import VideoSettings
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    data: bytes
+    sha256: str
+
+
+def from_base64(text: str, settings: VideoSettings) -> Snapshot:
+    """The snapshot sent in the body; 413 over the size cap, 422 naming snapshot otherwise."""
+    if text.startswith("data:"):  # a data URL, as some platforms send: data:image/jpeg;base64,
+        text = text.partition(",")[2]
+    if len(text) * 3 // 4 > settings.max_snapshot_bytes + 3:
+        raise _too_large("snapshot", settings)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("snapshot", "抓拍图片须为 Base64 编码的 JPEG") from None
+    return checked(data, "snapshot", settings)
+
+
+def checked(data: bytes, field: str, settings: VideoSettings) -> Snapshot:
+    if len(data) > settings.max_snapshot_bytes:
+        raise _too_large(field, settings)
+    if not is_jpeg(data):
+        raise invalid(field, "抓拍图片不是 JPEG 图像")
+    return Snapshot(data, hashlib.sha256(data).hexdigest())
+
+
+def is_jpeg(data: bytes) -> bool:
+    """A JPEG by its signature and by Pillow reading its header (no full decode)."""
+    if not data.startswith(JPEG_MAGIC):
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format == "JPEG" and image.width > 0 and image.height > 0
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
+def _too_large(field: str, settings: VideoSettings) -> Refused:
+    return invalid(field, f"抓拍图片超过 {settings.max_snapshot_bytes} 字节", 413)
+
+
+# --- fetching ---------------------------------------------------------------------------------
+
+
+def _blocked(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+async def _check_host(host: str, port: int, settings: VideoSettings) -> None:
+    if settings.allow_private_urls:
+        return
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise invalid("snapshotUrl", f"抓拍图片地址的主机 {host} 无法解析") from None
+    if not found or any(_blocked(str(info[4][0])) for info in found):
+        raise invalid(
+            "snapshotUrl",
+            f"抓拍图片地址 {host} 是内网、回环或保留地址，设置未允许"
+            "（SANWANG_VIDEO_ALLOW_PRIVATE_URLS）",
+        )
+
+
+async def fetch(url: str, settings: VideoSettings) -> Snapshot:
+    """GET the snapshot: http(s) only, no redirects, the whole exchange within the timeout,
+    the body read up to the size cap."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid("snapshotUrl", "抓拍图片地址须为 http:// 或 https:// 链接")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise invalid("snapshotUrl", "抓拍图片地址的端口无效") from None
+    await _check_host(parts.hostname, port, settings)
+    limit, seconds = settings.max_snapshot_bytes, settings.fetch_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            async with (
+                httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise invalid("snapshotUrl", f"取抓拍图片失败：HTTP {response.status_code}")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise _too_large("snapshotUrl", settings)
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large("snapshotUrl", settings)
+                    chunks.append(chunk)
+    except TimeoutError:
+        raise invalid("snapshotUrl", f"取抓拍图片超时（{seconds:g} 秒）") from None
+    except httpx.TimeoutException:
+        raise invalid("snapshotUrl", f"取抓拍图片超时（{seconds:g} 秒）") from None
+    except httpx.HTTPError as exc:
+        raise invalid("snapshotUrl", f"取抓拍图片失败：{type(exc).__name__}") from None
+    return checked(b"".join(chunks), "snapshotUrl", settings)
+
+
+# --- storing ----------------------------------------------------------------------------------
+# Minimal content-addressed storage of the connector's own, kept apart so that the hub's
+# attachments (hub/attachments, when merged) can replace it: one file per sha256 under
+# SANWANG_VIDEO_SNAPSHOT_DIR (ab/abcdef....jpg); the same bytes are stored once.
+
+
+def path_of(settings: VideoSettings, sha256: str) -> Path:
+    return Path(settings.snapshot_dir) / sha256[:2] / f"{sha256}.jpg"
+
+
+def _write(settings: VideoSettings, snapshot: Snapshot) -> None:
+    target = path_of(settings, snapshot.sha256)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(snapshot.data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+async def store(settings: VideoSettings, snapshot: Snapshot) -> str:
+    """Keep the bytes (once per hash); the snapshot's id (its sha256)."""
+    await asyncio.to_thread(_write, settings, snapshot)
+    return snapshot.sha256
