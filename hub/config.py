@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.airquality.alarms import category_named
+from hub.attachments.sniff import DEFAULT_MAX_BYTES
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///sanwang.db"
 SECRET_FILE = ".sanwang-secret"
@@ -155,6 +156,24 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="largest POST /graphql body; larger ones answer 413"
     )
+
+    # --- attachments (POST /attachments): stored once per sha256 ---
+    attachments_max_bytes: int = Field(
+        DEFAULT_MAX_BYTES, ge=1024, description="largest attachment; larger uploads answer 413"
+    )
+    attachments_dir: Path = Field(
+        Path("attachments"),
+        description="folder of the attachment blobs (relative: to the working directory, beside "
+        "the default SQLite file); unused when an S3 store is configured",
+    )
+    attachments_s3_endpoint: str | None = Field(
+        None, description="an S3-compatible store (http://minio:9000): attachments go there"
+    )
+    attachments_s3_bucket: str | None = Field(None, description="the bucket (must exist)")
+    attachments_s3_access_key: str | None = None
+    attachments_s3_secret_key: str | None = None
+    attachments_s3_region: str = "us-east-1"
+    attachments_s3_prefix: str = Field("", description="key prefix of the blobs in the bucket")
 
     @property
     def is_sqlite(self) -> bool:

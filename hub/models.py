@@ -1,5 +1,6 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
+from hub.attachments.model import Attachment, AttachmentLink
 from hub.audit.model import AuditEntry, AuditHead
 from hub.cameras.model import Camera, CameraEpisode, CameraEvent, QuarantinedVideoEvent
 from hub.cases.model import (
@@ -25,6 +26,8 @@ from hub.sync.model import CaseFeed
 from hub.tenancy.model import Principal, Tenant
 
 __all__ = [
+    "Attachment",
+    "AttachmentLink",
     "AuditEntry",
     "AuditHead",
     "Camera",

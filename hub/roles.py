@@ -81,6 +81,7 @@ class Permission(enum.StrEnum):
     PATROL_READ = "patrol.read"
     # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
     CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
+    ATTACHMENT_UPLOAD = "attachment.upload"  # POST /attachments
 
 
 _EVERYONE = frozenset(Role)
@@ -148,6 +149,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
+    # Any role that may change cases or patrols (every role but VIEWER); reading one is decided
+    # by what it is attached to (hub/attachments/service.py).
+    Permission.ATTACHMENT_UPLOAD: _EVERYONE - {Role.VIEWER},
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -171,6 +175,7 @@ _REFUSALS: dict[Permission, str] = {
     Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
     Permission.PATROL_READ: "你的角色不能查看巡查记录",
     Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
+    Permission.ATTACHMENT_UPLOAD: "只读角色 (VIEWER) 不能上传附件",
 }
 
 

@@ -58,6 +58,7 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
         {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
+    Permission.ATTACHMENT_UPLOAD: frozenset(R) - {R.VIEWER},
 }
 
 
