@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,9 @@ from connectors.ingest import (
 )
 from connectors.video import snapshots
 from connectors.video.settings import VideoSettings, video_settings
+from hub.attachments.model import Attachment
+from hub.attachments.service import AttachmentRefused, store_attachment
+from hub.attachments.storage import BlobStore
 from hub.auth import Scope
 from hub.cameras import service
 from hub.cameras.service import EventIn, Policy, SeenOtherwise, Taken
@@ -114,6 +118,7 @@ async def ingest(
     scope: Scope,
     settings: VideoSettings,
     policy: Policy,
+    store: BlobStore,
     raw: bytes,
     now: datetime,
     peer: str | None = None,
@@ -143,21 +148,28 @@ async def ingest(
         text=(event.text or "").strip() or None,
         confidence=event.confidence,
         digest=digest,
-        snapshot_id=snapshot.sha256 if snapshot else None,
         snapshot_sha256=snapshot.sha256 if snapshot else None,
         extra={"snapshotUrl": event.snapshot_url} if event.snapshot_url else {},
     )
 
+    async def keep(session: AsyncSession, tenant_id: uuid.UUID) -> Attachment:
+        assert snapshot is not None
+        # The hub's attachments: the blob once per sha256, the row in this transaction (a
+        # refused event leaves no row; its blob is what a retry would store again).
+        return await store_attachment(
+            session, store, data=snapshot.data, uploaded_by=scope.principal.id,
+            tenant_id=tenant_id, max_bytes=settings.max_snapshot_bytes,
+        )  # fmt: skip
+
     async def work(session: AsyncSession) -> Taken:
-        taken = await service.take_event(session, scope, policy, item, peer)
-        if taken.created and snapshot is not None:
-            # Kept only for an event taken; content-addressed, so a transaction that then
-            # fails leaves bytes a retry stores again, never served without their event.
-            await snapshots.store(settings, snapshot)
-        return taken
+        return await service.take_event(
+            session, scope, policy, item, peer, keep if snapshot is not None else None
+        )
 
     try:
         taken = await unit_of_work(db, everyone, work)
+    except AttachmentRefused as exc:  # checked already; the hub's own checks agree or refuse
+        raise Refused(422, [Problem("snapshot", exc.message)]) from None
     except SeenOtherwise as exc:
         raise Refused(409, [Problem("eventId", exc.message)], "CONFLICT") from None
     except DomainError as exc:
@@ -176,6 +188,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     db, runtime, key = state["db"], state["runtime"], state["key"]
     settings = video_settings(runtime)
     policy = settings.policy(runtime.settings)
+    store = snapshots.blob_store(runtime.settings)
 
     async def endpoint(request: Request) -> Response:
         scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "视频监控事件")
@@ -184,7 +197,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
         peer = request.client.host if request.client else None
         try:
             status, body = await ingest(
-                db, scope, settings, policy, await read_body(request), utcnow(), peer
+                db, scope, settings, policy, store, await read_body(request), utcnow(), peer
             )
         except Refused as refused:
             log.info(

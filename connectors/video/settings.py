@@ -49,9 +49,6 @@ class VideoSettings(BaseSettings):
         description='JSON overriding the event rules by kind, e.g. {"MOTION_AT_NIGHT": '
         '{"alarming": true, "minConfidence": 0.8}} (docs/video.md)',
     )
-    snapshot_dir: str = Field(
-        "snapshots", description="folder of stored snapshots (by content hash)"
-    )
     demo_event_seconds: float = Field(
         20.0, gt=0, description="serve --demo: how often a simulated camera pushes an event"
     )

@@ -1,8 +1,7 @@
 """A camera event's snapshot: taken from the body (base64 JPEG) or fetched from the recorder
 (``snapshotUrl``, with a timeout, a size cap and no private addresses unless allowed), checked
 to be a JPEG, and stored by content hash.
-
-``store`` is the one place a snapshot's bytes are kept; see the module ``blobs`` note below.
+The bytes are kept as the hub's attachments (``hub.attachments``): ``blob_store``.
 """
 
 from __future__ import annotations
@@ -13,11 +12,8 @@ import binascii
 import hashlib
 import io
 import ipaddress
-import os
 import socket
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +21,8 @@ from PIL import Image, UnidentifiedImageError
 
 from connectors.ingest import Refused, invalid
 from connectors.video.settings import VideoSettings
+from hub.attachments.storage import BlobStore, open_store
+from hub.config import Settings
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -142,31 +140,17 @@ async def fetch(url: str, settings: VideoSettings) -> Snapshot:
 
 
 # --- storing ----------------------------------------------------------------------------------
-# Minimal content-addressed storage of the connector's own, kept apart so that the hub's
-# attachments (hub/attachments, when merged) can replace it: one file per sha256 under
-# SANWANG_VIDEO_SNAPSHOT_DIR (ab/abcdef....jpg); the same bytes are stored once.
 
 
-def path_of(settings: VideoSettings, sha256: str) -> Path:
-    return Path(settings.snapshot_dir) / sha256[:2] / f"{sha256}.jpg"
-
-
-def _write(settings: VideoSettings, snapshot: Snapshot) -> None:
-    target = path_of(settings, snapshot.sha256)
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(snapshot.data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-async def store(settings: VideoSettings, snapshot: Snapshot) -> str:
-    """Keep the bytes (once per hash); the snapshot's id (its sha256)."""
-    await asyncio.to_thread(_write, settings, snapshot)
-    return snapshot.sha256
+def blob_store(settings: Settings) -> BlobStore:
+    """The hub's attachment store as configured (SANWANG_ATTACHMENTS_*): snapshots are
+    attachments, kept once per sha256."""
+    return open_store(
+        folder=settings.attachments_dir,
+        s3_endpoint=settings.attachments_s3_endpoint,
+        s3_bucket=settings.attachments_s3_bucket,
+        s3_access_key=settings.attachments_s3_access_key,
+        s3_secret_key=settings.attachments_s3_secret_key,
+        s3_region=settings.attachments_s3_region,
+        s3_prefix=settings.attachments_s3_prefix,
+    )

@@ -11,7 +11,7 @@ case (no timeline line each, so a camera firing every few seconds cannot flood a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.attachments import service as attachments
+from hub.attachments.model import Attachment, OwnerKind
 from hub.audit import service as audit
 from hub.auth import Principal, Scope, scope_for
 from hub.cameras.model import Camera, CameraEpisode, CameraEvent, QuarantinedVideoEvent
@@ -86,6 +88,10 @@ class EventIn:
     snapshot_id: str | None = None
     snapshot_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Keeps an event's snapshot as an attachment of the given town (in the caller's transaction).
+Keep = Callable[[AsyncSession, uuid.UUID], Awaitable[Attachment]]
 
 
 @dataclass(frozen=True)
@@ -263,24 +269,32 @@ async def release_quarantine(session: AsyncSession, camera: Camera) -> int:
     now = utcnow()
     for row in held:
         e = row.event
-        session.add(
-            CameraEvent(
-                tenant_id=camera.tenant_id,
-                event_id=row.event_id,
-                camera_id=camera.id,
-                kind=e["kind"],
-                at=datetime.fromisoformat(e["at"]),
-                received_at=row.received_at,
-                text=e.get("text"),
-                confidence=e.get("confidence"),
-                snapshot_id=e.get("snapshotId"),
-                snapshot_sha256=e.get("snapshotSha256"),
-                digest=row.digest,
-                outcome=Outcome.RECORDED,
-                reason="摄像头登记前收到的事件，登记时补记，不立案",
-            )
+        released = CameraEvent(
+            tenant_id=camera.tenant_id,
+            event_id=row.event_id,
+            camera_id=camera.id,
+            kind=e["kind"],
+            at=datetime.fromisoformat(e["at"]),
+            received_at=row.received_at,
+            text=e.get("text"),
+            confidence=e.get("confidence"),
+            snapshot_id=e.get("snapshotId"),
+            snapshot_sha256=e.get("snapshotSha256"),
+            digest=row.digest,
+            outcome=Outcome.RECORDED,
+            reason="摄像头登记前收到的事件，登记时补记，不立案",
         )
+        session.add(released)
         row.released_at = now
+        snapshot = parse_id(e.get("snapshotId"))
+        kept = await session.get(Attachment, snapshot) if snapshot is not None else None
+        if kept is not None:
+            await session.flush()
+            linked = await attachments.link_attachment(
+                session, kept, kind=OwnerKind.CAMERA_EVENT, owner_id=released.id,
+                tenant_id=camera.tenant_id, actor=VIDEO,
+            )  # fmt: skip
+            released.snapshot_id = str(linked.id)
     if held:
         await session.flush()
     return len(held)
@@ -305,7 +319,12 @@ async def seen(session: AsyncSession, event_id: str) -> tuple[str, Any] | None:
 
 
 async def take_event(
-    session: AsyncSession, scope: Scope, policy: Policy, event: EventIn, peer: str | None = None
+    session: AsyncSession,
+    scope: Scope,
+    policy: Policy,
+    event: EventIn,
+    peer: str | None = None,
+    keep: Keep | None = None,
 ) -> Taken:
     """Store one event (in the caller's transaction): a seen id answers as before (or
     ``SeenOtherwise``); an unknown camera's event goes to quarantine; a known camera's event is
@@ -322,12 +341,23 @@ async def take_event(
         select(Camera).where(Camera.camera_id == event.camera_id).with_for_update()
     )
     if camera is None:
-        return await _quarantine(session, event, peer)
+        city = scope.directory.city
+        kept = await keep(session, city.id) if keep is not None and city is not None else None
+        return await _quarantine(session, _with(event, kept), peer)
     if not scope.sees(camera.tenant_id):
         raise DomainError(
             ErrorCode.FORBIDDEN, f"摄像头 {event.camera_id} 不属于令牌所辖乡镇", "cameraId"
         )
-    return await _record(session, scope, policy, camera, event)
+    kept = await keep(session, camera.tenant_id) if keep is not None else None
+    return await _record(session, scope, policy, camera, _with(event, kept), kept)
+
+
+def _with(event: EventIn, kept: Attachment | None) -> EventIn:
+    if kept is None:
+        return event
+    return EventIn(
+        **{**event.__dict__, "snapshot_id": str(kept.id), "snapshot_sha256": kept.sha256}
+    )
 
 
 async def _answer_seen(session: AsyncSession, row: Any) -> Taken:
@@ -360,7 +390,12 @@ async def _quarantine(session: AsyncSession, event: EventIn, peer: str | None) -
 
 
 async def _record(
-    session: AsyncSession, scope: Scope, policy: Policy, camera: Camera, event: EventIn
+    session: AsyncSession,
+    scope: Scope,
+    policy: Policy,
+    camera: Camera,
+    event: EventIn,
+    kept: Attachment | None = None,
 ) -> Taken:
     now = utcnow()
     verdict = judge(policy.rules, event.kind, event.confidence)
@@ -403,6 +438,16 @@ async def _record(
             "snapshotId": event.snapshot_id,
         }
     await session.flush()
+    if kept is not None:  # the snapshot on the event and on its case, sha256 on their trails
+        await attachments.link_attachment(
+            session, kept, kind=OwnerKind.CAMERA_EVENT, owner_id=row.id,
+            tenant_id=camera.tenant_id, actor=scope.principal,
+        )  # fmt: skip
+        if case is not None:
+            await attachments.link_attachment(
+                session, kept, kind=OwnerKind.CASE, owner_id=case.id,
+                tenant_id=case.tenant_id, actor=VIDEO,
+            )  # fmt: skip
     return Taken(True, event.event_id, case, event.snapshot_id, outcome=row.outcome)
 
 

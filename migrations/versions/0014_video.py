@@ -1,7 +1,7 @@
 """video: outfall cameras, their events, episodes and quarantine
 
 Revision ID: 0014_video
-Revises: 0012_people_records
+Revises: 0013_attachments
 Tenant-owned tables (cameras, camera_events, camera_episodes) get row-level security as every
 tenant table; quarantined_video_events is not tenant-owned (an unknown camera has no town).
 
@@ -19,7 +19,7 @@ from hub import rls
 TABLES = ("cameras", "camera_events", "camera_episodes")
 
 revision = "0014_video"
-down_revision = "0012_people_records"
+down_revision = "0013_attachments"
 branch_labels = None
 depends_on = None
 

@@ -25,6 +25,7 @@ from connectors.video.jobs import check_cameras
 from connectors.video.settings import video_settings
 from connectors.video.simulator import draw_snapshot, event_body, register_demo_cameras
 from hub.app import create_app
+from hub.attachments.model import Attachment, AttachmentLink
 from hub.cameras.model import Camera, CameraEvent, QuarantinedVideoEvent
 from hub.config import Settings
 from hub.db import Database
@@ -40,8 +41,8 @@ TZ8 = "+08:00"
 
 @contextlib.asynccontextmanager
 async def live(db: Database, settings: Settings, tmp: Path, **video: Any) -> AsyncIterator[Hub]:
-    overrides = {"video": {"snapshot_dir": str(tmp / "snapshots"), **video}}
-    app = create_app(Runtime.start(settings, db, overrides=overrides))
+    settings = settings.model_copy(update={"attachments_dir": tmp / "attachments"})
+    app = create_app(Runtime.start(settings, db, overrides={"video": video}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)
@@ -124,14 +125,13 @@ async def case(hub: Hub, case_id: str) -> dict[str, Any]:
 
 
 async def stored(hub: Hub) -> tuple[int, int, int]:
-    """Camera events, quarantined events and snapshot files: unchanged by a refusal."""
+    """Camera events, quarantined events and attachments: unchanged by a refusal."""
     scope = await hub.scope()
     async with hub.db.session(scope.tenant_ids) as session:
         events = await session.scalar(select(func.count()).select_from(CameraEvent))
         held = await session.scalar(select(func.count()).select_from(QuarantinedVideoEvent))
-    folder = Path(video_settings(hub.app.state.runtime).snapshot_dir)
-    files = len(list(folder.rglob("*.jpg"))) if folder.exists() else 0
-    return int(events or 0), int(held or 0), files
+        kept = await session.scalar(select(func.count()).select_from(Attachment))
+    return int(events or 0), int(held or 0), int(kept or 0)
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -191,8 +191,14 @@ async def test_alarm_opens_a_case_repeats_add_to_it_and_a_repeat_delivery_is_200
     assert listed["online"] is True and listed["lastEvent"]["kind"] == "DISCHARGE"
     assert listed["lastEvent"]["caseNumber"] == other.json()["caseNumber"]
     assert listed["lastEvent"]["snapshotId"] == other.json()["snapshotId"]
-    # The same picture is stored once.
+    # The same picture is one attachment, on each event and on the cases; its blob once.
     assert (await stored(vhub))[2] == 1
+    blobs = list((vhub.settings.attachments_dir).rglob("*"))
+    assert len([b for b in blobs if b.is_file()]) == 1
+    scope = await vhub.scope()
+    async with vhub.db.session(scope.tenant_ids) as session:
+        kinds = list(await session.scalars(select(AttachmentLink.owner_kind)))
+    assert sorted(kinds) == ["CAMERA_EVENT"] * 3 + ["CASE"] * 2
 
 
 async def test_an_alarm_after_the_window_joins_the_open_case_on_its_timeline(vhub: Hub) -> None:
