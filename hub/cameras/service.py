@@ -62,6 +62,23 @@ class CameraSpec:
 
 
 @dataclass(frozen=True)
+class CameraSheetRow:
+    """A row of the import workbook's sheet 摄像头: the enterprise by its credit code."""
+
+    tenant_code: str
+    camera_id: str
+    name: str
+    source_credit_code: str | None = None
+    outlet: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    live_view_url: str | None = None
+
+
+CHANGES_KEY = "grid.admin.changes"  # hub.grid.admin's counter of what an import did
+
+
+@dataclass(frozen=True)
 class Policy:
     """The video connector's settings as the service needs them."""
 
@@ -203,6 +220,42 @@ async def register_camera(session: AsyncSession, scope: Scope, spec: CameraSpec)
         data["movedFrom"] = scope.directory.by_id[moved_from].code
     action = "camera.register" if created else "camera.update"
     await audit.append(session, tenant.id, scope.principal, action, "camera", camera.id, data)
+    return camera
+
+
+async def save_camera_row(session: AsyncSession, scope: Scope, row: CameraSheetRow) -> Camera:
+    """``sanwang import``'s sheet 摄像头: registerCamera with the enterprise named by its
+    credit code (one saved by the same import included)."""
+    from hub.sources.service import by_credit_code
+
+    source_id = None
+    if row.source_credit_code:
+        source = await by_credit_code(session, row.source_credit_code.strip())
+        if source is None:
+            raise invalid(
+                "sourceCreditCode", f"没有统一社会信用代码为 {row.source_credit_code} 的企业"
+            )
+        if source.id is None:  # saved by this import, not flushed yet
+            await session.flush()
+        source_id = str(source.id)
+    existing = await session.scalar(select(Camera.id).where(Camera.camera_id == row.camera_id))
+    try:
+        camera = await register_camera(
+            session,
+            scope,
+            CameraSpec(
+                camera_id=row.camera_id, name=row.name, tenant_code=row.tenant_code,
+                source_id=source_id, outlet=row.outlet, latitude=row.latitude,
+                longitude=row.longitude, live_view_url=row.live_view_url,
+            ),
+        )  # fmt: skip
+    except DomainError as exc:
+        if exc.field == "sourceId":
+            raise DomainError(exc.code, exc.message, "sourceCreditCode") from None
+        raise
+    counts = session.info.setdefault(CHANGES_KEY, {})
+    action = "cameras.camera_updated" if existing else "cameras.camera_created"
+    counts[action] = counts.get(action, 0) + 1
     return camera
 
 

@@ -420,3 +420,43 @@ async def test_simulated_cameras_open_exactly_the_cases_the_rules_say(vhub: Hub)
     assert (await snapshot(vhub))[0] == before + 2
     picture = draw_snapshot(ids[0], "BLACK_SMOKE", at)
     assert picture.startswith(b"\xff\xd8\xff") and Image.open(io.BytesIO(picture)).format == "JPEG"
+
+
+# --- the import workbook's sheet 摄像头 -----------------------------------------------------------
+
+
+async def test_the_workbook_sheet_registers_cameras_at_enterprises_of_the_same_import(
+    vhub: Hub, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+    from stdnum.cn import uscc
+
+    from hub.grid.importer import import_book, summary
+    from hub.grid.workbook import read_book, write_template
+
+    base = "91410183000000099"
+    code = base[:17] + uscc.calc_check_digit(base[:17])
+    template, path = tmp_path / "t.xlsx", tmp_path / "book.xlsx"
+    write_template(template)
+
+    def fill(cameras: list[list[Any]]) -> Path:
+        wb = load_workbook(template)
+        for name in ("网格", "人员", "企业"):
+            wb[name].delete_rows(2, wb[name].max_row)
+        wb["企业"].append(
+            ["laiji", code, "视频测试化工有限公司", "化工", None, None, None, None, "是"]
+        )
+        for row in cameras:
+            wb["摄像头"].append(row)
+        wb.save(path)
+        return path
+
+    bad = fill([["laiji", "CAM-WB-1", "总排口", "91410183000000000X", None, None, None, None]])
+    outcome = await import_book(vhub.db, read_book(bad), dry_run=False)
+    assert not outcome.written and outcome.problems[0].heading == "企业统一社会信用代码"
+    good = fill([["laiji", "CAM-WB-1", "化工总排口", code, "总排口", 34.57, 113.48, None]])
+    outcome = await import_book(vhub.db, read_book(good), dry_run=False)
+    assert outcome.written, [str(p) for p in outcome.problems]
+    assert "摄像头 新建 1" in summary(outcome)
+    listed = (await vhub.gql("{ cameras { cameraId source { name } } }"))["cameras"]
+    assert listed == [{"cameraId": "CAM-WB-1", "source": {"name": "视频测试化工有限公司"}}]
