@@ -14,7 +14,7 @@ from hub.plugins import Connector, connector_job_modules, connectors, plug_in
 
 def test_the_connectors_are_found_through_their_entry_points() -> None:
     found = {c.name: c for c in connectors()}
-    assert sorted(found) == ["hj212", "hotline", "platform"]
+    assert sorted(found) == ["hj212", "hotline", "platform", "video"]
     assert all(isinstance(c, Connector) for c in found.values())
     assert found["platform"].models == "connectors.platform.model"
     assert connector_job_modules() == ["connectors.platform.jobs"]
