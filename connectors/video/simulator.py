@@ -164,7 +164,7 @@ async def register_demo_cameras(db: Any, limit: int = 3) -> list[str]:
             outlet="总排口",
             latitude=source.latitude,
             longitude=source.longitude,
-            live_view_url=f"http://127.0.0.1:8000/console/video-demo/{camera_id}",
+            live_view_url=None,  # a simulated camera has no recorder to watch live
         )
 
         async def work(session: AsyncSession, spec: CameraSpec = spec) -> None:
