@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -677,30 +677,33 @@ async def check_offline(
     open_offline = select(CameraEpisode.camera_id).where(
         CameraEpisode.kind == OFFLINE_KIND, CameraEpisode.ended_at.is_(None)
     )
+    # Silent since the last event or heartbeat, or reported OFFLINE by its recorder since.
+    cutoff = now - policy.offline_case_after
     silent = await session.scalars(
         select(Camera).where(
             Camera.last_seen_at.is_not(None),
-            Camera.last_seen_at < now - policy.offline_case_after,
+            or_(Camera.last_seen_at < cutoff, Camera.offline_since < cutoff),
             Camera.id.not_in(open_offline),
         )
     )
     opened = 0
     for camera in silent:
         assert camera.last_seen_at is not None
-        since = camera.last_seen_at.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")
-        ext = f"video:{camera.camera_id}:offline:{camera.last_seen_at.strftime('%Y%m%dT%H%M%SZ')}"
+        began = min(t for t in (camera.last_seen_at, camera.offline_since) if t is not None)
+        since = began.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")
+        ext = f"video:{camera.camera_id}:offline:{began.strftime('%Y%m%dT%H%M%SZ')}"
         title = f"{camera.name}视频监控离线"
         text = (
-            f"{_where(camera)}（摄像头 {camera.camera_id}）自{since}起无事件和心跳，"
-            "请核查摄像头、录像机与网络。"
+            f"{_where(camera)}（摄像头 {camera.camera_id}）自{since}起离线"
+            "（无事件和心跳，或录像机报告摄像头离线），请核查摄像头、录像机与网络。"
         )
         data = {"cameraId": camera.camera_id, "kind": OFFLINE_KIND, "episode": ext,
-                "lastSeenAt": camera.last_seen_at.isoformat()}  # fmt: skip
+                "since": began.isoformat()}  # fmt: skip
         case = await _open_case(session, camera.id, OFFLINE_KIND)
         if case is None:
             case = await _register(
                 session, policy, scope.directory, camera, None, title, text, data, kind="OTHER",
-                at=camera.last_seen_at,
+                at=began,
             )  # fmt: skip
         else:
             await timeline.record(
@@ -712,8 +715,8 @@ async def check_offline(
                 tenant_id=camera.tenant_id,
                 camera_id=camera.id,
                 kind=OFFLINE_KIND,
-                started_at=camera.last_seen_at,
-                last_at=camera.last_seen_at,
+                started_at=began,
+                last_at=began,
                 case_id=case.id,
             )
         )
