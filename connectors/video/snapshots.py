@@ -14,7 +14,7 @@ import io
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from PIL import Image, UnidentifiedImageError
@@ -86,19 +86,24 @@ def _blocked(address: str) -> bool:
     )
 
 
-async def _check_host(host: str, port: int, settings: VideoSettings) -> None:
-    if settings.allow_private_urls:
-        return
+async def _address(host: str, port: int, settings: VideoSettings) -> str:
+    """The address to connect to: resolved once and checked, then used for the connection
+    itself (a name that resolves elsewhere a moment later - DNS rebinding - is not asked
+    again)."""
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         raise invalid("snapshotUrl", f"抓拍图片地址的主机 {host} 无法解析") from None
-    if not found or any(_blocked(str(info[4][0])) for info in found):
+    addresses = [str(info[4][0]) for info in found]
+    if not addresses:
+        raise invalid("snapshotUrl", f"抓拍图片地址的主机 {host} 无法解析")
+    if not settings.allow_private_urls and any(_blocked(a) for a in addresses):
         raise invalid(
             "snapshotUrl",
             f"抓拍图片地址 {host} 是内网、回环或保留地址，设置未允许"
             "（SANWANG_VIDEO_ALLOW_PRIVATE_URLS）",
         )
+    return addresses[0]
 
 
 async def fetch(url: str, settings: VideoSettings) -> Snapshot:
@@ -111,13 +116,23 @@ async def fetch(url: str, settings: VideoSettings) -> Snapshot:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise invalid("snapshotUrl", "抓拍图片地址的端口无效") from None
-    await _check_host(parts.hostname, port, settings)
     limit, seconds = settings.max_snapshot_bytes, settings.fetch_timeout_seconds
+    host = parts.hostname
+    try:
+        async with asyncio.timeout(seconds):
+            address = await _address(host, port, settings)
+    except TimeoutError:
+        raise invalid("snapshotUrl", f"解析抓拍图片地址超时（{seconds:g} 秒）") from None
+    literal = f"[{address}]" if ":" in address else address
+    pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+    named = f"[{host}]" if ":" in host else host
+    headers = {"Host": named if parts.port is None else f"{named}:{port}"}
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
     try:
         async with asyncio.timeout(seconds):
             async with (
                 httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client,
-                client.stream("GET", url) as response,
+                client.stream("GET", pinned, headers=headers, extensions=extensions) as response,
             ):
                 if response.status_code != 200:
                     raise invalid("snapshotUrl", f"取抓拍图片失败：HTTP {response.status_code}")
