@@ -3,6 +3,7 @@
 from hub.accounts.model import ConsoleAccount
 from hub.attachments.model import Attachment, AttachmentLink
 from hub.audit.model import AuditEntry, AuditHead
+from hub.cameras.model import Camera, CameraEpisode, CameraEvent, QuarantinedVideoEvent
 from hub.cases.model import (
     Case,
     CaseCandidate,
@@ -31,6 +32,9 @@ __all__ = [
     "AttachmentLink",
     "AuditEntry",
     "AuditHead",
+    "Camera",
+    "CameraEpisode",
+    "CameraEvent",
     "Case",
     "CaseCandidate",
     "CaseCard",
@@ -59,6 +63,7 @@ __all__ = [
     "OutboxMessage",
     "Patrol",
     "Principal",
+    "QuarantinedVideoEvent",
     "Report",
     "Source",
     "SpotCheck",

@@ -57,6 +57,8 @@ class Permission(enum.StrEnum):
     OUTBOX_ADMIN = "outbox.admin"
     MONITORING_REGISTER = "monitoring.register"
     QUARANTINE_READ = "quarantine.read"
+    # Outfall and smokestack cameras (registerCamera; a town-scoped token for its town only).
+    CAMERA_REGISTER = "camera.register"
     # Registering under a network's channel (its external ids are that network's to give).
     CHANNEL_HOTLINE = "channel.hotline"
     CHANNEL_PLATFORM = "channel.platform"
@@ -141,6 +143,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Town offices see their towns' points but do not register devices.
     Permission.MONITORING_REGISTER: frozenset({Role.ADMIN, Role.MONITOR, Role.DISPATCHER}),
     Permission.QUARANTINE_READ: frozenset({Role.ADMIN, Role.MONITOR}),
+    Permission.CAMERA_REGISTER: frozenset({Role.ADMIN, Role.MONITOR}),
     # A town office registering as "the platform" linked its case to another town's platform
     # case and pre-claimed ids the real delivery then hit as a conflict.
     Permission.CHANNEL_HOTLINE: frozenset({Role.ADMIN, Role.HOTLINE}),

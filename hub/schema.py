@@ -19,6 +19,8 @@ from strawberry.types import ExecutionContext
 
 from graphql import ASTValidationRule, GraphQLError
 from hub.audit.schema import Query as AuditQuery
+from hub.cameras.schema import Mutation as CameraMutation
+from hub.cameras.schema import Query as CameraQuery
 from hub.cases.schema import Mutation as CaseMutation
 from hub.cases.schema import Query as CaseQuery
 from hub.cases.schema import Subscription as CaseSubscription
@@ -59,6 +61,7 @@ Query = merge_types(
         SyncQuery,
         OutboxQuery,
         MonitoringQuery,
+        CameraQuery,
         SourceQuery,
         PatrolQuery,
         LedgerQuery,
@@ -73,6 +76,7 @@ Mutation = merge_types(
         SupervisionMutation,
         OutboxMutation,
         MonitoringMutation,
+        CameraMutation,
         GridMutation,
         SourceMutation,
         PatrolMutation,

@@ -1,6 +1,7 @@
 """`sanwang import`: the administration workbook saved through the same use cases as the
-mutations (saveGridCell, saveMember, saveEnterprise), all in one transaction. Any problem, in
-the file or from a use case, and nothing is written; `--dry-run` checks and rolls back anyway.
+mutations (saveGridCell, saveMember, saveEnterprise, registerCamera), all in one transaction.
+Any problem, in the file or from a use case, and nothing is written; `--dry-run` checks and
+rolls back anyway.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Principal, Scope, scope_for
+from hub.cameras.service import save_camera_row
 from hub.db import Database
 from hub.errors import DomainError
 from hub.grid import admin
-from hub.grid.workbook import CELLS, MEMBERS, Book, Problem, Row, SheetSpec, read_book
+from hub.grid.workbook import CAMERAS, CELLS, MEMBERS, Book, Problem, Row, SheetSpec, read_book
 from hub.roles import Role
 from hub.sources import service as sources
 from hub.tenancy.service import directory
@@ -41,6 +43,8 @@ def _use_case(sheet: SheetSpec) -> Callable[[AsyncSession, Scope, Any], Awaitabl
         return admin.save_cell
     if sheet is MEMBERS:
         return admin.save_member
+    if sheet is CAMERAS:
+        return save_camera_row
     return sources.save_source
 
 
@@ -92,12 +96,17 @@ async def import_book(
 
 ACTIONS = {"created": "新建", "updated": "更新", "deactivated": "停用", "reactivated": "恢复"}
 KINDS = {"grid.cell": "网格", "grid.member": "人员", "sources.enterprise": "企业"}
+OPTIONAL_KINDS = {"cameras.camera": "摄像头"}  # named only when the import changed some
 
 
 def summary(outcome: Outcome) -> str:
     """What was (or, on a dry run, would be) done, in Chinese: counts per sheet and action."""
     parts = []
-    for kind, label in KINDS.items():
+    shown = dict(KINDS)
+    for kind, label in OPTIONAL_KINDS.items():
+        if any(outcome.changes[f"{kind}_{action}"] for action in ACTIONS):
+            shown[kind] = label
+    for kind, label in shown.items():
         done = [
             f"{word} {outcome.changes[f'{kind}_{action}']}"
             for action, word in ACTIONS.items()

@@ -1,7 +1,7 @@
-"""The administration workbook (sheets 网格, 人员, 企业): reading it into save specs, writing the
-template. Pure (no database): every problem is a :class:`Problem` naming sheet, row and column in
-Chinese. openpyxl reads and writes the xlsx (a maintained library; the format is a zip of XML
-nobody should parse by hand).
+"""The administration workbook (sheets 网格, 人员, 企业, and optionally 摄像头): reading it into
+save specs, writing the template. Pure (no database): every problem is a :class:`Problem`
+naming sheet, row and column in Chinese. openpyxl reads and writes the xlsx (a maintained
+library; the format is a zip of XML nobody should parse by hand).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hub.cameras.service import CameraSheetRow
 from hub.grid.admin import CellSpec, MemberSpec
 from hub.grid.model import MemberRole
 from hub.sources.service import EnterpriseSpec
@@ -144,6 +145,7 @@ class SheetSpec:
     name: str
     columns: tuple[Column, ...]
     spec: Callable[..., Any]  # CellSpec, MemberSpec, EnterpriseSpec: the service's input
+    optional: bool = False  # a workbook without this sheet is fine (written without example)
 
     def build(self, read: dict[str, Any]) -> Any:
         """The save spec of a row: each column's field (camelCase) is the spec's snake_case."""
@@ -202,7 +204,23 @@ ENTERPRISES = SheetSpec(
     ),
     EnterpriseSpec,
 )
-SHEETS = (CELLS, MEMBERS, ENTERPRISES)  # in the order they are saved: cells before people
+CAMERAS = SheetSpec(
+    "摄像头",
+    (
+        Column("镇代码", "tenantCode", _text, True, "laiji"),
+        Column("摄像头编号", "cameraId", _text, True, "CAM-LJ-001"),
+        Column("名称", "name", _text, True, "示例耐火材料有限公司总排口"),
+        Column("企业统一社会信用代码", "sourceCreditCode", _text, False, "91410183000000000Y"),
+        Column("排放口", "outlet", _text, False, "总排口"),
+        Column("纬度", "latitude", _number, False, 34.575),
+        Column("经度", "longitude", _number, False, 113.475),
+        Column("实时视频地址", "liveViewUrl", _text, False, "http://10.0.0.8/live/1"),
+    ),
+    CameraSheetRow,
+    optional=True,
+)
+# In the order they are saved: cells before people, enterprises before their cameras.
+SHEETS = (CELLS, MEMBERS, ENTERPRISES, CAMERAS)
 
 
 @dataclass(frozen=True)
@@ -269,6 +287,8 @@ def read_book(path: Path) -> Book:
         return book
     for sheet in SHEETS:
         if sheet.name not in wb.sheetnames:
+            if sheet.optional:
+                continue
             book.problems.append(Problem(sheet.name, message="缺少这个工作表"))
             continue
         ws = wb[sheet.name]
@@ -287,7 +307,8 @@ def write_template(path: Path) -> None:
         ws.append([c.heading for c in sheet.columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        ws.append([c.example for c in sheet.columns])
+        if not sheet.optional:  # an optional sheet's example would be imported as a row
+            ws.append([c.example for c in sheet.columns])
         for i, column in enumerate(sheet.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = max(12, len(column.heading) * 2 + 4)
         ws.freeze_panes = "A2"

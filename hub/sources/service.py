@@ -115,6 +115,11 @@ async def preload(session: AsyncSession) -> None:
     session.info[PRELOAD_KEY] = known
 
 
+async def by_credit_code(session: AsyncSession, credit_code: str) -> Source | None:
+    """The enterprise of this 统一社会信用代码 (one saved earlier in a bulk import too)."""
+    return await _by_code(session, credit_code)
+
+
 async def _by_code(session: AsyncSession, credit_code: str) -> Source | None:
     known = _known(session)
     if known is not None:

@@ -77,10 +77,11 @@ def test_a_workbook_round_trip_and_bad_workbooks_import_nothing(
     template = tmp_path / "模板.xlsx"
     sanwang("import", "--template", str(template))
     wb = load_workbook(template)
-    assert wb.sheetnames == ["网格", "人员", "企业"]
+    assert wb.sheetnames == ["网格", "人员", "企业", "摄像头"]
     headings = ["镇代码", "工号", "姓名", "角色", "网格编码", "手机", "是否在岗"]
     assert [c.value for c in wb["人员"][1]] == headings
-    assert all(wb[name].max_row == 2 for name in wb.sheetnames)  # headings and one example
+    assert all(wb[name].max_row == 2 for name in FILLED)  # headings and one example
+    assert wb["摄像头"].max_row == 1  # optional: headings only, no example to import by mistake
 
     good = fill(template, tmp_path / "good.xlsx")
     bad_books: dict[str, tuple[Callable[[Workbook], Any], list[str]]] = {

@@ -38,6 +38,7 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.OUTBOX_ADMIN: frozenset({R.ADMIN}),
     Permission.MONITORING_REGISTER: frozenset({R.ADMIN, R.MONITOR, R.DISPATCHER}),
     Permission.QUARANTINE_READ: frozenset({R.ADMIN, R.MONITOR}),
+    Permission.CAMERA_REGISTER: frozenset({R.ADMIN, R.MONITOR}),
     Permission.CHANNEL_HOTLINE: frozenset({R.ADMIN, R.HOTLINE}),
     Permission.CHANNEL_PLATFORM: frozenset({R.ADMIN, R.PLATFORM}),
     Permission.CHANNEL_MONITORING: frozenset({R.ADMIN, R.MONITOR}),

@@ -14,10 +14,10 @@ from hub.plugins import Connector, connector_job_modules, connectors, plug_in
 
 def test_the_connectors_are_found_through_their_entry_points() -> None:
     found = {c.name: c for c in connectors()}
-    assert sorted(found) == ["hj212", "hotline", "open311", "platform"]
+    assert sorted(found) == ["hj212", "hotline", "open311", "platform", "video"]
     assert all(isinstance(c, Connector) for c in found.values())
     assert found["platform"].models == "connectors.platform.model"
-    assert connector_job_modules() == ["connectors.platform.jobs"]
+    assert connector_job_modules() == ["connectors.platform.jobs", "connectors.video.jobs"]
     for name in (found["platform"].models, *connector_job_modules()):
         assert importlib.import_module(name) is not None
     assert found["hotline"].install is not None and found["hj212"].lifespan is not None

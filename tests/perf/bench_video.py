@@ -1,0 +1,239 @@
+"""Outfall video under load: POST /ingest/video with 50 kB JPEG snapshots on PostgreSQL.
+
+    createdb -h 127.0.0.1 -U postgres sanwang_perf_video
+    python -m tests.perf.bench_video \
+        --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_video \
+        [--events 3000] [--concurrency 32] [--processes 2] [--cameras 60] [--size 50000]
+
+Setup (idempotent): migrations, the demo world, ``--cameras`` cameras at its enterprises, and
+200 distinct drawn JPEGs of about ``--size`` bytes (Pillow) so that storage is measured, then
+deduplicated by hash across the run. Every event carries a base64 snapshot; the mix is what a
+county's recorders send: 40 % night motion and 25 % OTHER (recorded on the camera), 20 % black
+smoke (the first opens a case per camera, the rest add to it), 15 % low-confidence discharge
+(recorded). The whole path is measured: auth, parsing, base64 and the JPEG check, the seen
+check, the attachment row and blob (once per sha256), the event row, the camera, the case, the
+links with their audit entries, in one transaction.
+
+1. Latency: 200 events one at a time after 30 warm-up ones: p50/p95/p99 ms.
+2. Throughput: ``--events`` with ``--concurrency`` in flight in ``--processes`` processes
+   (each its own app and pool, as ``uvicorn --workers N`` would run): events/s and p95 under
+   load. Budget (issue 17): 500 events/s, p95 < 100 ms.
+After: events, attachments and blobs stored (blobs <= distinct pictures).
+
+Prints figures only (no asserts, no exit status from budgets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from connectors.video.simulator import draw_snapshot
+from hub.app import create_app
+from hub.auth import issue_jwt
+from hub.config import Settings
+from hub.db import Database
+from hub.runtime import Runtime
+
+SECRET = "perf-secret-key-not-for-production"
+PICTURES = 200
+MIX = (("MOTION_AT_NIGHT", 0.9, 40), ("OTHER", None, 25), ("BLACK_SMOKE", 0.9, 20),
+       ("DISCHARGE", 0.3, 15))  # fmt: skip
+
+
+def settings_for(url: str, folder: str) -> Settings:
+    return Settings(
+        database_url=url, secret_key=SECRET, db_pool_size=20, attachments_dir=Path(folder),
+        _env_file=None,
+    )  # fmt: skip
+
+
+async def setup(url: str, cameras: int, folder: str) -> list[str]:
+    from sqlalchemy import select
+
+    from connectors.video.simulator import register_demo_cameras
+    from hub.auth import system_scope
+    from hub.cameras.model import Camera
+    from hub.demo.seed import seed_demo
+    from hub.migrations import upgrade_async
+
+    await upgrade_async(url)
+    db = Database(url)
+    try:
+        await seed_demo(db)
+        await register_demo_cameras(db, limit=cameras)
+        scope = await system_scope(db)
+        async with db.session(scope.tenant_ids) as session:
+            return list(await session.scalars(select(Camera.camera_id)))
+    finally:
+        await db.dispose()
+
+
+def pictures(size: int) -> list[str]:
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    found = []
+    for n in range(PICTURES):
+        data = draw_snapshot(f"CAM-{n}", "BLACK_SMOKE", at + timedelta(seconds=n), size=size)
+        found.append(base64.b64encode(data).decode())
+    return found
+
+
+def bodies(seed: int, count: int, cameras: list[str], pics: list[str]) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    kinds = [k for k, _, w in MIX for _ in range(w)]
+    confidence = {k: c for k, c, _ in MIX}
+    now = datetime.now(UTC)
+    made = []
+    for n in range(count):
+        kind = rng.choice(kinds)
+        body: dict[str, Any] = {
+            "eventId": f"PERF-{seed}-{n}-{rng.getrandbits(32):08x}",
+            "cameraId": rng.choice(cameras),
+            "at": (now - timedelta(seconds=count - n)).isoformat(),
+            "kind": kind,
+            "text": "压力测试",
+            "snapshot": rng.choice(pics),
+        }
+        if confidence[kind] is not None:
+            body["confidence"] = confidence[kind]
+        made.append(body)
+    return made
+
+
+async def session(
+    url: str, folder: str, seed: int, count: int, concurrency: int, cameras: list[str],
+    pics: list[str], warmup: int,
+) -> tuple[list[float], dict[int, int], float]:  # fmt: skip
+    settings = settings_for(url, folder)
+    db = Database(url, app_role=settings.app_role, pool_size=settings.db_pool_size)
+    app = create_app(Runtime.start(settings, db))
+    token = issue_jwt(SECRET, f"perf-recorder-{seed}", ["MONITOR"], [], hours=2)
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub", timeout=60) as h:
+            for body in bodies(seed + 1000, warmup, cameras, pics):
+                await h.post("/ingest/video", json=body, headers=headers)
+            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            for body in bodies(seed, count, cameras, pics):
+                queue.put_nowait(body)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    body = queue.get_nowait()
+                    started = time.perf_counter()
+                    answer = await h.post("/ingest/video", json=body, headers=headers)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return latencies, statuses, time.perf_counter() - started
+    finally:
+        await db.dispose()
+
+
+def _process(args: tuple[Any, ...], out: Any) -> None:
+    out.put(asyncio.run(session(*args)))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def show(name: str, latencies: list[float], statuses: dict[int, int], seconds: float) -> None:
+    rate = len(latencies) / seconds if seconds else 0.0
+    print(
+        f"{name}: {len(latencies)} events in {seconds:.1f} s = {rate:.0f}/s; "
+        f"p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms, "
+        f"p99 {pct(latencies, 99):.1f} ms; statuses {dict(sorted(statuses.items()))}"
+    )
+
+
+async def stored(url: str, folder: str) -> str:
+    import asyncpg
+
+    from tests.perf.generate import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        events = await conn.fetchval("select count(*) from camera_events")
+        rows = await conn.fetchval("select count(*) from attachments")
+        hashes = await conn.fetchval("select count(distinct sha256) from attachments")
+        cases = await conn.fetchval("select count(*) from camera_episodes")
+    finally:
+        await conn.close()
+    blobs = sum(1 for p in Path(folder).rglob("*") if p.is_file())
+    return (
+        f"stored: {events} camera events, {cases} alarm episodes, {rows} attachment rows "
+        f"({hashes} distinct sha256), {blobs} blobs on disk (<= {PICTURES} pictures)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--cameras", type=int, default=60)
+    parser.add_argument("--size", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="bench-video-")
+    cameras = asyncio.run(setup(args.url, args.cameras, folder))
+    pics = pictures(args.size)
+    mean = sum(len(p) for p in pics) * 3 / 4 / len(pics)
+    print(f"{len(cameras)} cameras, {len(pics)} pictures of {mean / 1000:.0f} kB on average, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+    lat, st, sec = asyncio.run(
+        session(args.url, folder, args.seed, 200, 1, cameras, pics, warmup=30)
+    )
+    show("latency, one at a time", lat, st, sec)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    share = args.events // args.processes
+    procs = [
+        ctx.Process(
+            target=_process,
+            args=(
+                (args.url, folder, args.seed + 1 + i, share, args.concurrency, cameras, pics, 30),
+                out,
+            ),
+        )
+        for i in range(args.processes)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = [x for r in results for x in r[0]]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[1].items():
+            statuses[k] = statuses.get(k, 0) + v
+    show(
+        f"throughput, {args.processes} processes x {args.concurrency} in flight",
+        latencies, statuses, max(r[2] for r in results),
+    )  # fmt: skip
+    print(asyncio.run(stored(args.url, folder)))
+    print("budget (issue 17): 500 events/s, p95 < 100 ms")
+
+
+if __name__ == "__main__":
+    main()
