@@ -28,6 +28,7 @@ from hub.auth import AuthError, authenticate
 from hub.db import Database
 from hub.gql import Context, WatchedSocket
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
+from hub.reports.http import routes as export_routes
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -302,6 +303,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *export_routes(),
             *connector_routes(state),
         ],
         lifespan=lifespan,

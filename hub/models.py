@@ -1,6 +1,7 @@
 """Every feature's tables, imported once so that the metadata is complete."""
 
 from hub.audit.model import AuditEntry, AuditHead
+from hub.briefings.model import Briefing
 from hub.cases.model import (
     Case,
     CaseCandidate,
@@ -26,6 +27,7 @@ from hub.tenancy.model import Principal, Tenant
 __all__ = [
     "AuditEntry",
     "AuditHead",
+    "Briefing",
     "Case",
     "CaseCandidate",
     "CaseCard",

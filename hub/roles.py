@@ -79,6 +79,11 @@ class Permission(enum.StrEnum):
     PATROL_READ = "patrol.read"
     # 现场解决: register a patrol's finding and close it at once (the workflow's RESOLVE_ON_SITE).
     CASE_RESOLVE_ON_SITE = "case.resolve_on_site"
+    # 信息简报: the bureau's briefings reported up (the command centre and supervision keep them).
+    BRIEFING_WRITE = "briefing.write"
+    BRIEFING_READ = "briefing.read"
+    # 季度通报: the quarterly bulletin of the towns and its downloads.
+    BULLETIN_READ = "bulletin.read"
 
 
 _EVERYONE = frozenset(Role)
@@ -145,6 +150,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR, Role.MEMBER, Role.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({Role.ADMIN, Role.OPERATOR, Role.MEMBER}),
+    Permission.BRIEFING_WRITE: _SUPERVISING,
+    Permission.BRIEFING_READ: _SUPERVISING | {Role.VIEWER},
+    Permission.BULLETIN_READ: _SUPERVISING,
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -168,6 +176,9 @@ _REFUSALS: dict[Permission, str] = {
     Permission.PATROL_RECORD: "只有网格人员 (MEMBER) 可以记录自己的巡查",
     Permission.PATROL_READ: "你的角色不能查看巡查记录",
     Permission.CASE_RESOLVE_ON_SITE: "只有网格人员、本镇网格办 (OPERATOR) 或 ADMIN 可以现场解决",
+    Permission.BRIEFING_WRITE: "只有管理员、指挥中心调度员或督查人员可以登记信息简报",
+    Permission.BRIEFING_READ: "您的角色无权查看信息简报",
+    Permission.BULLETIN_READ: "只有管理员、指挥中心调度员或督查人员可以查看季度通报",
 }
 
 

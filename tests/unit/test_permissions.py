@@ -57,6 +57,9 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
         {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.MEMBER, R.VIEWER}
     ),
     Permission.CASE_RESOLVE_ON_SITE: frozenset({R.ADMIN, R.OPERATOR, R.MEMBER}),
+    Permission.BRIEFING_WRITE: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
+    Permission.BRIEFING_READ: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.VIEWER}),
+    Permission.BULLETIN_READ: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
 }
 
 
