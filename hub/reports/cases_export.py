@@ -91,7 +91,7 @@ def check_filter(scope: Scope, flt: ExportFilter) -> CaseFilter:
             raise DomainError(
                 ErrorCode.FORBIDDEN, f"无权导出{tenant.name}的案件（tenantCode）", "tenantCode"
             )
-    if flt.start is not None and flt.end is not None and flt.start > flt.end:
+    if flt.start is not None and flt.end is not None and flt.start >= flt.end:
         raise invalid("from", "开始日期（from）不能晚于结束日期（to）")
     return CaseFilter(
         status=[CaseStatus(s) for s in flt.statuses] or None,
