@@ -34,6 +34,7 @@ from hub.gql import Context, WatchedSocket
 from hub.ledgers.routes import routes as ledger_routes
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.public.http import routes as public_routes
+from hub.reports.http import routes as export_routes
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -319,6 +320,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *attachment_routes.routes(runtime, graphql.key),
             *public_routes(state),
             Mount("/console", app=console_app(runtime, graphql.key)),
+            *export_routes(),
             *connector_routes(state),
         ],
         lifespan=lifespan,

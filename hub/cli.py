@@ -364,6 +364,73 @@ def import_workbook(
     raise typer.Exit(asyncio.run(run()))
 
 
+export_app = typer.Typer(help="Workbooks for people (案件台账).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("cases")
+def export_cases(
+    file: Annotated[Path, typer.Argument(help="the workbook to write (.xlsx)")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="first day registered, local (2026-10-01)")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="last day registered, local, included")
+    ] = None,
+    tenant: Annotated[list[str] | None, typer.Option(help="a town code (repeatable)")] = None,
+) -> None:
+    """The case ledger as a workbook: Chinese headings, local times, phones masked."""
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from hub.auth import system_scope
+    from hub.errors import DomainError
+    from hub.reports.cases_export import ExportFilter, count_cases
+    from hub.reports.cases_export import export_cases as write_cases
+    from hub.reports.quarters import day_period, parse_day
+    from hub.runtime import Runtime
+
+    if file.suffix.lower() != ".xlsx":
+        raise _fail("the file must end in .xlsx")
+    settings = _settings()
+    console = Console(stderr=True)
+
+    async def run() -> int:
+        await _ensure_migrated(settings, apply=settings.migrate_on_serve)
+        db = _database(settings)
+        try:
+            runtime = Runtime.start(settings, db)
+            start, end = day_period(
+                parse_day(from_, "from") if from_ else None,
+                parse_day(to, "to") if to else None,
+                runtime.tz,
+            )
+            scope = await system_scope(db)
+            flt = ExportFilter(tenant_codes=tuple(tenant or ()), start=start, end=end)
+            async with db.session(scope.tenant_ids) as session:
+                total = await count_cases(session, scope, flt)
+            columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task("导出案件", total=total)
+                async with db.session(scope.tenant_ids) as session:
+                    return await write_cases(
+                        session,
+                        scope,
+                        flt,
+                        file,
+                        tz=runtime.tz,
+                        progress=lambda n: progress.advance(task, n),
+                    )
+        finally:
+            await db.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except DomainError as exc:
+        raise _fail(f"{exc.field or ''}: {exc.message}") from None
+    typer.echo(f"{written} cases written to {file}")
+
+
 @app.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL SDL (equal to graphql/schema.graphql)."""

@@ -3,6 +3,7 @@
 from hub.accounts.model import ConsoleAccount
 from hub.attachments.model import Attachment, AttachmentLink
 from hub.audit.model import AuditEntry, AuditHead
+from hub.briefings.model import Briefing
 from hub.cameras.model import Camera, CameraEpisode, CameraEvent, QuarantinedVideoEvent
 from hub.cases.model import (
     Case,
@@ -32,6 +33,7 @@ __all__ = [
     "AttachmentLink",
     "AuditEntry",
     "AuditHead",
+    "Briefing",
     "Camera",
     "CameraEpisode",
     "CameraEvent",

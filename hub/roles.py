@@ -101,6 +101,11 @@ class Permission(enum.StrEnum):
     DIARY_SPOT_CHECK = "diary.spot_check"
     # The town's members with neither diary nor patrol on a working day.
     DIARY_MISSING = "diary.missing"
+    # 信息简报: the bureau's briefings reported up (the command centre and supervision keep them).
+    BRIEFING_WRITE = "briefing.write"
+    BRIEFING_READ = "briefing.read"
+    # 季度通报: the quarterly bulletin of the towns and its downloads.
+    BULLETIN_READ = "bulletin.read"
 
 
 _EVERYONE = frozenset(Role)
@@ -206,6 +211,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # judge; the command centre routes cases and ADMIN runs the system, neither judges people.
     Permission.DIARY_SPOT_CHECK: frozenset({Role.SUPERVISOR, Role.OPERATOR}),
     Permission.DIARY_MISSING: _SUPERVISING | {Role.OPERATOR, Role.VIEWER},
+    Permission.BRIEFING_WRITE: _SUPERVISING,
+    Permission.BRIEFING_READ: _SUPERVISING | {Role.VIEWER},
+    Permission.BULLETIN_READ: _SUPERVISING,
 }
 
 # What a refused caller reads; the rest read "您的角色无权执行此操作（<permission>）".
@@ -243,6 +251,9 @@ _REFUSALS: dict[Permission, str] = {
     Permission.DIARY_READ: "你的角色不能查看工作日记",
     Permission.DIARY_SPOT_CHECK: "只有督查 (SUPERVISOR) 或本镇网格办 (OPERATOR) 可以抽查工作日记",
     Permission.DIARY_MISSING: "你的角色不能查看未填写工作日记的人员",
+    Permission.BRIEFING_WRITE: "只有管理员、指挥中心调度员或督查人员可以登记信息简报",
+    Permission.BRIEFING_READ: "您的角色无权查看信息简报",
+    Permission.BULLETIN_READ: "只有管理员、指挥中心调度员或督查人员可以查看季度通报",
 }
 
 

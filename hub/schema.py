@@ -19,6 +19,8 @@ from strawberry.types import ExecutionContext
 
 from graphql import ASTValidationRule, GraphQLError
 from hub.audit.schema import Query as AuditQuery
+from hub.briefings.schema import Mutation as BriefingMutation
+from hub.briefings.schema import Query as BriefingQuery
 from hub.cameras.schema import Mutation as CameraMutation
 from hub.cameras.schema import Query as CameraQuery
 from hub.cases.schema import Mutation as CaseMutation
@@ -42,6 +44,7 @@ from hub.outbox.schema import Mutation as OutboxMutation
 from hub.outbox.schema import Query as OutboxQuery
 from hub.patrols.schema import Mutation as PatrolMutation
 from hub.patrols.schema import Query as PatrolQuery
+from hub.reports.schema import Query as ReportQuery
 from hub.shape import Limits, VariablesGuard, shape_rule
 from hub.sources.schema import Mutation as SourceMutation
 from hub.sources.schema import Query as SourceQuery
@@ -67,6 +70,8 @@ Query = merge_types(
         LedgerQuery,
         EvaluationQuery,
         DiaryQuery,
+        ReportQuery,
+        BriefingQuery,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +89,7 @@ Mutation = merge_types(
         JointMutation,
         EvaluationMutation,
         DiaryMutation,
+        BriefingMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CaseSubscription,))

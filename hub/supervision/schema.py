@@ -36,12 +36,29 @@ class CardCount:
 class CaseStat:
     key: str
     label: str
-    total: int
-    open: int
-    resolved: int
+    total: int = strawberry.field(
+        description="cases registered in the period: open + resolved + withdrawn"
+    )
+    open: int = strawberry.field(description="登记 转办 办理 督查")
+    resolved: int = strawberry.field(description="办结 反馈 结案")
     overdue: int
     yellow_cards: int
     red_cards: int
+    withdrawn: int = strawberry.field(default=0, description="合并 不予受理")
+    network_found: int = strawberry.field(
+        default=0,
+        description="came by one of the three networks (12369 hotline, city platform, online "
+        "monitoring)",
+    )
+    platform_assigned: int = strawberry.field(
+        default=0, description="assigned down by the city platform (交办): its channel or ref"
+    )
+    solved_on_site: int = strawberry.field(
+        default=0, description="closed on site by a patrol's finding (现场解决)"
+    )
+    joint_actions: int = strawberry.field(
+        default=0, description="joint actions (联合执法) on these cases in the period, distinct"
+    )
     on_time_rate: float | None = strawberry.field(
         description="resolved on time / (resolved + open overdue); null when both are zero"
     )
@@ -165,6 +182,11 @@ class Query:
                 overdue=r.overdue,
                 yellow_cards=r.yellow_cards,
                 red_cards=r.red_cards,
+                withdrawn=r.withdrawn,
+                network_found=r.network_found,
+                platform_assigned=r.platform_assigned,
+                solved_on_site=r.solved_on_site,
+                joint_actions=r.joint_actions,
                 on_time_rate=r.on_time_rate,
                 satisfaction_rate=r.satisfaction_rate,
                 on_site_hours_mean=r.on_site_hours_mean,

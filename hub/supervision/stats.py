@@ -6,6 +6,18 @@ overdue cases count against it, so a town cannot look punctual by leaving late c
 satisfactionRate = (SATISFIED + BASICALLY_SATISFIED) / callers who answered (UNREACHABLE does
 not count), null when no one answered. onSiteHours: mean and median hours from registration to
 the case's onSiteAt, over the cases that have one (null when none has).
+
+The parts add up: every group of every key answers a row (zero rows for a town with no cases, a
+status no case is in), and within a row total = open + resolved + withdrawn, by status (open:
+登记 转办 办理 督查; resolved: 办结 反馈 结案; withdrawn: 合并 不予受理). Group ALL answers the
+one row of the caller's towns together, equal to the sum of the TENANT, STATUS or CATEGORY
+rows (CHANNEL rows need not add up: a case may have come by several channels).
+
+The seed's own categories, per case registered in the period: networkFound (came by one of the
+three networks: the 12369 hotline, the city platform, online monitoring), platformAssigned
+(交办 by the city platform: its channel or a platform external ref), solvedOnSite (a patrol's
+finding closed it on site, 现场解决). jointActions counts the joint actions (联合执法) that acted
+on the group's cases in the period (by the action's time, as cards by their issue time).
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
@@ -25,13 +37,19 @@ from hub.cases.enums import (
     CHANNEL_LABELS,
     OPEN_STATUSES,
     STATUS_LABELS,
+    CaseStatus,
+    Category,
     Channel,
     Satisfaction,
+    channel_bit,
     channels_of,
 )
-from hub.cases.model import Case
+from hub.cases.intake import PLATFORM_SYSTEM
+from hub.cases.model import Case, ExternalRef
 from hub.db import utcnow
 from hub.errors import needs_offset
+from hub.joint.model import JointActionCase
+from hub.patrols.model import Finding
 from hub.roles import Permission
 from hub.supervision.model import CaseCard, CaseHop
 
@@ -41,6 +59,14 @@ class StatsGroup(enum.Enum):
     CHANNEL = "CHANNEL"
     CATEGORY = "CATEGORY"
     STATUS = "STATUS"
+    ALL = "ALL"  # one row: the caller's towns together
+
+
+ALL_KEY = "ALL"
+RESOLVED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.FEEDBACK_GIVEN, CaseStatus.CLOSED)
+WITHDRAWN_STATUSES = (CaseStatus.MERGED, CaseStatus.REJECTED)
+# The three networks of 三网合一: the 12369 hotline, the city platform, online monitoring.
+NETWORK_MASK = sum(channel_bit(c) for c in (Channel.HOTLINE, Channel.PLATFORM, Channel.MONITORING))
 
 
 @dataclass
@@ -50,12 +76,17 @@ class Row:
     total: int = 0
     open: int = 0
     resolved: int = 0
+    withdrawn: int = 0
     overdue: int = 0
     on_time: int = 0
     yellow_cards: int = 0
     red_cards: int = 0
     satisfied: int = 0
     answered: int = 0
+    network_found: int = 0
+    platform_assigned: int = 0
+    solved_on_site: int = 0
+    joint_actions: int = 0
     on_site_hours: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -85,6 +116,7 @@ def _key_column(group: StatsGroup) -> Any:
         StatsGroup.CHANNEL: Case.channel_mask,
         StatsGroup.CATEGORY: Case.category,
         StatsGroup.STATUS: Case.status,
+        StatsGroup.ALL: Case.tenant_id,  # grouped by town, then summed into one row
     }[group]
 
 
@@ -102,57 +134,121 @@ async def case_stats(
     end: datetime | None,
     group: StatsGroup,
 ) -> list[Row]:
-    """Cases created in [start, end) and cards issued in it, grouped by one key."""
+    """Cases created in [start, end) and cards and joint actions in it, grouped by one key;
+    a row for every key of the group, zero where nothing happened."""
     scope.require(Permission.CASE_READ)
     now = utcnow()
     key = _key_column(group)
     is_open = Case.status.in_(list(OPEN_STATUSES))
-    resolved = Case.resolved_at.is_not(None)
+    resolved = Case.status.in_(list(RESOLVED_STATUSES))
+    platform = or_(
+        Case.channel_mask.op("&")(channel_bit(Channel.PLATFORM)) != 0,
+        exists().where(ExternalRef.case_id == Case.id, ExternalRef.system == PLATFORM_SYSTEM),
+    )
+    on_site = exists().where(Finding.case_id == Case.id, Finding.resolved_on_site.is_(True))
+
+    def count(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
     query = (
         select(
             key,
             func.count(),
-            func.sum(case((is_open, 1), else_=0)),
-            func.sum(case((resolved, 1), else_=0)),
-            func.sum(case((and_(is_open, Case.due_at < now), 1), else_=0)),
-            func.sum(
-                case(
-                    (
-                        and_(resolved, or_(Case.due_at.is_(None), Case.resolved_at <= Case.due_at)),
-                        1,
-                    ),
-                    else_=0,
-                )
+            count(is_open),
+            count(resolved),
+            count(Case.status.in_(list(WITHDRAWN_STATUSES))),
+            count(and_(is_open, Case.due_at < now)),
+            count(
+                and_(resolved, or_(Case.due_at.is_(None), Case.resolved_at <= Case.due_at)),
             ),
-            func.sum(case((Case.satisfaction.in_(SATISFIED), 1), else_=0)),
-            func.sum(case((Case.satisfaction.in_(ANSWERED), 1), else_=0)),
+            count(Case.satisfaction.in_(SATISFIED)),
+            count(Case.satisfaction.in_(ANSWERED)),
+            count(Case.channel_mask.op("&")(NETWORK_MASK) != 0),
+            count(platform),
+            count(on_site),
         )
         .where(*_period(Case.created_at, start, end))
         .group_by(key)
     )
-    rows: dict[str, Row] = {}
-    for (
-        value,
-        total,
-        open_,
-        resolved_,
-        overdue,
-        on_time,
-        satisfied,
-        answered,
-    ) in await session.execute(query):
+    rows = _empty_rows(scope, group)
+    for value, total, *figures in await session.execute(query):
         for k in _keys(group, value):
             row = rows.setdefault(k, Row(k, _label(scope, group, k)))
             row.total += total
-            row.open += open_ or 0
-            row.resolved += resolved_ or 0
-            row.overdue += overdue or 0
-            row.on_time += on_time or 0
-            row.satisfied += satisfied or 0
-            row.answered += answered or 0
+            (
+                open_,
+                resolved_,
+                withdrawn,
+                overdue,
+                on_time,
+                satisfied,
+                answered,
+                network,
+                platform_,
+                on_site_,
+            ) = (int(f or 0) for f in figures)
+            row.open += open_
+            row.resolved += resolved_
+            row.withdrawn += withdrawn
+            row.overdue += overdue
+            row.on_time += on_time
+            row.satisfied += satisfied
+            row.answered += answered
+            row.network_found += network
+            row.platform_assigned += platform_
+            row.solved_on_site += on_site_
     await _add_on_site(session, group, start, end, rows)
     await _add_cards(session, group, start, end, rows, scope)
+    await _add_joint(session, group, start, end, rows, scope)
     return sorted(rows.values(), key=lambda r: (-r.total, r.key))
+
+
+def _empty_rows(scope: Scope, group: StatsGroup) -> dict[str, Row]:
+    """A zero row for every key the group can take (every town the caller sees)."""
+    keys: list[str]
+    if group == StatsGroup.TENANT:
+        keys = [str(t) for t in scope.tenant_ids]
+    elif group == StatsGroup.ALL:
+        keys = [ALL_KEY]
+    else:
+        keys = [
+            str(v.value)
+            for v in {
+                StatsGroup.CHANNEL: Channel,
+                StatsGroup.CATEGORY: Category,
+                StatsGroup.STATUS: CaseStatus,
+            }[group]
+        ]
+    return {k: Row(k, _label(scope, group, k)) for k in keys}
+
+
+async def _add_joint(
+    session: AsyncSession,
+    group: StatsGroup,
+    start: datetime | None,
+    end: datetime | None,
+    rows: dict[str, Row],
+    scope: Scope,
+) -> None:
+    """Distinct joint actions that acted on the group's cases in [start, end)."""
+    key = JointActionCase.tenant_id if group == StatsGroup.TENANT else _key_column(group)
+    if group == StatsGroup.ALL:
+        query = select(func.count(func.distinct(JointActionCase.action_id))).where(
+            *_period(JointActionCase.at, start, end)
+        )
+        rows[ALL_KEY].joint_actions += int(await session.scalar(query) or 0)
+        return
+    grouped = (
+        select(key, func.count(func.distinct(JointActionCase.action_id)))
+        .select_from(JointActionCase)
+        .join(Case, Case.id == JointActionCase.case_id)
+        .where(*_period(JointActionCase.at, start, end))
+        .group_by(key)
+    )
+    for value, count in await session.execute(grouped):
+        for k in _keys(group, value):
+            row = rows.setdefault(k, Row(k, _label(scope, group, k)))
+            row.joint_actions += count
 
 
 SATISFIED = [Satisfaction.SATISFIED.value, Satisfaction.BASICALLY_SATISFIED.value]
@@ -205,6 +301,8 @@ async def _add_cards(
 
 
 def _keys(group: StatsGroup, value: Any) -> list[str]:
+    if group == StatsGroup.ALL:
+        return [ALL_KEY]
     if group == StatsGroup.CHANNEL:
         return [c.value for c in channels_of(int(value or 0))] or [Channel.OTHER.value]
     if group == StatsGroup.TENANT:
@@ -213,6 +311,8 @@ def _keys(group: StatsGroup, value: Any) -> list[str]:
 
 
 def _label(scope: Scope, group: StatsGroup, key: str) -> str:
+    if group == StatsGroup.ALL:
+        return "合计"
     if group == StatsGroup.TENANT:
         import uuid
 

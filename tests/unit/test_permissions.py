@@ -80,6 +80,9 @@ EXPECTED: dict[Permission, frozenset[Role]] = {
     Permission.DIARY_MISSING: frozenset(
         {R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.OPERATOR, R.VIEWER}
     ),
+    Permission.BRIEFING_WRITE: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
+    Permission.BRIEFING_READ: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR, R.VIEWER}),
+    Permission.BULLETIN_READ: frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR}),
 }
 
 
