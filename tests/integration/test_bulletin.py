@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -164,6 +165,13 @@ async def test_bulletin_stats_and_case_list_agree(hub: Hub) -> None:
             },
         )
         assert solved["cases"]["totalCount"] == town["solved"], code
+    # The month's evaluation counts the same findings solved on site, member by member.
+    month = datetime.now(TZ).strftime("%Y-%m")
+    evaluation = await hub.gql(op("MonthlyEvaluation"), {"month": month})
+    rows = evaluation["monthlyEvaluation"]["rows"]
+    for code, town in towns.items():
+        members = [r for r in rows if r["tenantCode"] == code]
+        assert sum(r["solvedOnSite"] for r in members) == town["solvedOnSite"], code
 
 
 STATS = """query($from: DateTime, $to: DateTime, $groupBy: StatsGroup!) {
