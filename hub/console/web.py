@@ -78,7 +78,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("巡查", "/console/patrols", Permission.PATROL_READ),
     NavItem("台账", "/console/ledger"),
     NavItem("考核", "/console/evaluation"),
-    NavItem("通报", "/console/bulletin"),
+    NavItem("通报", "/console/bulletin", Permission.BULLETIN_READ),
     NavItem("监测", "/console/monitoring"),
 )
 

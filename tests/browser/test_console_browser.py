@@ -33,6 +33,7 @@ def test_every_page_and_graphiql_load_from_the_hub_alone(
         (f"/console/cases/{number}", None),
         (f"/console/cases/{number}/notice", "新密市生态环境问题转办通知单"),
         ("/console/cases?status=REGISTERED&town=laiji", "案件办理"),
+        ("/console/bulletin", None),  # the current quarter, its ECharts chart from the hub
     ):
         response = page.goto(url + path)
         assert response is not None and response.status == 200, path
