@@ -160,7 +160,7 @@ async def ledger_context(request: Request, scope: Scope, **extra: Any) -> dict[s
             found.rows,
             found.cursors,
             found.has_next_page,
-            found.total_count,
+            found.total_count or 0,
         )
     except DomainError as exc:
         error = exc.message
