@@ -319,11 +319,13 @@ async def upload_photo(request: Request, scope: Scope) -> Response:
 @page()
 async def photo(request: Request, scope: Scope) -> Response:
     """A photo the caller may read (their own upload, or one of a case they see)."""
-    runtime = console_of(request).runtime
+    blobs = console_of(request).runtime.blobs
+
+    async def fetch(session: AsyncSession, scope: Scope) -> tuple[Any, bytes]:
+        return await attachments.read_attachment(session, blobs, scope, request.path_params["id"])
+
     try:
-        row, data = await read(
-            request, attachments.read_attachment, runtime.blobs, request.path_params["id"]
-        )
+        row, data = await read(request, fetch)
     except DomainError:
         raise PageNotFound from None
     return Response(
