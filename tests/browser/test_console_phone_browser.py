@@ -92,7 +92,7 @@ def test_a_member_works_a_case_and_a_patrol_on_the_phone(
     page.set_input_files("#form-submit input[type=file]", str(photo))
     page.wait_for_function("document.querySelector('#form-submit [data-photos]').textContent")
     page.click("#form-submit button[type=submit]")
-    page.wait_for_selector("p.flash")
+    page.wait_for_selector("p.flash:has-text('已提交审核')")
     assert page.locator("p.flash").inner_text() == "已提交审核"
     assert "待审核" in page.content()
 
@@ -109,7 +109,7 @@ def test_a_member_works_a_case_and_a_patrol_on_the_phone(
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / "console-phone.png"), full_page=True)
     page.click("#form-finding button[type=submit]")
-    page.wait_for_selector("p.flash")
+    page.wait_for_selector("p.flash:has-text('案件编号')")
     assert "案件编号" in page.locator("p.flash").inner_text()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page is {width} px wide on a 360 px screen"
