@@ -5,8 +5,8 @@ records a finding with a photo from the (file) camera, ends the patrol, writes t
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
