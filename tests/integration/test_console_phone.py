@@ -176,7 +176,7 @@ async def test_bad_forms_answer_in_chinese_and_write_nothing(hub: Hub) -> None:
         assert unknown.status_code == 422 and "不存在或您无权使用" in unknown.text
         assert await count(hub, Finding) == 0
         diary = await http.post("/console/m/diary", data={"csrf_token": csrf, "text": " "})
-        assert (diary.status_code == 422 and "日记" in diary.text) or "不能为空" in diary.text
+        assert diary.status_code == 422 and 'class="error"' in diary.text
 
 
 async def test_every_post_needs_the_csrf_token(hub: Hub) -> None:
@@ -230,7 +230,7 @@ async def test_my_case_accepted_and_submitted_with_a_photo_then_the_diary(hub: H
         assert "待审核" in page.text and "已清理完毕" in page.text
         assert await count(hub, AttachmentLink) == 1
         diary = await http.get("/console/m/diary")
-        assert ("签收" in diary.text and number in diary.text) or "签收案件" in diary.text
+        assert "签收" in diary.text and number in diary.text
         wrote = await http.post(
             "/console/m/diary", data={"csrf_token": csrf, "text": "上午处理河道问题。"}
         )
