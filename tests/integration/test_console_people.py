@@ -172,7 +172,7 @@ async def test_a_members_day_and_its_spot_check(hub: Hub) -> None:
         pick = await http.get("/console/diaries", params={"member": member["id"], "day": today})
         assert pick.status_code == 303 and pick.headers["location"] == url
         page = await http.get(url)
-        assert page.status_code == 200 and "出发巡查" in page.text
+        assert page.status_code == 200 and "出发日常巡查" in page.text
         assert 'id="form-spot-check"' in page.text
         none = await post_form(http, url, url + "/spot-check", note="")
         assert none.status_code == 422 and "请选择抽查结论" in none.text
