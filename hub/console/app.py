@@ -21,10 +21,10 @@ from starlette.templating import Jinja2Templates
 from hub.accounts.lockout import Policy
 from hub.runtime import Runtime
 
-from . import bulletin, cases, login
+from . import bulletin, cases, login, people, phone
 from .web import SESSION_COOKIE, Console, environment
 
-PAGE_GROUPS = (login, cases, bulletin)
+PAGE_GROUPS = (login, cases, phone, people, bulletin)
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
 

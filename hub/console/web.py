@@ -233,6 +233,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 
 MAX_FORM_BYTES = 256 * 1024  # a form of texts: far more than any field's limit
+UPLOAD_FRAMING = 64 * 1024  # a form with a photo: the photo's limit plus its texts
 
 
 def _declared_length(request: Request) -> int:
@@ -249,9 +250,12 @@ class PageNotFound(Exception):
 Handler = Callable[[Request, Scope], Awaitable[Response]]
 
 
-def page(permission: Permission = Permission.CASE_READ) -> Callable[[Handler], Any]:
+def page(
+    permission: Permission = Permission.CASE_READ, *, uploads: bool = False
+) -> Callable[[Handler], Any]:
     """A console page: signed in (else to the sign-in page), CSRF checked on POST, the
-    permission required, NOT_FOUND as the 404 page."""
+    permission required, NOT_FOUND as the 404 page. ``uploads``: its POST may carry a file
+    (a photo) up to the attachments' limit instead of a form of texts' 256 KB."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -259,8 +263,11 @@ def page(permission: Permission = Permission.CASE_READ) -> Callable[[Handler], A
             if scope is None:
                 return to_login(request)
             request.state.scope = scope
-            if _declared_length(request) > MAX_FORM_BYTES:
-                return error_page(request, 413, f"提交的内容超过 {MAX_FORM_BYTES // 1024} KB")
+            limit = MAX_FORM_BYTES
+            if uploads:
+                limit = console_of(request).runtime.settings.attachments_max_bytes + UPLOAD_FRAMING
+            if _declared_length(request) > limit:
+                return error_page(request, 413, f"提交的内容超过 {limit // 1024} KB")
             if request.method == "POST" and not request.state.bearer:
                 form = await request.form()
                 if not csrf_ok(request, form):
