@@ -514,8 +514,9 @@ async def seed_month(
             if wrote:  # the day's sweep: late steps are carded as they were that day
                 day_end = datetime.combine(todo[0].at.astimezone(tz).date(), time(23, 59), tz)
                 with clock_at(min(day_end, now)):
-                    for town_id in w.towns.values():
-                        await sweep(session, town_id, utcnow(), tz=tz)
+                    for code, town_id in w.towns.items():
+                        if towns is None or code in towns:
+                            await sweep(session, town_id, utcnow(), tz=tz)
     counts["findings"] = w.findings
     return counts
 
@@ -699,9 +700,10 @@ async def _case_step(
     case = await session.get(Case, case_id) if case_id else None
     if case is None:
         return None
-    # The sweep as it ran until now (every minute, live): a step taken late finds its card.
-    await sweep(session, case.tenant_id, utcnow(), tz=tz)
-    await session.refresh(case)
+    if step.action in ("accept", "submit"):  # the steps a slow member takes late
+        # The sweep as it ran until now (every minute, live): a late step finds its card.
+        await sweep(session, case.tenant_id, utcnow(), tz=tz)
+        await session.refresh(case)
     row = w.members[member.external_id]
     action = step.action
     status, who = _NEXT[action]
