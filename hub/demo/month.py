@@ -330,7 +330,9 @@ def plan(
                         Step(s.at, "case", s, member, (patrol.client_id, f.client_id))
                         for s in f.handling
                     ]
-            if not skip and rnd.random() < profile.diary:
+            # Only a lax member leaves a day with neither a patrol nor a diary.
+            desk_day = patrol is None and not profile.lax
+            if not skip and (desk_day or rnd.random() < profile.diary):
                 text = _diary_text(patrol, rnd, tz)
                 at = _at(day, 17, rnd.randint(20, 59), tz)
                 out.append(Step(at, "diary", day, member, text=text))
@@ -498,7 +500,8 @@ async def seed_month(
     found = await directory(db)
     every = tuple(found.by_id)
     async with db.session(every, write=True) as session, session.begin():
-        await _members_before(session, first, tz)
+        town_ids = [t.id for t in found.tenants if t.code in {x.code for x in world.TOWNS}]
+        await _members_before(session, town_ids, first, tz)
         w = await _load(session, found, first)
     steps_ = plan(first, last, now, tz, towns)
     for _, day_steps in groupby(steps_, key=lambda s: s.at.astimezone(tz).date()):
@@ -521,7 +524,9 @@ async def seed_month(
     return counts
 
 
-async def _members_before(session: AsyncSession, first: date, tz: ZoneInfo) -> None:
+async def _members_before(
+    session: AsyncSession, town_ids: list[uuid.UUID], first: date, tz: ZoneInfo
+) -> None:
     """The demo's members were taken on before the demo's month (a member added during a month
     is `joined` in it, and their days before that are not missing). Member rows have no service
     that sets when they were added: written through the model, once (a rerun finds them so)."""
@@ -529,7 +534,8 @@ async def _members_before(session: AsyncSession, first: date, tz: ZoneInfo) -> N
     before = datetime.combine(first - timedelta(days=45), time(9, 0), tz)
     await session.execute(
         update(Member)
-        .where(Member.name.in_(names), Member.created_at > before)
+        .where(Member.tenant_id.in_(town_ids), Member.name.in_(names))
+        .where(Member.created_at > before)
         .values(created_at=before)
         .execution_options(synchronize_session=False)
     )
