@@ -17,6 +17,7 @@ after a crash completes the run.
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from hub.demo import world
 from hub.demo.principals import OFFICE, REVIEWER
 from hub.diaries import service as diaries
 from hub.diaries.model import Diary, SpotCheck, SpotCheckResult
+from hub.errors import DomainError
 from hub.grid.model import GridCell, Member
 from hub.joint import service as joint
 from hub.joint.model import JointAction
@@ -50,6 +52,8 @@ from hub.sources.model import Source
 from hub.supervision.calendar import official_day
 from hub.supervision.service import sweep
 from hub.tenancy.service import Directory, directory
+
+log = logging.getLogger("hub.demo")
 
 CLIENT_PREFIX = "demo-"  # of the demo patrols' clientIds
 TRACK_POINTS = 8
@@ -649,12 +653,14 @@ async def _patrol_step(
         return None
     scope = w.scopes[p.member.external_id]
     cell = w.cells[(p.member.tenant, p.cell)]
-    patrol = await patrols.start_patrol(
-        session,
-        scope,
-        patrols.StartSpec(PatrolKind.ROUTINE, p.start, p.client_id, grid_cell_id=str(cell)),
-        tz=tz,
-    )
+    start = patrols.StartSpec(PatrolKind.ROUTINE, p.start, p.client_id, grid_cell_id=str(cell))
+    try:
+        patrol = await patrols.start_patrol(session, scope, start, tz=tz)
+    except DomainError as refused:  # e.g. someone signed in as the member left a patrol open:
+        # refused before anything is written, so the day goes on without this patrol
+        log.warning("demo month: %s's patrol of %s not written: %s", p.member.name, p.day,
+                    refused.message)  # fmt: skip
+        return None
     track = [patrols.TrackSpec(t.latitude, t.longitude, t.at) for t in p.track]
     with clock_at(p.end):
         await patrols.record_track(session, scope, str(patrol.id), track)
