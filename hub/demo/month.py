@@ -712,13 +712,15 @@ async def _case_step(
     case = await session.get(Case, case_id) if case_id else None
     if case is None:
         return None
-    if step.action in ("accept", "submit"):  # the steps a slow member takes late
-        # The sweep as it ran until now (every minute, live): a late step finds its card.
-        await sweep(session, case.tenant_id, utcnow(), tz=tz)
-        await session.refresh(case)
     row = w.members[member.external_id]
     action = step.action
     status, who = _NEXT[action]
+    if case.status != status:  # taken already (a rerun), or the case went another way
+        return None
+    if action in ("accept", "submit"):  # the steps a slow member takes late
+        # The sweep as it ran until now (every minute, live): a late step finds its card.
+        await sweep(session, case.tenant_id, utcnow(), tz=tz)
+        await session.refresh(case)
     if case.status != status or (who == "member" and case.assignee_id != row.id):
         return None
     scope = w.scopes[member.external_id if who == "member" else who]
