@@ -74,24 +74,43 @@ def migrate() -> None:
     typer.echo(f"database at revision {head_revision()}")
 
 
-async def _seed(settings: Settings) -> dict[str, int]:
+MonthOption = Annotated[
+    bool,
+    typer.Option(
+        "--month/--no-month",
+        help="also the demo's month of work (patrols, findings, diaries, checks, ledger, joint "
+        "actions: docs/demo.md); --no-month seeds the world alone",
+    ),
+]
+
+
+async def _seed(settings: Settings, month: bool = True) -> dict[str, int]:
+    """The demo world, then its month of work (docs/demo.md): both idempotent."""
+    from hub.demo.month import seed_month
     from hub.demo.seed import seed_demo
+    from hub.runtime import Runtime
 
     db = _database(settings)
     try:
-        return await seed_demo(db)
+        made = await seed_demo(db)
+        if not month:
+            return made
+        typer.echo("seeding the demo month through the services (the first time: a minute or two)")
+        runtime = Runtime.start(settings, db)
+        made |= await seed_month(db, tz=runtime.tz, prefix=runtime.case_prefix, rules=runtime.rules)
+        return made
     finally:
         await db.dispose()
 
 
 @app.command()
-def demo() -> None:
-    """Seed the demo world (idempotent)."""
+def demo(month: MonthOption = True) -> None:
+    """Seed the demo world and its month of work (idempotent)."""
     settings = _settings()
 
     async def run() -> dict[str, int]:
         await _ensure_migrated(settings, apply=settings.migrate_on_serve)
-        return await _seed(settings)
+        return await _seed(settings, month)
 
     created = asyncio.run(run())
     typer.echo("demo world seeded: " + ", ".join(f"{k} +{v}" for k, v in created.items()))
@@ -125,6 +144,7 @@ def serve(
         int | None, typer.Option("--hj212-port", help="HJ 212 TCP port (0: off)")
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="seed the demo world first")] = False,
+    month: MonthOption = True,
 ) -> None:
     """Run the hub."""
     import uvicorn
@@ -147,7 +167,7 @@ def serve(
     async def prepare() -> None:
         await _ensure_migrated(settings, apply=settings.migrate_on_serve)
         if demo:
-            created = await _seed(settings)
+            created = await _seed(settings, month)
             typer.echo("demo world: " + ", ".join(f"{k} +{v}" for k, v in created.items()))
             await _start_demo_feeds(settings)
 

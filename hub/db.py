@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,8 +52,29 @@ NAMING_CONVENTION = {
 }
 
 
+# The instant ``utcnow`` answers in this task, when set (``clock_at``); None: the real clock.
+_CLOCK: ContextVar[datetime | None] = ContextVar("sanwang_clock", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    fixed = _CLOCK.get()
+    return fixed if fixed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(at: datetime) -> Iterator[None]:
+    """Within the block, ``utcnow()`` in this task (and the column defaults that call it) answers
+    ``at``. Only the demo's past month uses it (hub/demo/month.py): the services then stamp
+    what they write - cases, steps, clocks, diaries, checks, audit entries - with the time the
+    simulated work happened, under their own rules (a diary for today or yesterday, a deadline
+    not in the past), instead of the seeding writing rows around them. Nothing served sets it."""
+    if at.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _CLOCK.set(at.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 def new_id() -> uuid.UUID:

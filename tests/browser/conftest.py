@@ -117,7 +117,7 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
         SANWANG_SECRET_KEY=SECRET,
         PYTHONPATH=str(ROOT),
     )
-    _cli(env, home, "demo")
+    _cli(env, home, "demo", "--no-month")
     for login, (role, towns, name) in ACCOUNTS.items():
         args = ["user", "create", "--name", login, "--role", role, "--display-name", name]
         for town in towns:

@@ -69,7 +69,7 @@ def live_hub(tmp_path: Path) -> Iterator[LiveHub]:
         PYTHONPATH=str(ROOT),
     )
     seeded = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo"],
+        [sys.executable, "-m", "hub.cli", "demo", "--no-month"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

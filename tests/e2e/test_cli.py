@@ -38,7 +38,7 @@ def test_export_schema_equals_the_committed_sdl(home: Path) -> None:
 
 def test_token_create_prints_the_token_alone_on_the_last_line(home: Path) -> None:
     sanwang(home, "migrate")
-    sanwang(home, "demo")
+    sanwang(home, "demo", "--no-month")
     done = sanwang(home, "token", "create", "--name", "指挥中心", "--role", "dispatcher")
     token = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"sw_[A-Za-z0-9_-]{40,}", token)
@@ -61,6 +61,7 @@ def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) 
             "hub.cli",
             "serve",
             "--demo",
+            "--no-month",
             "--port",
             str(port),
             "--hj212-port",
@@ -100,7 +101,7 @@ def test_serve_demo_answers_with_printed_tokens_and_stops_on_ctrl_c(home: Path) 
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, "".join(lines) + out
-    again = sanwang(home, "demo")
+    again = sanwang(home, "demo", "--no-month")
     assert "tenants +0" in again.stdout, "the demo world is seeded once"
 
 
@@ -144,7 +145,7 @@ def test_serve_demo_runs_the_hotline_simulator(home: Path) -> None:
     # PYTHONPATH: this checkout's code, whatever the venv has installed.
     env = {**os.environ, "SANWANG_HOTLINE_DEMO_CALL_SECONDS": "0.5", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--port", str(port)],
+        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--no-month", "--port", str(port)],
         cwd=home,
         env=env,
         stdout=subprocess.PIPE,

@@ -34,7 +34,7 @@ def _sanwang(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedPro
 
 
 def test_user_create_reads_the_password_from_stdin(tmp_path: Path) -> None:
-    assert _sanwang(tmp_path, "demo").returncode == 0  # the towns
+    assert _sanwang(tmp_path, "demo", "--no-month").returncode == 0  # the towns
     short = _user(tmp_path, "--name", "li", "--role", "dispatcher", stdin="short\n")
     assert short.returncode == 1 and "密码至少 10 个字符" in short.stderr
     town = _user(tmp_path, "--name", "li", "--role", "operator", stdin="long enough pw\n")

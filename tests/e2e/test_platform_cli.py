@@ -115,6 +115,7 @@ def test_serve_demo_shows_assignments_arriving_and_statuses_going_back(tmp_path:
             "hub.cli",
             "serve",
             "--demo",
+            "--no-month",
             "--port",
             str(port),
             "--hj212-port",

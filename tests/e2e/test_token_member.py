@@ -23,7 +23,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_token_create_member(home: Path) -> None:
     sanwang(home, "migrate")
-    sanwang(home, "demo")
+    sanwang(home, "demo", "--no-month")
     staff = world.MEMBERS[0]
     args = ["token", "create", "--name", staff.name, "--role", "member"]
     done = sanwang(home, *args, "--tenant", staff.tenant, "--member", staff.external_id)

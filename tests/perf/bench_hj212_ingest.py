@@ -131,7 +131,7 @@ def start_server(url: str, home: Path) -> Server:
         "SANWANG_HJ212_MAX_CONNECTIONS_PER_ADDRESS": "10000",
     }
     subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo"],
+        [sys.executable, "-m", "hub.cli", "demo", "--no-month"],
         env=env,
         cwd=home,
         check=True,

@@ -74,7 +74,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         sanwang(args.url, cwd, "migrate")
-        sanwang(args.url, cwd, "demo")
+        sanwang(args.url, cwd, "demo", "--no-month")
         sanwang(args.url, cwd, "import", "--template", str(cwd / "template.xlsx"))
         book = cwd / "big.xlsx"
         write_book(cwd / "template.xlsx", book, args.members, args.enterprises)
