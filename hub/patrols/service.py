@@ -44,6 +44,9 @@ CLIENT_ID_MAX = 100
 SUMMARY_MAX = 4_000
 MAX_FINDING_ATTACHMENTS = 20
 LIST_SPAN = timedelta(days=366)
+# The list is one answer, not pages: a county's year is ~70,000 patrols, more than a screen or
+# a client wants at once; past this many the caller is asked to narrow the window.
+LIST_MAX_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -459,7 +462,11 @@ async def list_patrols(
         query = query.where(Patrol.member_id == parse_id(member_id))
     if scope.roles == frozenset({Role.MEMBER}):
         query = query.where(Patrol.member_id == scope.principal.member_id)
-    rows = await session.execute(query)
+    rows = (await session.execute(query.limit(LIST_MAX_ROWS + 1))).all()
+    if len(rows) > LIST_MAX_ROWS:
+        raise invalid(
+            "from", f"此时间范围内巡查超过 {LIST_MAX_ROWS} 次，请缩小时间范围或指定乡镇、人员"
+        )
     return [PatrolRow(p, m, c, n) for p, m, c, n in rows]
 
 

@@ -414,3 +414,22 @@ async def test_my_work_and_patrols_load_what_the_client_asks_of_their_cases(hub:
                             {"id": seen["id"]}))["case"]  # fmt: skip
     assert seen["gridCell"] == ({"id": detail["gridCell"]["id"]} if detail["gridCell"] else None)
     assert [e["action"] for e in seen["timeline"]] == ["REGISTER"]
+
+
+async def test_a_patrol_list_past_its_cap_asks_to_narrow_the_window(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.patrols import service
+
+    people = await laiji_people(hub)
+    for n, member in enumerate(list(people.values())[:3]):
+        await start(hub, member_token(member), client_id=f"cap-{n}")
+    monkeypatch.setattr(service, "LIST_MAX_ROWS", 2)
+    window = {"tenantCode": "laiji", "from": ago(120), "to": ago(0)}
+    response = await hub.post(op("Patrols"), window, token=hub.admin)
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "VALIDATION", "field": "from"}
+    assert "缩小时间范围" in error["message"]
+    monkeypatch.setattr(service, "LIST_MAX_ROWS", 3)
+    listed = await hub.gql(op("Patrols"), window)
+    assert len(listed["patrols"]) == 3
