@@ -430,6 +430,12 @@ async def decide_extension(
             ErrorCode.CONFLICT,
             f"该延期申请已{_DECISION_LABELS.get(request.status, request.status)}",
         )
+    if request.requested_by_id == scope.principal.id:
+        # Whoever asks for more time does not grant it to themselves (四眼原则), whatever roles
+        # their login holds: another supervisor decides.
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "不能审批自己提出的延期申请，请由其他督查人员审批", "requestId"
+        )
     case = await _open_case(session, str(request.case_id))
     request.status = "APPROVED" if approve else "REFUSED"
     request.decided_at, request.decision_note = utcnow(), text

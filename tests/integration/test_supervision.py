@@ -211,6 +211,19 @@ async def test_extension_needs_a_supervisor_and_moves_the_deadline(hub: Hub) -> 
     assert earlier["code"] == "VALIDATION" and earlier["field"] == "dueAt"
 
 
+async def test_nobody_decides_their_own_extension_request(hub: Hub) -> None:
+    case_id = await dispatched(hub, "quliang", externalId="own-ext")
+    await hub.gql(op("AcceptCase"), {"caseId": case_id})
+    due = (utcnow() + timedelta(days=20)).replace(microsecond=0)
+    both = hub.token("ADMIN", sub="admin-who-asks")
+    asked = await mutate(hub, REQUEST, both, id=case_id, due=due.isoformat())
+    assert asked["status"] == "PENDING"
+    own = await mutate(hub, DECIDE, both, r=asked["requestId"], ok=True)
+    assert own["code"] == "FORBIDDEN", "asking and granting are two people's steps"
+    other = await mutate(hub, DECIDE, hub.token("SUPERVISOR"), r=asked["requestId"], ok=True)
+    assert iso(other["case"]["dueAt"]) == due
+
+
 async def test_case_stats_count_open_overdue_against_the_on_time_rate(hub: Hub) -> None:
     late = await dispatched(hub, "niudian", externalId="late")
     await dispatched(hub, "niudian", externalId="fresh")
