@@ -21,10 +21,10 @@ from starlette.templating import Jinja2Templates
 from hub.accounts.lockout import Policy
 from hub.runtime import Runtime
 
-from . import cases, login
+from . import board, cases, login, monitoring
 from .web import SESSION_COOKIE, Console, environment
 
-PAGE_GROUPS = (login, cases)
+PAGE_GROUPS = (login, cases, board, monitoring)
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
 

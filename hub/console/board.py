@@ -1,0 +1,245 @@
+"""The command centre's big screen, /console/board: the grid map, today's intake per network,
+cards, air quality, devices offline and the longest-overdue cases, kept live through the
+caseEvents subscription.
+
+- `/console/board`: the page (dark, for a wall screen); static/board.js draws it.
+- `/console/board/data.json`: every figure, from the same services as GraphQL's
+  `supervisionBoard`, `caseStats`, `cardCounts`, `monitoringPoints`, `airQuality`, `cameras`.
+- `/console/board/grid.geojson`: the towns' and cells' polygons (hub/grid), for ECharts' map.
+- `/console/board/socket-token` (POST, CSRF): a short-lived read-only JWT for the subscription
+  socket (docs/console.md, "The command centre").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.airquality import aqi
+from hub.auth import Scope, issue_jwt
+from hub.cameras import service as cameras
+from hub.cases.enums import CHANNEL_LABELS, Channel
+from hub.db import utcnow
+from hub.grid.service import list_cells
+from hub.monitoring import service as monitoring
+from hub.monitoring.model import PointKind
+from hub.roles import Permission, Role
+from hub.supervision import stats
+
+from .web import console_of, page, read, render
+
+# The four networks of 三网合一 in the order the screen shows them.
+NETWORKS = (Channel.HOTLINE, Channel.PLATFORM, Channel.MONITORING, Channel.GRID)
+OVERDUE_SHOWN = 10
+SOCKET_TOKEN_MINUTES = 15  # the socket closes at the token's expiry; the page reconnects
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def local_day(tz: ZoneInfo, now: datetime | None = None) -> tuple[date, datetime, datetime]:
+    """Today in local time and its [start, end) as aware datetimes."""
+    day = (now or utcnow()).astimezone(tz).date()
+    start = datetime.combine(day, time(0), tz)
+    return day, start, datetime.combine(day + timedelta(days=1), time(0), tz)
+
+
+async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str, Any]:
+    """Every figure of the board, read in one session through the services."""
+    now = utcnow()
+    day, start, end = local_day(tz, now)
+    by_id = scope.directory.by_id
+    towns: list[dict[str, Any]] = [
+        {
+            "code": by_id[r.tenant_id].code,
+            "name": by_id[r.tenant_id].name,
+            "open": r.open,
+            "overdue": r.overdue,
+            "dueSoon": r.due_soon,
+            "yellowCards": r.yellow,
+            "redCards": r.red,
+        }
+        for r in await stats.board(session, scope)
+    ]
+    cells = [
+        {"id": str(c.cell_id), "open": c.open, "overdue": c.overdue}
+        for c in await stats.cell_counts(session, scope)
+    ]
+    per_channel = {
+        r.key: r.total
+        for r in await stats.case_stats(session, scope, start, end, stats.StatsGroup.CHANNEL)
+    }
+    intake = [
+        {"channel": c.value, "label": CHANNEL_LABELS[c], "count": per_channel.get(c.value, 0)}
+        for c in NETWORKS
+    ]
+    issued = await stats.card_counts(session, scope, start, end, stats.CardGroup.TENANT)
+    cards = {
+        "openYellow": sum(t["yellowCards"] for t in towns),
+        "openRed": sum(t["redCards"] for t in towns),
+        "todayYellow": sum(c.yellow for c in issued),
+        "todayRed": sum(c.red for c in issued),
+    }
+    points = await monitoring.list_points(session, scope)
+    air = []
+    for p in points:
+        if p.kind != PointKind.AIR_STATION:
+            continue
+        found = await monitoring.daily_air_quality(session, scope, str(p.id), day, tz)
+        air.append(air_entry(p.id, p.name, by_id[p.tenant_id].name, found))
+    camera_rows, _ = await cameras.list_cameras(session, scope)
+    offline_points = [
+        {
+            "mn": p.mn,
+            "name": p.name,
+            "town": by_id[p.tenant_id].name,
+            "lastSeenAt": _iso(p.last_seen_at),
+        }
+        for p in points
+        if not monitoring.is_online(p, now)
+    ]
+    offline_cameras = [
+        {
+            "cameraId": c.camera_id,
+            "name": c.name,
+            "town": by_id[c.tenant_id].name,
+            "lastSeenAt": _iso(c.last_seen_at),
+        }
+        for c in camera_rows
+        if not cameras.is_online(c)
+    ]
+    overdue = [
+        {
+            "number": c.number,
+            "title": c.title,
+            "town": by_id[c.tenant_id].name,
+            "dueAt": _iso(c.due_at),
+            "overdueHours": round((now - c.due_at).total_seconds() / 3600, 1) if c.due_at else 0,
+        }
+        for c in await stats.longest_overdue(session, scope, OVERDUE_SHOWN)
+    ]
+    return {
+        "generatedAt": now.isoformat(),
+        "day": day.isoformat(),
+        "towns": towns,
+        "cells": cells,
+        "intake": intake,
+        "intakeTotal": sum(i["count"] for i in intake),
+        "cards": cards,
+        "air": air,
+        "devices": {
+            "points": len(points),
+            "cameras": len(camera_rows),
+            "offlinePoints": offline_points,
+            "offlineCameras": offline_cameras,
+        },
+        "overdue": overdue,
+    }
+
+
+def air_entry(
+    point_id: uuid.UUID, name: str, town: str, found: aqi.AirQuality | None
+) -> dict[str, Any]:
+    """One station's AQI of a day with its HJ 633 category and colour (none: no valid data)."""
+    if found is None:
+        return {"pointId": str(point_id), "name": name, "town": town, "aqi": None}
+    return {
+        "pointId": str(point_id),
+        "name": name,
+        "town": town,
+        "aqi": found.aqi,
+        "category": found.category.name,
+        "level": found.category.level,
+        "colour": found.category.hex,
+        "primary": [p.name for p in found.primary_pollutants],
+    }
+
+
+async def grid_features(session: AsyncSession, scope: Scope) -> dict[str, Any]:
+    """The caller's towns' cells with a polygon as a GeoJSON FeatureCollection (lon, lat);
+    `level` 2 is a town's outline, 3 a village or community cell."""
+    features = []
+    for cell in await list_cells(session, scope, None):
+        if cell.polygon is None or not cell.active or not scope.sees(cell.tenant_id):
+            continue
+        tenant = scope.directory.by_id[cell.tenant_id]
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(cell.id),
+                "properties": {
+                    "key": str(cell.id),
+                    "name": cell.name,
+                    "code": cell.code,
+                    "level": cell.level,
+                    "town": tenant.code,
+                    "townName": tenant.name,
+                },
+                "geometry": cell.polygon,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@page()
+async def board(request: Request, scope: Scope) -> Response:
+    tz = console_of(request).runtime.tz
+    return render(request, "board.html", {"socket_minutes": SOCKET_TOKEN_MINUTES, "tz": tz.key})
+
+
+@page()
+async def board_data(request: Request, scope: Scope) -> Response:
+    tz = console_of(request).runtime.tz
+    found = await read(request, figures, tz)
+    return JSONResponse(found, headers={"Cache-Control": "no-store"})
+
+
+@page(Permission.GRID_READ)
+async def grid_geojson(request: Request, scope: Scope) -> Response:
+    found = await read(request, grid_features)
+    return JSONResponse(
+        found, media_type="application/geo+json", headers={"Cache-Control": "private, max-age=60"}
+    )
+
+
+def socket_token(key: str, scope: Scope, minutes: float = SOCKET_TOKEN_MINUTES) -> str:
+    """A JWT for the board's subscription socket: the signed-in person's name and towns, but
+    the read-only VIEWER role only (it can read, never change anything, if it leaked), valid
+    for a few minutes. A town's account keeps its towns; a city-wide one stays city-wide."""
+    principal = scope.principal
+    return issue_jwt(
+        key,
+        f"board:{principal.id}",
+        [Role.VIEWER.value],
+        list(principal.tenant_codes),
+        hours=minutes / 60,
+        name=principal.name,
+    )
+
+
+@page()
+async def board_socket_token(request: Request, scope: Scope) -> Response:
+    token = socket_token(console_of(request).key, scope)
+    return JSONResponse(
+        {"token": token, "expiresInSeconds": SOCKET_TOKEN_MINUTES * 60},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+ROUTES = [
+    Route("/board", board),
+    Route("/board/data.json", board_data),
+    Route("/board/grid.geojson", grid_geojson),
+    Route("/board/socket-token", board_socket_token, methods=["POST"]),
+]
