@@ -101,7 +101,7 @@
     var chart = charts.intake || (charts.intake = echarts.init($("board-intake-chart"), "dark"));
     chart.setOption({
       backgroundColor: "transparent", animation: false,
-      grid: { left: 60, right: 16, top: 8, bottom: 20 },
+      grid: { left: 8, right: 24, top: 8, bottom: 20, containLabel: true },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: data.intake.map(function (i) { return i.label; }) },
       series: [{ type: "bar", data: data.intake.map(function (i) { return i.count; }),
@@ -136,10 +136,12 @@
     });
   }
 
+  var OFFLINE_SHOWN = 8;
   function renderDevices() {
     var d = data.devices, list = $("board-offline");
     $("board-devices-total").textContent =
-      "监测点 " + d.points + " 个，摄像头 " + d.cameras + " 个";
+      (d.offlinePoints.length + d.offlineCameras.length) + " 台离线 · 监测点 " + d.points +
+      " 个，摄像头 " + d.cameras + " 个";
     list.textContent = "";
     var rows = d.offlinePoints.map(function (p) {
       return ["监测点", p.name + "（" + p.mn + "）", p.town, p.lastSeenAt];
@@ -147,12 +149,15 @@
       return ["摄像头", c.name + "（" + c.cameraId + "）", c.town, c.lastSeenAt];
     }));
     if (!rows.length) list.appendChild(el("li", "muted", "全部在线"));
-    rows.forEach(function (r) {
+    rows.slice(0, OFFLINE_SHOWN).forEach(function (r) {
       var li = el("li");
       li.appendChild(el("span", null, r[0] + " · " + r[1] + " · " + r[2]));
       li.appendChild(el("span", "muted", r[3] ? "最后上报 " + localTime(r[3]) : "从未上报"));
       list.appendChild(li);
     });
+    if (rows.length > OFFLINE_SHOWN) {
+      list.appendChild(el("li", "muted", "另有 " + (rows.length - OFFLINE_SHOWN) + " 台离线设备"));
+    }
   }
 
   function renderOverdue() {
@@ -188,7 +193,7 @@
   }
   function inLayer(f, which) {
     var level = f.properties.level;
-    return which === "town" ? level <= 2 : level >= 3;
+    return which === "town" ? level === 2 : level >= 3; // 1 is the city itself: not drawn
   }
   function registerMaps() {
     ["town", "cell"].forEach(function (which) {
@@ -307,6 +312,9 @@
     clearInterval(pingTimer);
     if (socket) { var s = socket; socket = null; s.close(1000); }
   });
+
+  // Drop the socket as a network loss would (the browser test's reconnect check; harmless).
+  state.drop = function () { if (socket) socket.close(4000, "dropped"); };
 
   refresh();
   connect();

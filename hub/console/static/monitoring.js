@@ -12,8 +12,9 @@
   chart.setOption({
     animation: false,
     tooltip: { trigger: "axis" },
-    grid: { left: 60, right: 40, top: 30, bottom: 40 },
-    xAxis: { type: "time", min: d.day + " 00:00:00", max: d.day + " 23:59:59" },
+    grid: { left: 60, right: 90, top: 30, bottom: 40 },
+    xAxis: { type: "time", min: d.day + " 00:00:00", max: d.day + " 23:59:59",
+             axisLabel: { formatter: "{HH}:{mm}" } },
     yAxis: { type: "value", name: d.unit, scale: true },
     series: [{
       name: d.name, type: "line", showSymbol: d.series.length < 60, data: d.series,
