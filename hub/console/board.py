@@ -12,12 +12,19 @@ caseEvents subscription.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time as clock
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -189,6 +196,67 @@ async def grid_features(session: AsyncSession, scope: Scope) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+# --- one computation for every screen ------------------------------------------------------------
+
+FIGURES_TTL = 5.0  # seconds; devices and air quality move without case events
+
+
+class Generation:
+    """A counter of committed case changes in this process: bumped inside the commit, before
+    hub.events hands the notices to subscribers, so a screen told of a change never gets
+    figures computed before it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # commits happen on other threads too (jobs, writer)
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+generation = Generation()
+
+
+@event.listens_for(Session, "after_commit", insert=True)  # before hub.events publishes
+def _count_case_changes(session: Session) -> None:
+    if session.info.get("notices"):
+        generation.bump()
+
+
+@dataclass
+class Shared:
+    made: int  # the generation when the computation started
+    at: float  # monotonic start
+    task: asyncio.Task[dict[str, Any]]
+
+
+class FiguresCache:
+    """The board's figures shared by the screens that see the same towns (50 wall screens cost
+    one computation per change, not 50): a result, or a computation under way, is used only if
+    no case change committed since it started and it is younger than FIGURES_TTL. The
+    computation is a task of its own: a screen that goes away does not cancel it for others."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, ...], Shared] = {}
+
+    async def get(
+        self, key: tuple[str, ...], compute: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        now, made = clock.monotonic(), generation.value
+        found = self._entries.get(key)
+        usable = found is not None and found.made == made and now - found.at < FIGURES_TTL
+        failed = (
+            found is not None
+            and found.task.done()
+            and (found.task.cancelled() or found.task.exception() is not None)
+        )
+        if found is None or not usable or failed:
+            found = Shared(made, now, asyncio.ensure_future(compute()))
+            self._entries[key] = found
+        return await asyncio.shield(found.task)
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -200,8 +268,14 @@ async def board(request: Request, scope: Scope) -> Response:
 
 @page()
 async def board_data(request: Request, scope: Scope) -> Response:
-    tz = console_of(request).runtime.tz
-    found = await read(request, figures, tz)
+    console = console_of(request)
+    cache = getattr(request.app.state, "board_figures", None)
+    if cache is None:
+        cache = request.app.state.board_figures = FiguresCache()
+    found = await cache.get(
+        tuple(sorted(str(t) for t in scope.tenant_ids)),
+        lambda: read(request, figures, console.runtime.tz),
+    )
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 

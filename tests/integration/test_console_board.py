@@ -200,3 +200,24 @@ async def test_not_signed_in_and_bad_requests(hub: Hub) -> None:
         "/console/board/data.json", headers={"Authorization": f"Bearer {hub.token('VIEWER')}"}
     )
     assert wrong.status_code == 405
+
+
+async def test_screens_share_one_computation_until_a_case_changes(hub: Hub) -> None:
+    await account(hub, "d1", "DISPATCHER")
+    await account(hub, "d2", "SUPERVISOR")
+    async with client(hub) as one, client(hub) as two:
+        await sign_in(one, "d1")
+        await sign_in(two, "d2")
+        first = (await one.get("/console/board/data.json")).json()
+        again = (await two.get("/console/board/data.json")).json()
+        assert again["generatedAt"] == first["generatedAt"]  # the same towns: shared
+        await register(hub)  # a committed case change: the next request computes anew
+        after = (await two.get("/console/board/data.json")).json()
+        assert after["generatedAt"] != first["generatedAt"]
+        hotline = {i["channel"]: i["count"] for i in after["intake"]}["HOTLINE"]
+        assert hotline == {i["channel"]: i["count"] for i in first["intake"]}["HOTLINE"] + 1
+    await account(hub, "op1", "OPERATOR", ["laiji"])
+    async with client(hub) as town:
+        await sign_in(town, "op1")
+        mine = (await town.get("/console/board/data.json")).json()
+        assert [t["code"] for t in mine["towns"]] == ["laiji"]  # never another scope's figures
