@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,12 +60,9 @@ def local_day(tz: ZoneInfo, now: datetime | None = None) -> tuple[date, datetime
     return day, start, datetime.combine(day + timedelta(days=1), time(0), tz)
 
 
-async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str, Any]:
-    """Every figure of the board, read in one session through the services."""
-    now = utcnow()
-    day, start, end = local_day(tz, now)
+async def _towns(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     by_id = scope.directory.by_id
-    towns: list[dict[str, Any]] = [
+    return [
         {
             "code": by_id[r.tenant_id].code,
             "name": by_id[r.tenant_id].name,
@@ -76,10 +74,19 @@ async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str
         }
         for r in await stats.board(session, scope)
     ]
-    cells = [
+
+
+async def _cells(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
+    return [
         {"id": str(c.cell_id), "open": c.open, "overdue": c.overdue}
         for c in await stats.cell_counts(session, scope)
     ]
+
+
+async def _today(
+    session: AsyncSession, scope: Scope, start: datetime, end: datetime
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Today's intake per network and the cards issued today."""
     per_channel = {
         r.key: r.total
         for r in await stats.case_stats(session, scope, start, end, stats.StatsGroup.CHANNEL)
@@ -89,41 +96,13 @@ async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str
         for c in NETWORKS
     ]
     issued = await stats.card_counts(session, scope, start, end, stats.CardGroup.TENANT)
-    cards = {
-        "openYellow": sum(t["yellowCards"] for t in towns),
-        "openRed": sum(t["redCards"] for t in towns),
-        "todayYellow": sum(c.yellow for c in issued),
-        "todayRed": sum(c.red for c in issued),
-    }
-    points = await monitoring.list_points(session, scope)
-    air = []
-    for p in points:
-        if p.kind != PointKind.AIR_STATION:
-            continue
-        found = await monitoring.daily_air_quality(session, scope, str(p.id), day, tz)
-        air.append(air_entry(p.id, p.name, by_id[p.tenant_id].name, found))
-    camera_rows, _ = await cameras.list_cameras(session, scope)
-    offline_points = [
-        {
-            "mn": p.mn,
-            "name": p.name,
-            "town": by_id[p.tenant_id].name,
-            "lastSeenAt": _iso(p.last_seen_at),
-        }
-        for p in points
-        if not monitoring.is_online(p, now)
-    ]
-    offline_cameras = [
-        {
-            "cameraId": c.camera_id,
-            "name": c.name,
-            "town": by_id[c.tenant_id].name,
-            "lastSeenAt": _iso(c.last_seen_at),
-        }
-        for c in camera_rows
-        if not cameras.is_online(c)
-    ]
-    overdue = [
+    cards = {"todayYellow": sum(c.yellow for c in issued), "todayRed": sum(c.red for c in issued)}
+    return intake, cards
+
+
+async def _overdue(session: AsyncSession, scope: Scope, now: datetime) -> list[dict[str, Any]]:
+    by_id = scope.directory.by_id
+    return [
         {
             "number": c.number,
             "title": c.title,
@@ -133,6 +112,68 @@ async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str
         }
         for c in await stats.longest_overdue(session, scope, OVERDUE_SHOWN)
     ]
+
+
+async def _devices(
+    session: AsyncSession, scope: Scope, day: date, now: datetime, tz: ZoneInfo
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Today's AQI per air station, and the points and cameras offline."""
+    by_id = scope.directory.by_id
+    points = await monitoring.list_points(session, scope)
+    air = []
+    for p in points:
+        if p.kind != PointKind.AIR_STATION:
+            continue
+        found = await monitoring.daily_air_quality(session, scope, str(p.id), day, tz)
+        air.append(air_entry(p.id, p.name, by_id[p.tenant_id].name, found))
+    camera_rows, _ = await cameras.list_cameras(session, scope)
+    devices = {
+        "points": len(points),
+        "cameras": len(camera_rows),
+        "offlinePoints": [
+            {
+                "mn": p.mn,
+                "name": p.name,
+                "town": by_id[p.tenant_id].name,
+                "lastSeenAt": _iso(p.last_seen_at),
+            }
+            for p in points
+            if not monitoring.is_online(p, now)
+        ],
+        "offlineCameras": [
+            {
+                "cameraId": c.camera_id,
+                "name": c.name,
+                "town": by_id[c.tenant_id].name,
+                "lastSeenAt": _iso(c.last_seen_at),
+            }
+            for c in camera_rows
+            if not cameras.is_online(c)
+        ],
+    }
+    return air, devices
+
+
+Reader = Callable[..., Awaitable[Any]]  # (service, *args): the service in a session of its own
+
+
+async def figures(read_part: Reader, tz: ZoneInfo) -> dict[str, Any]:
+    """Every figure of the board, through the services; the independent parts are read at
+    the same time, each in a session of its own (scoped to the caller's towns)."""
+    now = utcnow()
+    day, start, end = local_day(tz, now)
+    towns, cells, (intake, issued), overdue, (air, devices) = await asyncio.gather(
+        read_part(_towns),
+        read_part(_cells),
+        read_part(_today, start, end),
+        read_part(_overdue, now),
+        read_part(_devices, day, now, tz),
+    )
+    cards = {
+        "openYellow": sum(t["yellowCards"] for t in towns),
+        "openRed": sum(t["redCards"] for t in towns),
+        **issued,
+    }
     return {
         "generatedAt": now.isoformat(),
         "day": day.isoformat(),
@@ -142,12 +183,7 @@ async def figures(session: AsyncSession, scope: Scope, tz: ZoneInfo) -> dict[str
         "intakeTotal": sum(i["count"] for i in intake),
         "cards": cards,
         "air": air,
-        "devices": {
-            "points": len(points),
-            "cameras": len(camera_rows),
-            "offlinePoints": offline_points,
-            "offlineCameras": offline_cameras,
-        },
+        "devices": devices,
         "overdue": overdue,
     }
 
@@ -274,7 +310,7 @@ async def board_data(request: Request, scope: Scope) -> Response:
         cache = request.app.state.board_figures = FiguresCache()
     found = await cache.get(
         tuple(sorted(str(t) for t in scope.tenant_ids)),
-        lambda: read(request, figures, console.runtime.tz),
+        lambda: figures(partial(read, request), console.runtime.tz),
     )
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
