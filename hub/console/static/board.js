@@ -13,7 +13,8 @@
   "use strict";
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
   var state = window.sanwangBoard = {
-    firstPaintMs: null, renders: 0, lastRenderAt: null, events: 0, connects: 0, live: false
+    firstPaintMs: null, renders: 0, lastRenderAt: null, lastEventAt: null, events: 0,
+    connects: 0, live: false
   };
   var data = null, geo = null, layer = "town", charts = {};
 
@@ -285,6 +286,8 @@
         ws.send(JSON.stringify({ type: "pong" }));
       } else if (m.type === "next") {
         state.events += 1;
+        var ev = m.payload && m.payload.data && m.payload.data.caseEvents;
+        if (ev && ev.at) state.lastEventAt = Date.parse(ev.at); // the change's own time
         refresh();
       } else if (m.type === "error") {
         status("订阅被拒绝：" + JSON.stringify(m.payload));
