@@ -175,19 +175,21 @@ async def point_chart(request: Request, scope: Scope) -> Response:
         day = parse_day(request.query_params.get("day"), tz)
         if interval_text not in Interval.__members__:
             raise BadInput("数据类型须为 实时、分钟、小时 或 日 数据之一")
-        if pollutant not in known:
+        if known and pollutant not in known:
             raise BadInput(f"该监测点没有污染物“{pollutant or '（空）'}”的数据或限值")
     except BadInput as exc:
         return error_page(request, 400, exc.message)
     interval = Interval(interval_text)
     start = datetime.combine(day, time(0), tz)
     end = start + timedelta(days=1)
-    try:
-        rows = await read(
-            request, monitoring.readings, str(point.id), pollutant, start, end, interval
-        )
-    except DomainError as exc:
-        return error_page(request, 400, exc.message)
+    rows = []
+    if known:  # a point with neither data nor limits has nothing to draw yet
+        try:
+            rows = await read(
+                request, monitoring.readings, str(point.id), pollutant, start, end, interval
+            )
+        except DomainError as exc:
+            return error_page(request, 400, exc.message)
     limit = next((item for item in point.limits or [] if item["pollutant"] == pollutant), None)
     series = [[r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), r.value] for r in rows]
     return _render(

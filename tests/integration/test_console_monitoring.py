@@ -235,3 +235,19 @@ async def test_cameras_with_their_snapshot_through_the_session(hub: Hub) -> None
     async with client(hub) as http:  # not signed in: to the sign-in page
         answer = await http.get(f"/console/monitoring/snapshots/{snapshot_id}")
         assert answer.status_code == 303
+
+
+async def test_a_point_with_neither_data_nor_limits_has_an_empty_chart(hub: Hub) -> None:
+    from tests.integration.test_monitoring_points import register as register_point
+
+    done = await register_point(hub, limits=[], mn="88888880000009", kind="NOISE")
+    point_id = done["point"]["id"]
+    await account(hub, "v", "VIEWER")
+    page, bad = await pages(
+        hub,
+        "v",
+        f"/console/monitoring/points/{point_id}",
+        f"/console/monitoring/points/{point_id}?day=2026-02-30",
+    )
+    assert page.status_code == 200 and "该监测点尚无数据，也未设置限值" in page.text
+    assert bad.status_code == 400 and "日期格式应为" in bad.text
