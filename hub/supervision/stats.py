@@ -47,7 +47,7 @@ from hub.cases.enums import (
 from hub.cases.intake import PLATFORM_SYSTEM
 from hub.cases.model import Case, ExternalRef
 from hub.db import utcnow
-from hub.errors import needs_offset
+from hub.errors import invalid, needs_offset
 from hub.joint.model import JointActionCase
 from hub.patrols.model import Finding
 from hub.roles import Permission
@@ -416,3 +416,41 @@ async def card_counts(
         else:
             row.yellow += count
     return sorted(rows.values(), key=lambda r: (-r.red, -r.yellow, r.label))
+
+
+@dataclass
+class CellCount:
+    cell_id: Any
+    open: int
+    overdue: int
+
+
+async def cell_counts(session: AsyncSession, scope: Scope) -> list[CellCount]:
+    """Per grid cell: open cases and the overdue ones among them (the board's map); cases not
+    yet placed in a cell are not counted here (they are in the towns' figures)."""
+    scope.require(Permission.CASE_READ)
+    now = utcnow()
+    rows = await session.execute(
+        select(
+            Case.grid_cell_id,
+            func.count(),
+            func.sum(case((Case.due_at < now, 1), else_=0)),
+        )
+        .where(Case.status.in_(list(OPEN_STATUSES)), Case.grid_cell_id.is_not(None))
+        .group_by(Case.grid_cell_id)
+    )
+    return [CellCount(cell, n, overdue or 0) for cell, n, overdue in rows]
+
+
+async def longest_overdue(session: AsyncSession, scope: Scope, limit: int = 10) -> list[Case]:
+    """The open cases longest past their deadline, the longest first."""
+    scope.require(Permission.CASE_READ)
+    if not 1 <= limit <= 100:
+        raise invalid("limit", "条数须在 1 至 100 之间")
+    query = (
+        select(Case)
+        .where(Case.status.in_(list(OPEN_STATUSES)), Case.due_at < utcnow())
+        .order_by(Case.due_at, Case.number)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
