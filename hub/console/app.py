@@ -21,10 +21,10 @@ from starlette.templating import Jinja2Templates
 from hub.accounts.lockout import Policy
 from hub.runtime import Runtime
 
-from . import board, bulletin, cases, login, monitoring, people, phone
+from . import board, bulletin, cases, files, login, monitoring, people, phone
 from .web import SESSION_COOKIE, Console, environment
 
-PAGE_GROUPS = (login, cases, board, monitoring, phone, people, bulletin)
+PAGE_GROUPS = (login, cases, files, board, monitoring, phone, people, bulletin)
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
 

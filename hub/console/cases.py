@@ -55,6 +55,7 @@ DETAIL = frozenset(
         "gridCell",
         "assignee",
         "source",
+        "attachments",
     }
 )
 

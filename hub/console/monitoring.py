@@ -22,8 +22,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.airquality import aqi
-from hub.attachments import service as attachments
-from hub.attachments.sniff import extension
 from hub.auth import Scope
 from hub.cameras import service as cameras
 from hub.db import utcnow
@@ -34,6 +32,7 @@ from hub.monitoring.pollutants import name_of
 from hub.roles import Permission, allows
 
 from .board import air_entry
+from .files import attachment_response
 from .web import PageNotFound, console_of, error_page, page, read, render
 
 KIND_WORDS = {
@@ -285,32 +284,10 @@ async def camera_list(request: Request, scope: Scope) -> Response:
     return _render(request, scope, "monitoring/cameras.html", {"rows": rows})
 
 
-async def _attachment(session: AsyncSession, scope: Scope, attachment_id: str, blobs: Any) -> Any:
-    try:
-        return await attachments.read_attachment(session, blobs, scope, attachment_id)
-    except (DomainError, FileNotFoundError):
-        return None
-
-
 @page()
 async def snapshot(request: Request, scope: Scope) -> Response:
-    """A camera's snapshot (an attachment) for the signed-in person: the same rule as
-    GET /attachments/{id} (hub/attachments `read_attachment`), with the console's session (its
-    cookie is not sent to /attachments)."""
-    blobs = console_of(request).runtime.blobs
-    found = await read(request, _attachment, request.path_params["attachment_id"], blobs)
-    if found is None:
-        raise PageNotFound
-    row, data = found
-    return Response(
-        data,
-        media_type=row.content_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{row.id}.{extension(row.content_type)}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    """A camera's snapshot (an attachment), as /console/attachments/{id} serves it."""
+    return await attachment_response(request, request.path_params["attachment_id"])
 
 
 # --- quarantine -----------------------------------------------------------------------------

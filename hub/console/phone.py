@@ -42,6 +42,7 @@ from hub.patrols.work import bound_member, my_work
 from hub.roles import Permission, allows
 
 from .cases import offered, view_of
+from .files import attachment_response
 from .web import PageNotFound, console_of, error_page, page, read, render, write
 
 MAX_PHOTOS = patrols.MAX_FINDING_ATTACHMENTS
@@ -319,20 +320,7 @@ async def upload_photo(request: Request, scope: Scope) -> Response:
 @page()
 async def photo(request: Request, scope: Scope) -> Response:
     """A photo the caller may read (their own upload, or one of a case they see)."""
-    blobs = console_of(request).runtime.blobs
-
-    async def fetch(session: AsyncSession, scope: Scope) -> tuple[Any, bytes]:
-        return await attachments.read_attachment(session, blobs, scope, request.path_params["id"])
-
-    try:
-        row, data = await read(request, fetch)
-    except DomainError:
-        raise PageNotFound from None
-    return Response(
-        data,
-        media_type=row.content_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
-    )
+    return await attachment_response(request, request.path_params["id"])
 
 
 # --- one of my cases -----------------------------------------------------------------------------
