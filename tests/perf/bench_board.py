@@ -9,6 +9,12 @@ through create_app and httpx's ASGITransport as a city-wide DISPATCHER and a tow
 recomputed); "warm": within FIGURES_TTL with no change (served from the shared computation);
 "screens": N screens asking at once right after a change (one computation answers them all).
 Milliseconds, p50 and p95.
+
+Then the others' cost of the screens: a town office's Cases(first: 50) through /graphql,
+timed alone and then while SCREENS live screens refresh after every case change (a change
+every second, as a busy intake makes them; each screen re-fetches its figures as the page does
+on a caseEvents message), in one process. Budget (issue 15): the others' p50 moves by at most
+20%.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from hub.config import Settings
 from hub.console.board import generation
 from hub.db import Database
 from hub.runtime import Runtime
+from tests.operations import op
 
 SECRET = "bench-board-secret-not-for-production-use"
 
@@ -69,7 +76,50 @@ async def main(url: str, runs: int, screens: int) -> None:
                 await asyncio.gather(*(get() for _ in range(screens)))
                 together.append((time.perf_counter() - start) * 1000)
             print(summary(f"{who}: {screens} screens at once", together))
+        await others_with_screens(http, runs, screens)
     await db.dispose()
+
+
+async def others_with_screens(http: httpx.AsyncClient, runs: int, screens: int) -> None:
+    office = {"Authorization": f"Bearer {issue_jwt(SECRET, 'o', ['OPERATOR'], ['chaohua'])}"}
+    wall = {"Authorization": f"Bearer {issue_jwt(SECRET, 'w', ['DISPATCHER'], [])}"}
+    body = {"query": op("Cases"), "variables": {"first": 50}, "operationName": "Cases"}
+
+    async def page() -> float:
+        start = time.perf_counter()
+        answer = await http.post("/graphql", json=body, headers=office)
+        assert answer.status_code == 200, answer.text
+        return (time.perf_counter() - start) * 1000
+
+    alone = [await page() for _ in range(runs * 3)]
+    stop = asyncio.Event()
+    changed = asyncio.Condition()
+
+    async def intake() -> None:  # a case change every second wakes every screen
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            generation.bump()
+            async with changed:
+                changed.notify_all()
+
+    async def screen() -> None:
+        while not stop.is_set():
+            async with changed:
+                await changed.wait()
+            await http.get("/console/board/data.json", headers=wall)
+
+    tasks = [asyncio.create_task(intake())] + [
+        asyncio.create_task(screen()) for _ in range(screens)
+    ]
+    busy = [await page() for _ in range(runs * 3)]
+    stop.set()
+    async with changed:
+        changed.notify_all()
+    await asyncio.gather(*tasks)
+    print(summary("others' Cases(first: 50), alone", alone))
+    print(summary(f"  ... with {screens} live screens", busy))
+    ratio = statistics.median(busy) / statistics.median(alone)
+    print(f"others' p50 with the screens / alone: {ratio:.2f}x (budget 1.20x)")
 
 
 if __name__ == "__main__":
