@@ -1,0 +1,118 @@
+"""Several HJ 212 listener processes on one port (SO_REUSEPORT, SANWANG_HJ212_PROCESSES): each
+connection is served whole by one process, whose own writer commits before it answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.hj212 import parse
+from connectors.hj212.processes import ListenerProcesses
+from connectors.hj212.server import Listener
+from connectors.hj212.settings import hj212_settings, process_count
+from hub.demo import world
+from hub.monitoring.model import QuarantinedPacket, Reading
+from hub.monitoring.writer import ReadingWriter
+from tests.conftest import Hub
+from tests.helpers import Monitoring, now, upload
+
+CONNECTIONS = 24  # all on one of two sockets: 2 x 2^-24
+
+
+@pytest.fixture
+async def two_processes(hub: Hub) -> AsyncIterator[tuple[Monitoring, ListenerProcesses]]:
+    """This process's listener and writer, and one child process on the same port."""
+    runtime = hub.app.state.runtime
+    settings = hj212_settings(runtime)
+    writer = ReadingWriter(hub.db, runtime.settings, handoff=True)
+    await writer.start()
+    listener = Listener(writer, settings, runtime.tz)
+    await listener.start("127.0.0.1", 0, reuse_port=True)
+    child = ListenerProcesses(runtime.settings, settings, listener.port, 1)
+    await child.start()
+    try:
+        yield Monitoring(writer, listener), child
+    finally:
+        await child.stop()
+        await listener.stop()
+        await writer.stop()
+
+
+async def count_of(hub: Hub, model: type) -> int:
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_connections_spread_over_processes_each_answered_after_commit(
+    hub: Hub, two_processes: tuple[Monitoring, ListenerProcesses]
+) -> None:
+    monitoring, child = two_processes
+    point = world.POINTS[0]
+    value = {limit.pollutant: (limit.max or 1) / 2 for limit in point.limits}
+    start = now() - timedelta(minutes=CONNECTIONS + 1)
+    seen: list[int] = []
+
+    async def one(n: int) -> None:
+        device = await monitoring.connect()
+        at = start + timedelta(minutes=n)
+        packet = upload(value, at, n, point=point)
+        # one packet split across three reads
+        for piece in (packet[:7], packet[7:50], packet[50:]):
+            await device.send(piece)
+            await asyncio.sleep(0.02)
+        reply = await device.reply()
+        assert (reply.cn, reply.qn) == ("9014", parse(packet).qn)
+        # answered only once committed: the rows are there, whichever process wrote them
+        async with hub.db.session((await hub.scope()).tenant_ids) as session:
+            rows = await session.scalar(
+                select(func.count()).select_from(Reading).where(Reading.at == at)
+            )
+        seen.append(int(rows or 0))
+        await device.close()
+
+    await asyncio.gather(*(one(n) for n in range(CONNECTIONS)))
+    assert seen == [len(value)] * CONNECTIONS
+    # some connections were served here, the others by the child
+    assert 0 < monitoring.listener.accepted < CONNECTIONS
+    assert await count_of(hub, Reading) == CONNECTIONS * len(value)
+    assert len(child.pids) == 1
+
+
+async def test_in_every_process_several_packets_in_one_read_and_unknown_mns_refused(
+    hub: Hub, two_processes: tuple[Monitoring, ListenerProcesses]
+) -> None:
+    monitoring, _ = two_processes
+    newcomer = world.DemoPoint(
+        "laiji", "88888880000077", "新装设备", "WASTEWATER", None, "654321", 113.47, 34.55, ()
+    )
+    start = now() - timedelta(minutes=10)
+
+    async def one(n: int) -> list[tuple[str, str | None]]:
+        device = await monitoring.connect()
+        good = [
+            upload({"a34013": float(n)}, start + timedelta(seconds=n * 10 + k), k) for k in range(3)
+        ]
+        unknown = upload({"w01018": 31.0}, start, n, point=newcomer)
+        await device.send(good[0] + unknown + good[1] + good[2])  # four in one write
+        replies = [await device.reply() for _ in range(4)]
+        await device.close()
+        return [(r.cn, r.cp.get("QnRtn")) for r in replies]
+
+    results = await asyncio.gather(*(one(n) for n in range(12)))
+    for replies in results:
+        assert sorted(replies, key=str) == sorted([("9014", None)] * 3 + [("9011", "4")], key=str)
+    assert await count_of(hub, Reading) == 12 * 3
+    assert await count_of(hub, QuarantinedPacket) == 12
+    assert 0 < monitoring.listener.accepted < 12
+
+
+def test_the_process_count_defaults_to_the_cores_on_postgresql_and_one_on_sqlite() -> None:
+    from connectors.hj212.settings import HJ212Settings
+
+    assert process_count(HJ212Settings(processes=0), "sqlite+aiosqlite:///x.db") == 1
+    assert process_count(HJ212Settings(processes=0), "postgresql+asyncpg://h/d") >= 1
+    assert process_count(HJ212Settings(processes=3), "sqlite+aiosqlite:///x.db") == 3
