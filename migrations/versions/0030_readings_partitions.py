@@ -69,14 +69,12 @@ def upgrade() -> None:
     op.execute(f"create table {partitions.DEFAULT} partition of readings default")
     this = partitions.month_of(datetime.now(UTC))
     oldest = bind.execute(sa.text("select min(at) from readings_unpartitioned")).scalar()
-    first = (
-        this
-        if oldest is None
-        else max(
-            min(partitions.month_of(oldest.astimezone(UTC)), this),
-            partitions.add_months(this, -BACK),
-        )
-    )
+    last_month = partitions.add_months(this, -1)  # late data of last month: a partition too
+    if oldest is None:
+        first = last_month
+    else:
+        first = partitions.month_of(oldest.astimezone(UTC))
+        first = max(min(first, last_month), partitions.add_months(this, -BACK))
     for month in partitions.months_between(first, partitions.add_months(this, AHEAD)):
         op.execute(partitions.create_sql(month))
     op.execute(f"insert into readings ({COLUMNS}) select {COLUMNS} from readings_unpartitioned")

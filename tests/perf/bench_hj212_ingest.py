@@ -363,15 +363,18 @@ async def main() -> None:
     try:
         await register_devices(args.url, args.devices, args.factors)
         await asyncio.sleep(31)  # the listener's registry cache reads the new points again
-        warm_start = datetime(2029, 1, 1, tzinfo=UTC)
+        # recent times: the rows land in this month's partition, as live data does
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        warm_start = day - timedelta(days=2)
         await run_load(server, args.devices, 5, args.factors, args.window, warm_start, 500)
-        start = datetime(2028, 1, 1, tzinfo=UTC)
+        start = day - timedelta(days=1)
         spy = None
         if os.environ.get("BENCH_PYSPY"):  # a profile of the server under the load
             spy = subprocess.Popen(
                 [
                     "py-spy",
                     "record",
+                    "--subprocesses",
                     "-p",
                     str(server.proc.pid),
                     "-f",
