@@ -169,21 +169,24 @@ async def main() -> None:
                 else analyzed[0]["Execution Time"]
             )
             times = []
+            cpu = []
             got = 0
             for _ in range(args.runs):
                 async with db.session(scope.tenant_ids) as session:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     found = await readings(
                         session, scope, str(point), codes[0], *window, Interval.MINUTE
                     )
                     times.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
                     got = len(found)
             times.sort()
             print(
                 f"readings of {label}, {got} rows: partitions read {scanned}; the SQL alone "
                 f"{sql_ms:.1f} ms (EXPLAIN ANALYZE); through service.readings (app role, RLS, "
-                f"ORM rows) p50 {statistics.median(times) * 1000:.1f} ms, "
-                f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.1f} ms"
+                f"plain rows) p50 {statistics.median(times) * 1000:.1f} ms, "
+                f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.1f} ms, "
+                f"this process's CPU p50 {statistics.median(cpu) * 1000:.1f} ms"
             )
     finally:
         await db.dispose()
