@@ -15,10 +15,10 @@ from connectors.hj212.processes import ListenerProcesses
 from connectors.hj212.server import Listener
 from connectors.hj212.settings import hj212_settings, process_count
 from hub.demo import world
-from hub.monitoring.model import QuarantinedPacket, Reading
-from hub.monitoring.writer import ReadingWriter
+from hub.monitoring.model import AlarmEpisode, Interval, QuarantinedPacket, Reading
+from hub.monitoring.writer import Outcome, ReadingWriter, Sample, Upload
 from tests.conftest import Hub
-from tests.helpers import Monitoring, now, upload
+from tests.helpers import POINT, Monitoring, now, upload
 
 CONNECTIONS = 24  # all on one of two sockets: 2 x 2^-24
 
@@ -116,3 +116,39 @@ def test_the_process_count_defaults_to_the_cores_on_postgresql_and_one_on_sqlite
     assert process_count(HJ212Settings(processes=0), "sqlite+aiosqlite:///x.db") == 1
     assert process_count(HJ212Settings(processes=0), "postgresql+asyncpg://h/d") >= 1
     assert process_count(HJ212Settings(processes=3), "sqlite+aiosqlite:///x.db") == 3
+
+
+@pytest.mark.parametrize("handoff", [True, False])
+async def test_a_point_moving_to_another_process_ends_the_episode_opened_in_the_first(
+    hub: Hub, handoff: bool
+) -> None:
+    """Two writers as two processes have them: the device's episode opens in one; it comes
+    back within the limit through the other, which (with handoff) reads the open episode and
+    ends it. Without handoff the second never learns of it: the episode would stay open."""
+    settings = hub.app.state.runtime.settings
+    first = ReadingWriter(hub.db, settings, handoff=True)
+    second = ReadingWriter(hub.db, settings, handoff=handoff)
+    await first.start()
+    await second.start()  # both running before the episode opens
+    try:
+        start = now() - timedelta(minutes=5)
+        over = [
+            Sample("a34013", Interval.REALTIME, start + timedelta(seconds=i), 25.0)
+            for i in range(3)
+        ]
+        assert await first.submit(Upload(POINT.mn, POINT.password, over)) is Outcome.STORED
+        back = [Sample("a34013", Interval.REALTIME, start + timedelta(seconds=10), 4.0)]
+        assert await second.submit(Upload(POINT.mn, POINT.password, back)) is Outcome.STORED
+    finally:
+        await first.stop()
+        await second.stop()
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        episodes = list(
+            await session.scalars(
+                select(AlarmEpisode).where(
+                    AlarmEpisode.kind == "OVER_LIMIT", AlarmEpisode.pollutant == "a34013"
+                )
+            )
+        )
+    assert len(episodes) == 1
+    assert (episodes[0].ended_at is not None) is handoff
