@@ -262,8 +262,10 @@ async def count_rows(url: str) -> int:
         await conn.close()
 
 
-async def copy_baseline(url: str, rows: int) -> float:
-    """Seconds to COPY ``rows`` rows shaped like the readings into a table like readings."""
+async def copy_baseline(url: str, rows: int) -> tuple[float, float]:
+    """Seconds to COPY ``rows`` rows shaped like the readings into a table like readings, and
+    the CPU seconds it took (the PostgreSQL backend's, WAL writer and the like included, and
+    this process's while it encoded and sent the rows)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute("drop table if exists readings_copy_bench")
@@ -285,6 +287,8 @@ async def copy_baseline(url: str, rows: int) -> float:
             )
             for i in range(rows)
         ]
+        pids = [await conn.fetchval("select pg_backend_pid()"), *background_pids()]
+        cpu = sum(cpu_of(pid) for pid in pids) + time.process_time()
         started = time.perf_counter()
         await conn.copy_records_to_table(
             "readings_copy_bench",
@@ -302,8 +306,9 @@ async def copy_baseline(url: str, rows: int) -> float:
             ],
         )
         seconds = time.perf_counter() - started
+        cpu = sum(cpu_of(pid) for pid in pids) + time.process_time() - cpu
         await conn.execute("drop table readings_copy_bench")
-        return seconds
+        return seconds, cpu
     finally:
         await conn.close()
 
@@ -438,10 +443,15 @@ async def main() -> None:
             f"2 cores {2 / per_reading:,.0f} readings/s, 16 cores {16 / per_reading:,.0f} "
             f"readings/s with {args.processes or 'one per core'} listener processes"
         )
-        copy_seconds = await copy_baseline(args.url, readings)
+        copy_seconds, copy_cpu = await copy_baseline(args.url, readings)
         print(
             f"raw COPY of {readings} rows into a table like readings: {copy_seconds:.2f} s, "
-            f"{readings / copy_seconds:,.0f} rows/s"
+            f"{readings / copy_seconds:,.0f} rows/s; CPU {copy_cpu:.2f} s "
+            f"({copy_cpu / readings * 1e6:.1f} us per row)"
+        )
+        print(
+            f"CPU per reading, end to end / COPY: {(cpu_server + cpu_pg) / copy_cpu:.2f}x "
+            "(the load generator's CPU left out; it stands for the devices)"
         )
         print(
             f"ratio end to end / COPY: {seconds / copy_seconds:.2f}x (budget 3x); "
