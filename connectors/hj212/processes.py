@@ -12,7 +12,8 @@ What is per process: the connection caps (``SANWANG_HJ212_MAX_CONNECTIONS`` and
 ``_MAX_CONNECTIONS_PER_ADDRESS`` hold in each process), the registry cache, the alarm state
 (a point's open episodes are read again from the database when its device shows up in a
 process after a pause, see ``ReadingWriter(handoff=True)``), and /metrics (the API process's
-figures count its own connections only). A child that dies is started again.
+figures count its own connections only). A child that dies is started again; a child whose
+API process died stops within a second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
@@ -34,6 +36,7 @@ from hub.runtime import Runtime
 log = logging.getLogger("connectors.hj212")
 
 RESTART_CHECK_SECONDS = 2.0
+PARENT_CHECK_SECONDS = 1.0
 STOP_SECONDS = 20.0  # a child writes what it has queued before it exits
 
 
@@ -118,6 +121,7 @@ async def _serve(settings: Settings, hj212: HJ212Settings, port: int, ready: Eve
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    orphaned = asyncio.create_task(_parent_gone(os.getppid(), stop))
     writer = ReadingWriter(runtime.db, settings, handoff=True)
     listener = Listener(writer, hj212, runtime.tz)
     try:
@@ -126,6 +130,17 @@ async def _serve(settings: Settings, hj212: HJ212Settings, port: int, ready: Eve
         ready.set()
         await stop.wait()
     finally:
+        orphaned.cancel()
         await listener.stop()
         await writer.stop()
         await runtime.db.dispose()
+
+
+async def _parent_gone(parent: int, stop: asyncio.Event) -> None:
+    """A child whose API process died without stopping it (SIGKILL) stops too: it must not
+    keep taking connections on the port beside the next server's processes."""
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+    log.error("HJ 212 listener process %d: the API process %d is gone; stopping", os.getpid(),
+              parent)  # fmt: skip
+    stop.set()

@@ -4,8 +4,11 @@ connection is served whole by one process, whose own writer commits before it an
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +22,7 @@ from hub.monitoring.model import AlarmEpisode, Interval, QuarantinedPacket, Read
 from hub.monitoring.writer import Outcome, ReadingWriter, Sample, Upload
 from tests.conftest import Hub
 from tests.helpers import POINT, Monitoring, now, upload
+from tests.processes import free_port
 
 CONNECTIONS = 24  # all on one of two sockets: 2 x 2^-24
 
@@ -152,3 +156,49 @@ async def test_a_point_moving_to_another_process_ends_the_episode_opened_in_the_
         )
     assert len(episodes) == 1
     assert (episodes[0].ended_at is not None) is handoff
+
+
+async def test_a_listener_process_stops_when_its_parent_dies(db_url: str, tmp_path: Path) -> None:
+    """An API process killed outright leaves no listener behind on the port."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from connectors.hj212.processes import ListenerProcesses\n"
+        "from connectors.hj212.settings import HJ212Settings\n"
+        "from hub.config import Settings\n"
+        "async def main():\n"
+        "    s = Settings(database_url=sys.argv[1], secret_key='x' * 32, _env_file=None)\n"
+        "    p = ListenerProcesses(s, HJ212Settings(_env_file=None), int(sys.argv[2]), 1)\n"
+        "    await p.start()\n"
+        "    print(p.pids[0], flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    port = free_port()
+    parent = subprocess.Popen(
+        [sys.executable, str(script), db_url, str(port)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert parent.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(parent.stdout.readline), 60)
+        child = int(line)
+        assert Path(f"/proc/{child}").exists()
+        parent.kill()
+        parent.wait(10)
+        for _ in range(100):
+            if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+                break
+            await asyncio.sleep(0.1)
+        assert not Path(f"/proc/{child}").exists() or "Z" in _state(child)
+    finally:
+        parent.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
