@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 
@@ -38,6 +39,17 @@ log = logging.getLogger("connectors.hj212")
 RESTART_CHECK_SECONDS = 2.0
 PARENT_CHECK_SECONDS = 1.0
 STOP_SECONDS = 20.0  # a child writes what it has queued before it exits
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError (address in use) when another socket listens on ``host:port``. The API
+    process asks before it listens with SO_REUSEPORT: a second hub started by mistake on the
+    same port (same user) would otherwise share the devices silently instead of failing."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
+        probe.bind((host, port))
 
 
 class ListenerProcesses:

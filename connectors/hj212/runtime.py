@@ -27,6 +27,10 @@ async def lifespan(state: dict[str, Any]) -> AsyncIterator[None]:
     others = None
     if settings.port:
         listener = Listener(writer, settings, runtime.tz)
+        if count > 1:
+            from connectors.hj212.processes import check_port_free
+
+            check_port_free(settings.host, settings.port)
         await listener.start(settings.host, settings.port, reuse_port=count > 1)
         log.info("HJ 212 listener on %s:%d", settings.host, listener.port)
         if count > 1:

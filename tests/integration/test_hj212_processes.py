@@ -202,3 +202,17 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+async def test_a_port_taken_by_another_listener_is_refused_not_shared() -> None:
+    from connectors.hj212.processes import check_port_free
+
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0, reuse_port=True)
+    try:
+        port = taken.sockets[0].getsockname()[1]
+        with pytest.raises(OSError):
+            check_port_free("127.0.0.1", port)
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    check_port_free("127.0.0.1", free_port())
