@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     reading_batch_delay_ms: float = Field(
         20.0, ge=0, description="how long a batch waits for more readings before committing"
     )
+    readings_retention_months: int = Field(
+        36,
+        ge=0,
+        description="PostgreSQL: months of readings kept; a month partition that ended this "
+        "many months ago is detached and dropped (or archived); 0 keeps everything",
+    )
+    readings_archive: bool = Field(
+        False,
+        description="PostgreSQL: expired month partitions are detached and kept as "
+        "readings_archive_YYYY_MM tables (for pg_dump) instead of dropped",
+    )
+    readings_partitions_ahead: int = Field(
+        3, ge=1, le=24, description="PostgreSQL: month partitions of readings created ahead"
+    )
     alarm_consecutive: int = Field(
         3, ge=1, description="consecutive real-time values over the limit that open an alarm"
     )

@@ -51,3 +51,11 @@ async def current_revision(db_url: str) -> str | None:
         return None
     finally:
         await engine.dispose()
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """What autogenerate compares: not the readings' month partitions (PostgreSQL), which the
+    partition job makes and no model describes (``hub.monitoring.partitions``)."""
+    from hub.monitoring.partitions import is_partition_table
+
+    return not (type_ == "table" and name is not None and is_partition_table(name))

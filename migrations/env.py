@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import hub.models  # noqa: F401  (fills the metadata)
 from hub.config import get_settings
 from hub.db import Base
+from hub.migrations import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -30,6 +31,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

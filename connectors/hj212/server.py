@@ -46,14 +46,19 @@ class Listener:
     server: asyncio.Server | None = None
     connections: dict[asyncio.Task[None], _Connection] = field(default_factory=dict)
     per_host: Counter[str] = field(default_factory=Counter)
+    accepted: int = 0  # connections taken by this process (the others' are theirs)
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return self.server.sockets[0].getsockname()[1]
 
-    async def start(self, host: str, port: int) -> None:
-        self.server = await asyncio.start_server(self._serve, host, port, limit=READ_SIZE)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """Listen; ``reuse_port``: other processes listen on the same port too (SO_REUSEPORT,
+        the kernel spreads new connections over them; see :mod:`connectors.hj212.processes`)."""
+        self.server = await asyncio.start_server(
+            self._serve, host, port, limit=READ_SIZE, reuse_port=reuse_port or None
+        )
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -84,6 +89,7 @@ class Listener:
             **self.settings.link_limits(),
         )
         self.connections[task] = _Connection(host, link, stream, time.monotonic())
+        self.accepted += 1
         self.per_host[host] += 1
         HJ212_CONNECTIONS.inc()
         try:

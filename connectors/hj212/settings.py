@@ -5,6 +5,7 @@ belong to hub.monitoring, which imports no connector."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -20,6 +21,13 @@ class HJ212Settings(BaseSettings):
     # host and port: `sanwang serve --host/--hj212-port` set them (Runtime.start overrides).
     host: str = Field("127.0.0.1", description="address of the HJ 212 TCP listener")
     port: int = Field(9212, ge=0, le=65535, description="HJ 212 TCP port; 0 turns it off")
+    processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="listener processes sharing the port (SO_REUSEPORT), each with its own "
+        "reading writer; 0: one per CPU core on PostgreSQL, one on SQLite",
+    )
     max_connections: int = Field(2000, ge=1, description="device connections at once")
     # Not small: 4G data units behind a carrier's NAT share public addresses.
     max_connections_per_address: int = Field(
@@ -57,6 +65,16 @@ class HJ212Settings(BaseSettings):
             "max_pending_bytes": self.max_pending_bytes,
             "part_ttl_seconds": self.part_ttl_seconds,
         }
+
+
+def process_count(settings: HJ212Settings, database_url: str) -> int:
+    """How many listener processes to run: the setting, or (0) one per core on PostgreSQL.
+    SQLite takes one writer at a time: more processes there would only queue on its lock."""
+    if settings.processes:
+        return settings.processes
+    if database_url.startswith("sqlite"):
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def hj212_settings(runtime: Runtime) -> HJ212Settings:

@@ -35,8 +35,10 @@ from hub.config import Settings
 from hub.db import Database, utcnow
 from hub.metrics import READING_BATCH_SECONDS, READINGS_STORED
 from hub.monitoring import episodes
-from hub.monitoring.alarms import Limit, limits_of
+from hub.monitoring.alarms import Limit, Watch, limits_of
 from hub.monitoring.model import (
+    AlarmEpisode,
+    AlarmKind,
     Interval,
     MonitoringPoint,
     PointKind,
@@ -50,6 +52,10 @@ log = logging.getLogger("hub.monitoring.writer")
 
 # How often the cached registry is read again (limits and PWs changed by re-registration).
 REGISTRY_TTL = 30.0
+# With several listener processes (each a writer of its own), a point heard from after this
+# long is taken over afresh: its open episodes and newest values are read from the database,
+# for another process may have written them meanwhile (its device reconnected there).
+HANDOFF_SECONDS = 60.0
 # An unknown MN is looked up again at most this often (a device sending every second while
 # nobody has registered it must not cost a query per packet).
 UNKNOWN_RECHECK = 5.0
@@ -145,9 +151,11 @@ class ReadingWriter:
     writes them on a thread of its own, with its own event loop and connections: the batch's
     round trips to the database never wait behind the parsing of the next packets."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, *, handoff: bool = False) -> None:
         self.db = db
         self.settings = settings
+        self.handoff = handoff  # other processes write readings too (HANDOFF_SECONDS)
+        self._heard: dict[uuid.UUID, float] = {}  # point -> when this writer last wrote for it
         self._points: dict[str, Point] = {}
         self._loaded_at = 0.0
         self._unknown_checked: dict[str, float] = {}
@@ -373,6 +381,8 @@ class ReadingWriter:
             assert self._scope is not None and self._wdb is not None
             async with self._wdb.session(self._scope.tenant_ids, write=True) as session:
                 staged = episodes.Staged(session, self._scope, self.settings)
+                if self.handoff:
+                    await self._take_over_points(session, batch)
                 count = await self._store(session, batch)
                 quiet_before = await self._touch_points(session, batch)
                 await self._quarantine(session, batch)
@@ -396,6 +406,47 @@ class ReadingWriter:
             item.resolve()
 
     # -- inside the transaction
+
+    async def _take_over_points(self, session: AsyncSession, batch: list[_Item]) -> None:
+        """Points this process has not written for lately: their open over-limit episodes and
+        newest values as the database has them (another process may have changed them)."""
+        now = time.monotonic()
+        stale: dict[uuid.UUID, Point] = {}
+        for item in batch:
+            point = item.point
+            if point is None or item.reason is not None:
+                continue
+            if now - self._heard.get(point.id, -HANDOFF_SECONDS) >= HANDOFF_SECONDS:
+                stale[point.id] = point
+            self._heard[point.id] = now
+        if not stale:
+            return
+        table = MonitoringPoint.__table__
+        rows = await session.execute(
+            select(table.c.id, table.c.last_seen_at, table.c.latest).where(
+                table.c.id.in_(list(stale))
+            )
+        )
+        for pid, seen, latest in rows:
+            point = stale[pid]
+            point.last_seen_at = max((t for t in (seen, point.last_seen_at) if t), default=None)
+            point.latest = dict(latest or {})
+        open_now = await session.scalars(
+            select(AlarmEpisode).where(
+                AlarmEpisode.point_id.in_(list(stale)),
+                AlarmEpisode.ended_at.is_(None),
+                AlarmEpisode.kind == AlarmKind.OVER_LIMIT.value,
+            )
+        )  # as OverLimit.load reads them, for these points only
+        alarms = self._alarms
+        for key in [k for k in alarms.episodes if k[0] in stale]:
+            del alarms.episodes[key]
+        for key in [k for k in alarms.watches if k[0] in stale]:
+            del alarms.watches[key]
+        for episode in open_now:
+            key = (episode.point_id, episode.pollutant or "")
+            alarms.episodes[key] = episode
+            alarms.watches[key] = Watch(open=True)
 
     async def _store(self, session: AsyncSession, batch: list[_Item]) -> int:
         rows: list[tuple[Any, ...]] = []

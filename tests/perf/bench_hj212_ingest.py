@@ -62,17 +62,73 @@ class Server:
     port: int
     http: int
 
+    def pids(self) -> list[int]:
+        """The server and its listener processes (SANWANG_HJ212_PROCESSES), and their helpers."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as children:
+                    todo.extend(int(c) for c in children.read().split())
+            except OSError:
+                pass
+        return found
+
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_of(pid) for pid in self.pids())
 
     def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+        total = 0.0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return total
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
         return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(url: str) -> list[int]:
+    """PostgreSQL backends connected to the benchmark's database (the server's pools)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and pid <> pg_backend_pid()"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def background_pids() -> list[int]:
+    """PostgreSQL's own processes that do not serve one database: the WAL writer, the
+    checkpointer, the background writer (their work grows with what is written)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                line = cmd.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if any(name in line for name in (b"walwriter", b"checkpointer", b"background writer")):
+            found.append(int(entry))
+    return found
 
 
 def batch_figures(server: Server) -> tuple[float, float]:
@@ -119,7 +175,7 @@ async def register_devices(url: str, devices: int, factors: int) -> None:
         await conn.close()
 
 
-def start_server(url: str, home: Path) -> Server:
+def start_server(url: str, home: Path, processes: int) -> Server:
     port, http = free_port(), free_port()
     env = {
         **os.environ,
@@ -129,6 +185,7 @@ def start_server(url: str, home: Path) -> Server:
         "SANWANG_LOG_LEVEL": "WARNING",
         # every simulated device connects from loopback: one address
         "SANWANG_HJ212_MAX_CONNECTIONS_PER_ADDRESS": "10000",
+        "SANWANG_HJ212_PROCESSES": str(processes),
     }
     subprocess.run(
         [sys.executable, "-m", "hub.cli", "demo", "--no-month"],
@@ -205,8 +262,10 @@ async def count_rows(url: str) -> int:
         await conn.close()
 
 
-async def copy_baseline(url: str, rows: int) -> float:
-    """Seconds to COPY ``rows`` rows shaped like the readings into a table like readings."""
+async def copy_baseline(url: str, rows: int) -> tuple[float, float]:
+    """Seconds to COPY ``rows`` rows shaped like the readings into a table like readings, and
+    the CPU seconds it took (the PostgreSQL backend's, WAL writer and the like included, and
+    this process's while it encoded and sent the rows)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute("drop table if exists readings_copy_bench")
@@ -228,6 +287,8 @@ async def copy_baseline(url: str, rows: int) -> float:
             )
             for i in range(rows)
         ]
+        pids = [await conn.fetchval("select pg_backend_pid()"), *background_pids()]
+        cpu = sum(cpu_of(pid) for pid in pids) + time.process_time()
         started = time.perf_counter()
         await conn.copy_records_to_table(
             "readings_copy_bench",
@@ -245,8 +306,9 @@ async def copy_baseline(url: str, rows: int) -> float:
             ],
         )
         seconds = time.perf_counter() - started
+        cpu = sum(cpu_of(pid) for pid in pids) + time.process_time() - cpu
         await conn.execute("drop table readings_copy_bench")
-        return seconds
+        return seconds, cpu
     finally:
         await conn.close()
 
@@ -288,30 +350,36 @@ async def soak(server: Server, seconds: float, devices: int, factors: int) -> No
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_hj212"
+        "--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_hj212_bench"
     )
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--packets", type=int, default=100)
     parser.add_argument("--factors", type=int, default=10)
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--soak", type=float, default=0.0)
+    parser.add_argument(
+        "--processes", type=int, default=0, help="SANWANG_HJ212_PROCESSES (0: one per core)"
+    )
     args = parser.parse_args()
     await prepare_database(args.url, fresh=True)
     home = Path(f"/tmp/bench-hj212-{os.getpid()}")
     home.mkdir(exist_ok=True)
-    server = start_server(args.url, home)
+    server = start_server(args.url, home, args.processes)
     try:
         await register_devices(args.url, args.devices, args.factors)
         await asyncio.sleep(31)  # the listener's registry cache reads the new points again
-        warm_start = datetime(2029, 1, 1, tzinfo=UTC)
+        # recent times: the rows land in this month's partition, as live data does
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        warm_start = day - timedelta(days=2)
         await run_load(server, args.devices, 5, args.factors, args.window, warm_start, 500)
-        start = datetime(2028, 1, 1, tzinfo=UTC)
+        start = day - timedelta(days=1)
         spy = None
         if os.environ.get("BENCH_PYSPY"):  # a profile of the server under the load
             spy = subprocess.Popen(
                 [
                     "py-spy",
                     "record",
+                    "--subprocesses",
                     "-p",
                     str(server.proc.pid),
                     "-f",
@@ -324,12 +392,15 @@ async def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+        pg_pids = await backend_pids(args.url) + background_pids()
+        cpu_pg = sum(cpu_of(pid) for pid in pg_pids)
         cpu_server, cpu_client = server.cpu_seconds(), time.process_time()
         batches_before, batch_seconds_before = batch_figures(server)
         answered, seconds = await run_load(
             server, args.devices, args.packets, args.factors, args.window, start, 0
         )
         cpu_server = server.cpu_seconds() - cpu_server
+        cpu_pg = sum(cpu_of(pid) for pid in pg_pids) - cpu_pg
         batches, batch_seconds = batch_figures(server)
         batches -= batches_before
         batch_seconds -= batch_seconds_before
@@ -353,13 +424,34 @@ async def main() -> None:
             f"load generator {cpu_client:.2f} s (incl. building packets)"
         )
         print(
-            f"  {batches:.0f} batches committed, {answered / max(batches, 1):.0f} packets each, "
+            f"  CPU: PostgreSQL {cpu_pg:.2f} s (the server's backends, WAL writer, checkpointer, "
+            f"background writer: {cpu_pg / seconds:.0%} of a core)"
+        )
+        print(
+            f"  API process alone (its /metrics): {batches:.0f} batches committed, "
             f"{batch_seconds:.2f} s writing them ({batch_seconds / seconds:.0%} of the run)"
         )
-        copy_seconds = await copy_baseline(args.url, readings)
+        per_hub = cpu_server / readings
+        per_pg = cpu_pg / readings
+        per_reading = per_hub + per_pg
+        print(
+            f"per core: hub {1 / per_hub:,.0f} readings per CPU-second, PostgreSQL "
+            f"{1 / per_pg:,.0f}; together {per_reading * 1e6:.1f} us of CPU per reading"
+        )
+        print(
+            "estimate (CPU-bound, linear in cores, load generator elsewhere): "
+            f"2 cores {2 / per_reading:,.0f} readings/s, 16 cores {16 / per_reading:,.0f} "
+            f"readings/s with {args.processes or 'one per core'} listener processes"
+        )
+        copy_seconds, copy_cpu = await copy_baseline(args.url, readings)
         print(
             f"raw COPY of {readings} rows into a table like readings: {copy_seconds:.2f} s, "
-            f"{readings / copy_seconds:,.0f} rows/s"
+            f"{readings / copy_seconds:,.0f} rows/s; CPU {copy_cpu:.2f} s "
+            f"({copy_cpu / readings * 1e6:.1f} us per row)"
+        )
+        print(
+            f"CPU per reading, end to end / COPY: {(cpu_server + cpu_pg) / copy_cpu:.2f}x "
+            "(the load generator's CPU left out; it stands for the devices)"
         )
         print(
             f"ratio end to end / COPY: {seconds / copy_seconds:.2f}x (budget 3x); "
