@@ -152,13 +152,17 @@ async def ingest(
         extra={"snapshotUrl": event.snapshot_url} if event.snapshot_url else {},
     )
 
+    if snapshot is not None:
+        # The blob first, outside the transaction (named by its content: idempotent, and a
+        # refused event's blob is what a retry would store again); remembered once there.
+        await store.put(snapshot.sha256, snapshot.data, "image/jpeg")
+
     async def keep(session: AsyncSession, tenant_id: uuid.UUID) -> Attachment:
         assert snapshot is not None
-        # The hub's attachments: the blob once per sha256, the row in this transaction (a
-        # refused event leaves no row; its blob is what a retry would store again).
+        # The hub's attachments: the row in this transaction (a refused event leaves none).
         return await store_attachment(
             session, store, data=snapshot.data, uploaded_by=scope.principal.id,
-            tenant_id=tenant_id, max_bytes=settings.max_snapshot_bytes,
+            tenant_id=tenant_id, max_bytes=settings.max_snapshot_bytes, blob_stored=True,
         )  # fmt: skip
 
     async def work(session: AsyncSession) -> Taken:
