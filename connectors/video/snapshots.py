@@ -187,12 +187,14 @@ def blob_store(settings: Settings) -> BlobStore:
     """The hub's attachment store as configured (SANWANG_ATTACHMENTS_*): snapshots are
     attachments, kept once per sha256 (remembered: the many repeats of a still scene's picture
     cost no look-up)."""
-    return Remembered(open_store(
-        folder=settings.attachments_dir,
-        s3_endpoint=settings.attachments_s3_endpoint,
-        s3_bucket=settings.attachments_s3_bucket,
-        s3_access_key=settings.attachments_s3_access_key,
-        s3_secret_key=settings.attachments_s3_secret_key,
-        s3_region=settings.attachments_s3_region,
-        s3_prefix=settings.attachments_s3_prefix,
-    ))
+    return Remembered(
+        open_store(
+            folder=settings.attachments_dir,
+            s3_endpoint=settings.attachments_s3_endpoint,
+            s3_bucket=settings.attachments_s3_bucket,
+            s3_access_key=settings.attachments_s3_access_key,
+            s3_secret_key=settings.attachments_s3_secret_key,
+            s3_region=settings.attachments_s3_region,
+            s3_prefix=settings.attachments_s3_prefix,
+        )
+    )

@@ -150,11 +150,15 @@ async def link_attachment(
     link to it can exist yet (not asked for)."""
     if attachment.tenant_id != tenant_id:
         attachment = await _in_tenant(session, attachment, tenant_id)
-    existing = None if fresh else await session.scalar(
-        select(AttachmentLink.id).where(
-            AttachmentLink.attachment_id == attachment.id,
-            AttachmentLink.owner_kind == kind.value,
-            AttachmentLink.owner_id == owner_id,
+    existing = (
+        None
+        if fresh
+        else await session.scalar(
+            select(AttachmentLink.id).where(
+                AttachmentLink.attachment_id == attachment.id,
+                AttachmentLink.owner_kind == kind.value,
+                AttachmentLink.owner_id == owner_id,
+            )
         )
     )
     if existing is not None:

@@ -336,7 +336,9 @@ def over_socket(args: argparse.Namespace, folder: str, cameras: list[str], pics:
         pg0 = cpu_seconds(pg_before)
         load0 = os.getloadavg()[0]
         clients = [
-            ctx.Process(target=_client, args=(ports, args.seed + i, loads[i], args.concurrency, out))
+            ctx.Process(
+                target=_client, args=(ports, args.seed + i, loads[i], args.concurrency, out)
+            )
             for i in range(args.clients)
         ]
         for c in clients:
