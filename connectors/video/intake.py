@@ -122,6 +122,7 @@ async def ingest(
     raw: bytes,
     now: datetime,
     peer: str | None = None,
+    rows: KnownRows | None = None,
 ) -> tuple[int, dict[str, Any]]:
     event = parse(decode(raw), now, settings)
     everyone = tuple(scope.directory.by_id)  # the caller's right to the camera is checked inside
@@ -152,16 +153,31 @@ async def ingest(
         extra={"snapshotUrl": event.snapshot_url} if event.snapshot_url else {},
     )
 
+    if snapshot is not None:
+        # The blob first, outside the transaction (named by its content: idempotent, and a
+        # refused event's blob is what a retry would store again); remembered once there.
+        await store.put(snapshot.sha256, snapshot.data, "image/jpeg")
+
+    made: list[Attachment] = []
+
     async def keep(session: AsyncSession, tenant_id: uuid.UUID) -> Attachment:
         assert snapshot is not None
-        # The hub's attachments: the blob once per sha256, the row in this transaction (a
-        # refused event leaves no row; its blob is what a retry would store again).
-        return await store_attachment(
+        # The hub's attachments: the row in this transaction (a refused event leaves none);
+        # a row committed before is known by (town, sender, sha256) without asking.
+        known = (
+            rows.get(tenant_id, scope.principal.id, snapshot.sha256) if rows is not None else None
+        )
+        if known is not None:
+            return known
+        row = await store_attachment(
             session, store, data=snapshot.data, uploaded_by=scope.principal.id,
-            tenant_id=tenant_id, max_bytes=settings.max_snapshot_bytes,
+            tenant_id=tenant_id, max_bytes=settings.max_snapshot_bytes, blob_stored=True,
         )  # fmt: skip
+        made.append(row)
+        return row
 
     async def work(session: AsyncSession) -> Taken:
+        made.clear()  # a retried attempt: the rolled-back rows are not remembered
         return await service.take_event(
             session, scope, policy, item, peer, keep if snapshot is not None else None
         )
@@ -180,8 +196,34 @@ async def ingest(
         raise Refused(
             409, [Problem("eventId", "与同时进行的提交冲突，请重试")], "CONFLICT"
         ) from None
+    if rows is not None:
+        for row in made[-1:]:  # committed: the last attempt's row
+            rows.remember(row)
     status = 202 if taken.quarantined and taken.created else (201 if taken.created else 200)
     return status, answer(taken)
+
+
+class KnownRows:
+    """Attachment rows committed by this process, by (town, sender, sha256): a still scene's
+    picture sent again and again is linked without looking its row up (rows are never
+    deleted; a row is remembered only after its transaction committed). Bounded."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._rows: dict[tuple[uuid.UUID, str, str], Attachment] = {}
+
+    def get(self, tenant_id: uuid.UUID, uploaded_by: str, sha256: str) -> Attachment | None:
+        return self._rows.get((tenant_id, uploaded_by, sha256))
+
+    def remember(self, row: Attachment) -> None:
+        if len(self._rows) >= self.limit:
+            self._rows.clear()
+        # A plain copy (never added to a session): what linking it reads.
+        self._rows[(row.tenant_id, row.uploaded_by, row.sha256)] = Attachment(
+            id=row.id, tenant_id=row.tenant_id, sha256=row.sha256, size=row.size,
+            content_type=row.content_type, uploaded_by=row.uploaded_by,
+            uploaded_at=row.uploaded_at,
+        )  # fmt: skip
 
 
 def routes(state: dict[str, Any]) -> list[BaseRoute]:
@@ -189,6 +231,7 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
     settings = video_settings(runtime)
     policy = settings.policy(runtime.settings)
     store = snapshots.blob_store(runtime.settings)
+    rows = KnownRows()
 
     async def endpoint(request: Request) -> Response:
         scope = await authorize(request, db, key, Permission.INGEST_MONITORING, "视频监控事件")
@@ -197,7 +240,15 @@ def routes(state: dict[str, Any]) -> list[BaseRoute]:
         peer = request.client.host if request.client else None
         try:
             status, body = await ingest(
-                db, scope, settings, policy, store, await read_body(request), utcnow(), peer
+                db,
+                scope,
+                settings,
+                policy,
+                store,
+                await read_body(request),
+                utcnow(),
+                peer,
+                rows,
             )
         except Refused as refused:
             log.info(

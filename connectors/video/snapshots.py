@@ -7,21 +7,18 @@ The bytes are kept as the hub's attachments (``hub.attachments``): ``blob_store`
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import hashlib
-import io
 import ipaddress
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from connectors.ingest import Refused, invalid
 from connectors.video.settings import VideoSettings
-from hub.attachments.storage import BlobStore, open_store
+from hub.attachments.storage import BlobStore, Remembered, open_store
 from hub.config import Settings
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -39,8 +36,8 @@ def from_base64(text: str, settings: VideoSettings) -> Snapshot:
         text = text.partition(",")[2]
     if len(text) * 3 // 4 > settings.max_snapshot_bytes + 3:
         raise _too_large("snapshot", settings)
-    try:
-        data = base64.b64decode(text, validate=True)
+    try:  # strict: the alphabet and padding only (as b64decode's validate, without its regex)
+        data = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise invalid("snapshot", "抓拍图片须为 Base64 编码的 JPEG") from None
     return checked(data, "snapshot", settings)
@@ -54,15 +51,44 @@ def checked(data: bytes, field: str, settings: VideoSettings) -> Snapshot:
     return Snapshot(data, hashlib.sha256(data).hexdigest())
 
 
+# Start-of-frame markers (SOF0-SOF15 but DHT C4, JPG C8 and DAC CC): the frame header gives
+# the picture's size.
+_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length
+
+
 def is_jpeg(data: bytes) -> bool:
-    """A JPEG by its signature and by Pillow reading its header (no full decode)."""
-    if not data.startswith(JPEG_MAGIC):
+    """A JPEG by its structure, read without decoding (a recorder's picture is shown, not
+    analysed): the start-of-image marker, well-formed header segments up to a start-of-frame
+    giving a width and height, and the end-of-image marker at the end (a picture cut short
+    in transit is refused). A few microseconds for a 50 kB snapshot; opening it with Pillow
+    took about 150 us, decoding it milliseconds."""
+    if not data.startswith(JPEG_MAGIC) or b"\xff\xd9" not in data[-32:]:
         return False
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.format == "JPEG" and image.width > 0 and image.height > 0
-    except (UnidentifiedImageError, OSError, ValueError):
-        return False
+    at, end = 2, len(data)
+    while at + 4 <= end:
+        if data[at] != 0xFF:
+            return False
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            at += 1
+            continue
+        if marker in _STANDALONE:
+            at += 2
+            continue
+        if marker in (0xD8, 0xD9, 0xDA):  # a second image start, the end or the scan first
+            return False
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if length < 2:
+            return False
+        if marker in _FRAMES:
+            if length < 8 or at + 9 > end:
+                return False
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return height > 0 and width > 0
+        at += 2 + length
+    return False
 
 
 def _too_large(field: str, settings: VideoSettings) -> Refused:
@@ -159,13 +185,16 @@ async def fetch(url: str, settings: VideoSettings) -> Snapshot:
 
 def blob_store(settings: Settings) -> BlobStore:
     """The hub's attachment store as configured (SANWANG_ATTACHMENTS_*): snapshots are
-    attachments, kept once per sha256."""
-    return open_store(
-        folder=settings.attachments_dir,
-        s3_endpoint=settings.attachments_s3_endpoint,
-        s3_bucket=settings.attachments_s3_bucket,
-        s3_access_key=settings.attachments_s3_access_key,
-        s3_secret_key=settings.attachments_s3_secret_key,
-        s3_region=settings.attachments_s3_region,
-        s3_prefix=settings.attachments_s3_prefix,
+    attachments, kept once per sha256 (remembered: the many repeats of a still scene's picture
+    cost no look-up)."""
+    return Remembered(
+        open_store(
+            folder=settings.attachments_dir,
+            s3_endpoint=settings.attachments_s3_endpoint,
+            s3_bucket=settings.attachments_s3_bucket,
+            s3_access_key=settings.attachments_s3_access_key,
+            s3_secret_key=settings.attachments_s3_secret_key,
+            s3_region=settings.attachments_s3_region,
+            s3_prefix=settings.attachments_s3_prefix,
+        )
     )

@@ -74,11 +74,14 @@ async def store_attachment(
     uploaded_by: str,
     tenant_id: uuid.UUID,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    blob_stored: bool = False,
 ) -> Attachment:
     """Check and keep one upload in the caller's transaction. The blob is written under its
     sha256 (once, however many rows name it) before the row; a rolled-back row leaves a blob
     that the next upload of the same file reuses. The same file from the same uploader in the
-    same town is the same attachment (a phone that retries gets the same id)."""
+    same town is the same attachment (a phone that retries gets the same id). ``blob_stored``:
+    the caller put the blob already, before its transaction (a blob is named by its content, so
+    writing it early is harmless and keeps a slow write out of the transaction)."""
     mime = check_upload(data, max_bytes)
     digest = hashlib.sha256(data).hexdigest()
     found = await session.scalar(
@@ -88,7 +91,8 @@ async def store_attachment(
             Attachment.sha256 == digest,
         )
     )
-    await storage.put(digest, data, mime)
+    if not blob_stored:
+        await storage.put(digest, data, mime)
     if found is not None:
         return found
     row = Attachment(
@@ -136,19 +140,25 @@ async def link_attachment(
     owner_id: uuid.UUID,
     tenant_id: uuid.UUID,
     actor: Principal,
+    fresh: bool = False,
 ) -> Attachment:
     """Attach to one owner (a case, patrol, ledger item, finding or camera event of town
     ``tenant_id``) and put the sha256 on the owner's audit trail. Linking again changes
     nothing. An attachment uploaded under another town (a city-wide user's upload) is named
     again in the owner's town, pointing at the same blob, so the owner's readers see it: the
-    row that is linked is returned."""
+    row that is linked is returned. ``fresh``: the owner was made in this transaction, so no
+    link to it can exist yet (not asked for)."""
     if attachment.tenant_id != tenant_id:
         attachment = await _in_tenant(session, attachment, tenant_id)
-    existing = await session.scalar(
-        select(AttachmentLink.id).where(
-            AttachmentLink.attachment_id == attachment.id,
-            AttachmentLink.owner_kind == kind.value,
-            AttachmentLink.owner_id == owner_id,
+    existing = (
+        None
+        if fresh
+        else await session.scalar(
+            select(AttachmentLink.id).where(
+                AttachmentLink.attachment_id == attachment.id,
+                AttachmentLink.owner_kind == kind.value,
+                AttachmentLink.owner_id == owner_id,
+            )
         )
     )
     if existing is not None:

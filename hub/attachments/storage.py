@@ -165,6 +165,43 @@ class S3Store:
         return f"S3 {self.endpoint} bucket {self.bucket}"
 
 
+class Remembered:
+    """A store that remembers which blobs it has stored or seen: blobs are named by their
+    sha256 and never change or go away, so one known to be there is not asked for again (for
+    a folder that is a thread hop and a ``stat``; for S3 a HEAD request). Bounded: the memory
+    is dropped when it grows past ``limit`` names."""
+
+    def __init__(self, inner: BlobStore, limit: int = 100_000) -> None:
+        self.inner, self.limit = inner, limit
+        self._known: set[str] = set()
+
+    def _remember(self, sha256: str) -> None:
+        if len(self._known) >= self.limit:
+            self._known.clear()
+        self._known.add(sha256)
+
+    async def put(self, sha256: str, data: bytes, content_type: str) -> bool:
+        if sha256 in self._known:
+            return False
+        wrote = await self.inner.put(sha256, data, content_type)
+        self._remember(sha256)
+        return wrote
+
+    async def get(self, sha256: str) -> bytes:
+        return await self.inner.get(sha256)
+
+    async def has(self, sha256: str) -> bool:
+        if sha256 in self._known:
+            return True
+        found = await self.inner.has(sha256)
+        if found:
+            self._remember(sha256)
+        return found
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
 def open_store(
     *,
     folder: Path,

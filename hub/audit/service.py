@@ -46,21 +46,24 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
         held = session.info["audit_heads"] = (tx, {})
     if tenant_id in held[1]:
         return held[1][tenant_id]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(AuditHead)
-        .values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
     # FOR UPDATE serialises writers of one town on PostgreSQL; SQLite writers hold
-    # the database lock already (BEGIN IMMEDIATE).
-    head = await session.scalar(
+    # the database lock already (BEGIN IMMEDIATE). A town's first entry makes its head first.
+    locking = (
         select(AuditHead)
         .where(AuditHead.tenant_id == tenant_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    head = await session.scalar(locking)
+    if head is None:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(AuditHead)
+            .values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        head = await session.scalar(locking)
     assert head is not None
     held[1][tenant_id] = head
     return head

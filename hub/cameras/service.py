@@ -361,14 +361,25 @@ async def camera_by_id(session: AsyncSession, camera_id: str) -> Camera | None:
 
 
 async def seen(session: AsyncSession, event_id: str) -> tuple[str, Any] | None:
-    """(digest, answer row) of an event id taken before, on a camera or in quarantine."""
-    event = await session.scalar(select(CameraEvent).where(CameraEvent.event_id == event_id))
-    if event is not None:
-        return event.digest, event
-    held = await session.scalar(
-        select(QuarantinedVideoEvent).where(QuarantinedVideoEvent.event_id == event_id)
-    )
-    return (held.digest, held) if held is not None else None
+    """(digest, answer row) of an event id taken before, on a camera or in quarantine: one
+    statement asks both tables (a new event, the common case, costs one round trip); the row
+    is read only for an id seen before."""
+    on_camera = select(CameraEvent.digest).where(CameraEvent.event_id == event_id)
+    held = select(QuarantinedVideoEvent.digest).where(QuarantinedVideoEvent.event_id == event_id)
+    found = (
+        await session.execute(select(on_camera.scalar_subquery(), held.scalar_subquery()))
+    ).one()
+    if found[0] is not None:
+        event = await session.scalar(select(CameraEvent).where(CameraEvent.event_id == event_id))
+        if event is not None:
+            return event.digest, event
+    if found[1] is not None:
+        row = await session.scalar(
+            select(QuarantinedVideoEvent).where(QuarantinedVideoEvent.event_id == event_id)
+        )
+        if row is not None:
+            return row.digest, row
+    return None
 
 
 async def take_event(
@@ -452,6 +463,19 @@ async def _record(
 ) -> Taken:
     now = utcnow()
     verdict = judge(policy.rules, event.kind, event.confidence)
+    quiet_since = camera.last_seen_at
+    was_offline = camera.offline_since is not None
+    back = event.kind != EventKind.OFFLINE and (
+        was_offline or (quiet_since is not None and now - quiet_since > policy.offline_after)
+    )
+    # The episode's queries first, the changes after: one INSERT of the event and one UPDATE
+    # of the camera at the flush (not an autoflushed half and a second UPDATE).
+    if back:
+        await _end_offline(session, camera, now)
+    case: Case | None = None
+    outcome = verdict.outcome or Outcome.RECORDED
+    if verdict.alarm:
+        case, outcome = await _alarm(session, policy, scope.directory, camera, event)
     row = CameraEvent(
         tenant_id=camera.tenant_id,
         event_id=event.event_id,
@@ -464,23 +488,16 @@ async def _record(
         snapshot_id=event.snapshot_id,
         snapshot_sha256=event.snapshot_sha256,
         digest=event.digest,
-        outcome=verdict.outcome or Outcome.RECORDED,
+        outcome=outcome,
         reason=verdict.reason,
+        case_id=case.id if case is not None else None,
     )
     session.add(row)
-    quiet_since = camera.last_seen_at
-    was_offline = camera.offline_since is not None
     camera.last_seen_at = now
     if event.kind == EventKind.OFFLINE:
         camera.offline_since = camera.offline_since or now
     else:
         camera.offline_since = None
-        if was_offline or (quiet_since is not None and now - quiet_since > policy.offline_after):
-            await _end_offline(session, camera, now)
-    case: Case | None = None
-    if verdict.alarm:
-        case, outcome = await _alarm(session, policy, scope.directory, camera, event)
-        row.outcome, row.case_id = outcome, case.id
     newest = camera.last_event_at is None or event.at >= camera.last_event_at
     if event.kind != EventKind.HEARTBEAT and newest:
         camera.last_event_at = event.at
@@ -494,7 +511,7 @@ async def _record(
     if kept is not None:  # the snapshot on the event and on its case, sha256 on their trails
         await attachments.link_attachment(
             session, kept, kind=OwnerKind.CAMERA_EVENT, owner_id=row.id,
-            tenant_id=camera.tenant_id, actor=scope.principal,
+            tenant_id=camera.tenant_id, actor=scope.principal, fresh=True,
         )  # fmt: skip
         if case is not None:
             await attachments.link_attachment(

@@ -262,6 +262,7 @@ async def test_bad_input_is_refused_naming_the_field_and_stores_nothing(vhub: Hu
     cases = [
         (event(snapshot=base64.b64encode(png.getvalue()).decode()), 422, "snapshot"),
         (event(snapshot="not base64!"), 422, "snapshot"),
+        (event(snapshot=base64.b64encode(jpeg()[:-100]).decode()), 422, "snapshot"),  # cut short
         (event(snapshot=huge), 413, "snapshot"),
         (event(at=now_local(24 * 60)), 422, "at"),
         (event(at="2026-12-04 21:30"), 422, "at"),

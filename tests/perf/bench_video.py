@@ -4,6 +4,7 @@
     python -m tests.perf.bench_video \
         --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_video \
         [--events 3000] [--concurrency 32] [--processes 2] [--cameras 60] [--size 50000]
+        [--socket [--servers 1] [--clients 2]]
 
 Setup (idempotent): migrations, the demo world, ``--cameras`` cameras at its enterprises, and
 200 distinct drawn JPEGs of about ``--size`` bytes (Pillow) so that storage is measured, then
@@ -18,6 +19,14 @@ links with their audit entries, in one transaction.
 2. Throughput: ``--events`` with ``--concurrency`` in flight in ``--processes`` processes
    (each its own app and pool, as ``uvicorn --workers N`` would run): events/s and p95 under
    load. Budget (issue 17): 500 events/s, p95 < 100 ms.
+3. ``--socket``: over loopback TCP instead, as recorders post: ``--servers`` uvicorn processes
+   (the app as ``sanwang serve`` runs it) and ``--clients`` client processes with
+   ``--concurrency`` in flight each; the mix is what recorders send most (30 % heartbeats
+   without a snapshot, 25 % night motion, 15 % OTHER, 10 % low-confidence discharge, 20 % black
+   smoke, nearly all repeats into the open case; 5 % redeliveries answered 200; 80 % of the
+   snapshots one of 10 identical pictures). Besides events/s and p50/p95/p99 it prints the CPU
+   per event of the hub's processes and of the database's backends (from /proc: on a shared,
+   noisy machine the stable figure) and the load average.
 After: events, attachments and blobs stored (blobs <= distinct pictures).
 
 Prints figures only (no asserts, no exit status from budgets).
@@ -184,6 +193,196 @@ async def stored(url: str, folder: str) -> str:
     )
 
 
+# --- over a real socket ---------------------------------------------------------------------
+
+
+def socket_bodies(
+    seed: int, count: int, cameras: list[str], pics: list[str], now: datetime
+) -> list[dict[str, Any]]:
+    """What recorders send most: heartbeats (no snapshot) and events recorded on the camera,
+    repeats of alarms already open, redeliveries; few new alarms. Snapshots: most are one of a
+    handful of identical pictures (a still scene), some distinct."""
+    rng = random.Random(seed)
+    mix = [k for k, w in SOCKET_MIX for _ in range(w)]
+    made: list[dict[str, Any]] = []
+    for n in range(count):
+        if made and rng.random() < 0.05:  # a redelivery: 200 with the first answer
+            made.append(dict(rng.choice(made)))
+            continue
+        kind = rng.choice(mix)
+        body: dict[str, Any] = {
+            "eventId": f"SOCK-{seed}-{n}-{rng.getrandbits(32):08x}",
+            "cameraId": rng.choice(cameras),
+            "at": (now - timedelta(seconds=count - n)).isoformat(),
+            "kind": kind,
+        }
+        if kind != "HEARTBEAT":
+            body["text"] = "压力测试"
+            body["snapshot"] = pics[rng.randrange(10)] if rng.random() < 0.8 else rng.choice(pics)
+        if kind in ("MOTION_AT_NIGHT", "BLACK_SMOKE"):
+            body["confidence"] = 0.9
+        elif kind == "DISCHARGE":
+            body["confidence"] = 0.3  # below the minimum: recorded
+        made.append(body)
+    return made
+
+
+SOCKET_MIX = (("HEARTBEAT", 30), ("MOTION_AT_NIGHT", 25), ("OTHER", 15), ("BLACK_SMOKE", 20),
+              ("DISCHARGE", 10))  # fmt: skip
+
+
+def _serve(url: str, folder: str, port: int) -> None:
+    import logging
+
+    import uvicorn
+
+    logging.getLogger("connectors.video").setLevel(logging.WARNING)
+    settings = settings_for(url, folder)
+    db = Database(url, app_role=settings.app_role, pool_size=settings.db_pool_size)
+    # Several servers on one host: the HJ 212 listener is not needed here (its port is one).
+    app = create_app(Runtime.start(settings, db, overrides={"hj212": {"port": 0}}))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _client(
+    ports: list[int], seed: int, bodies_: list[dict[str, Any]], concurrency: int, out: Any
+) -> None:
+    async def run() -> tuple[list[float], dict[int, int], float]:
+        token = issue_jwt(SECRET, f"perf-recorder-{seed}", ["MONITOR"], [], hours=2)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        import json
+
+        payloads = [json.dumps(b).encode() for b in bodies_]
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        clients = [
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=120, limits=limits)
+            for p in ports
+        ]
+        queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        for n, data in enumerate(payloads):
+            queue.put_nowait((n, data))
+
+        async def worker() -> None:
+            while not queue.empty():
+                n, data = queue.get_nowait()
+                client = clients[n % len(clients)]
+                started = time.perf_counter()
+                answer = await client.post("/ingest/video", content=data, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        took = time.perf_counter() - started
+        for c in clients:
+            await c.aclose()
+        return latencies, statuses, took
+
+    out.put(asyncio.run(run()))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def backends(url: str) -> list[int]:
+    import asyncpg
+
+    from tests.perf.generate import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
+def over_socket(args: argparse.Namespace, folder: str, cameras: list[str], pics: list[str]) -> None:
+    import socket
+
+    ctx = multiprocessing.get_context("spawn")
+    ports = []
+    for _ in range(args.servers):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    servers = [ctx.Process(target=_serve, args=(args.url, folder, p)) for p in ports]
+    for s in servers:
+        s.start()
+    try:
+        for server, p in zip(servers, ports, strict=True):
+            deadline = time.monotonic() + 300  # starting takes a while on a busy machine
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    if not server.is_alive() or time.monotonic() > deadline:
+                        raise SystemExit(f"the server on port {p} did not start") from None
+                    time.sleep(0.2)
+        now = datetime.now(UTC)
+        warm = socket_bodies(args.seed + 500, 100, cameras, pics, now)
+        out = ctx.Queue()
+        _client(ports, args.seed + 500, warm, 4, out)
+        out.get()
+        share = args.events // args.clients
+        loads = [
+            socket_bodies(args.seed + i, share, cameras, pics, now) for i in range(args.clients)
+        ]
+        server_pids = [s.pid for s in servers if s.pid is not None]
+        pg_before = asyncio.run(backends(args.url))
+        cpu0 = cpu_seconds(server_pids)
+        pg0 = cpu_seconds(pg_before)
+        load0 = os.getloadavg()[0]
+        clients = [
+            ctx.Process(
+                target=_client, args=(ports, args.seed + i, loads[i], args.concurrency, out)
+            )
+            for i in range(args.clients)
+        ]
+        for c in clients:
+            c.start()
+        results = [out.get() for _ in clients]
+        for c in clients:
+            c.join()
+        pg_after = asyncio.run(backends(args.url))
+        cpu = cpu_seconds(server_pids) - cpu0
+        pg = cpu_seconds(pg_after) - pg0 + cpu_seconds([p for p in pg_after if p not in pg_before])
+        load1 = os.getloadavg()[0]
+    finally:
+        for s in servers:
+            s.terminate()
+            s.join()
+    latencies = [x for r in results for x in r[0]]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[1].items():
+            statuses[k] = statuses.get(k, 0) + v
+    show(
+        f"socket, {args.servers} server(s), {args.clients} clients x {args.concurrency} in flight",
+        latencies, statuses, max(r[2] for r in results),
+    )  # fmt: skip
+    n = max(1, len(latencies))
+    print(
+        f"CPU per event: hub {cpu / n * 1000:.2f} ms, PostgreSQL backends {pg / n * 1000:.2f} ms; "
+        f"load average {load0:.1f} -> {load1:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--url", required=True)
@@ -193,6 +392,12 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=60)
     parser.add_argument("--size", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    parser.add_argument(
+        "--socket", action="store_true",
+        help="over loopback TCP: uvicorn servers in subprocesses, clients in others",
+    )  # fmt: skip
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-video-")
     cameras = asyncio.run(setup(args.url, args.cameras, folder))
@@ -200,6 +405,11 @@ def main() -> None:
     mean = sum(len(p) for p in pics) * 3 / 4 / len(pics)
     print(f"{len(cameras)} cameras, {len(pics)} pictures of {mean / 1000:.0f} kB on average, "
           f"{os.cpu_count()} cores")  # fmt: skip
+    if args.socket:
+        over_socket(args, folder, cameras, pics)
+        print(asyncio.run(stored(args.url, folder)))
+        print("budget (issue 17): 500 events/s, p95 < 100 ms")
+        return
     lat, st, sec = asyncio.run(
         session(args.url, folder, args.seed, 200, 1, cameras, pics, warmup=30)
     )
