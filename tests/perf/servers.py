@@ -232,3 +232,18 @@ def children() -> Iterator[list[Child]]:
     finally:
         for child in reversed(started):
             child.stop()
+
+
+async def _serve_proxy(port: int, backends: list[int]) -> None:
+    proxy = Proxy(backends)
+    proxy._server = await asyncio.start_server(proxy._handle, "127.0.0.1", port, backlog=1024)
+    proxy.connections = [0] * len(backends)
+    async with proxy._server:
+        await proxy._server.serve_forever()
+
+
+if __name__ == "__main__":  # python -m tests.perf.servers proxy PORT BACKEND_PORT...
+    if sys.argv[1:2] != ["proxy"] or len(sys.argv) < 4:
+        raise SystemExit("usage: python -m tests.perf.servers proxy PORT BACKEND_PORT...")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_proxy(int(sys.argv[2]), [int(p) for p in sys.argv[3:]]))
