@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,10 @@ CASES = op("Cases")
 CASE_DETAIL = op("CaseDetail")
 RECORD_PROGRESS = op("RecordProgress")
 CASE_EVENTS = op("CaseEvents")
+# CaseDetail without the reporters: a DISPATCHER's read of full phone numbers is audited (a write
+# on the town's audit chain); --no-phone-reads shows what that costs under load
+CASE_DETAIL_NO_PHONES = re.sub(r"reporter\s*\{\s*name\s*phone\s*\}", "", CASE_DETAIL)
+assert CASE_DETAIL_NO_PHONES != CASE_DETAIL
 QUEUE_FILTER = {"status": ["DISPATCHED", "HANDLING"]}
 TOWN = "chaohua"
 
@@ -121,7 +126,13 @@ class World:
 
 
 async def client(
-    n: int, http: httpx.AsyncClient, world: World, figures: Figures, until: float, think: float
+    n: int,
+    http: httpx.AsyncClient,
+    world: World,
+    figures: Figures,
+    until: float,
+    think: float,
+    detail: str = CASE_DETAIL,
 ) -> None:
     rnd = random.Random(n)
     operator = n % 2 == 1
@@ -138,7 +149,7 @@ async def client(
                 name = "CaseDetail"
                 ids = world.town_cases if operator else world.all_cases
                 case_id = rnd.choice(ids)
-                if (await gql(http, token, CASE_DETAIL, {"id": case_id}))["case"] is None:
+                if (await gql(http, token, detail, {"id": case_id}))["case"] is None:
                     raise RuntimeError(f"case {case_id} not found")
             else:
                 name = "RecordProgress"
@@ -168,8 +179,9 @@ async def subscribe(url: str, sub: Subscriber, stop: asyncio.Event) -> None:
     try:
         async with websockets.connect(
             url,
-            subprotocols=["graphql-transport-ws"],
-            max_size=None,  # type: ignore[list-item]
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_size=None,
+            ping_interval=None,  # the protocol pings itself; the library's ping times out at 20 s
         ) as ws:
             init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {sub.token}"}}
             await ws.send(json.dumps(init))
@@ -372,8 +384,10 @@ async def run(args: argparse.Namespace) -> int:
                 rss_stop = asyncio.Event()
                 sampler = asyncio.create_task(sample_rss(started, rss, t0, rss_stop))
                 start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+                detail = CASE_DETAIL_NO_PHONES if args.no_phone_reads else CASE_DETAIL
                 work = [
-                    client(n, http, world, figures, until, args.think) for n in range(args.clients)
+                    client(n, http, world, figures, until, args.think, detail)
+                    for n in range(args.clients)
                 ]
                 if args.hotline_rate > 0:
                     work.append(hotline(http, world.hotline, args.hotline_rate, figures, until))
@@ -479,6 +493,11 @@ def main() -> None:
     parser.add_argument("--hotline-rate", type=float, default=10.0, help="calls per second")
     parser.add_argument("--devices", type=int, default=50, help="HJ 212 devices, 1 upload/s")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds for late events")
+    parser.add_argument(
+        "--no-phone-reads",
+        action="store_true",
+        help="CaseDetail without reporters (no audited reads of full phone numbers)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
