@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -73,6 +74,16 @@ class HubGraphQL(GraphQL[Context, None]):
         if isinstance(name, str) and lone_surrogate(name):
             raise HTTPException(400, "operationName 含有无效的 Unicode 字符（孤立的代理项）")
         return decoded
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson: a 50-case page (~25 kB) encoded in C, several times faster than the standard
+        library; text stays UTF-8 as it is (the content type says charset=utf-8) instead of
+        \\u escapes. What orjson refuses (a lone surrogate echoed in a message) goes strawberry's
+        way."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError
+            return super().encode_json(data)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

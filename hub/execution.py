@@ -21,18 +21,24 @@ from strawberry.types.field import StrawberryField
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     Undefined,
 )
 
-# A field's plan: (attribute name, leaf type, non-null), or None for the normal way.
-LeafPlan = tuple[str, GraphQLScalarType | GraphQLEnumType, bool] | None
-_PLAN = "_hub_leaf_plan"
+# A field's plan, worked out once per field of the schema (None: the normal way):
+#   (LEAF, attribute, scalar or enum type, non-null)
+#   (OBJECT, attribute, object type, non-null)
+#   (LIST, attribute, (item plan kind, item type, item non-null), non-null)
+LEAF, OBJECT, LIST = 0, 1, 2
+Plan = tuple[int, str, Any, bool] | None
+_PLAN = "_hub_field_plan"
+_TYPENAME = "__typename"
 
 
-def leaf_plan(field_def: GraphQLField) -> LeafPlan:
+def field_plan(field_def: GraphQLField) -> Plan:
     """How to read this field directly, worked out once per field of the schema."""
     plan = getattr(field_def, _PLAN, Undefined)
     if plan is Undefined:
@@ -41,22 +47,45 @@ def leaf_plan(field_def: GraphQLField) -> LeafPlan:
     return plan  # type: ignore[return-value]
 
 
-def _make_plan(field_def: GraphQLField) -> LeafPlan:
+def _unwrap(kind: Any) -> tuple[Any, bool]:
+    if isinstance(kind, GraphQLNonNull):
+        return kind.of_type, True
+    return kind, False
+
+
+def _plain_object(kind: Any) -> bool:
+    """An object type completed by reading attributes: no is_type_of check, no interfaces."""
+    return isinstance(kind, GraphQLObjectType) and kind.is_type_of is None and not kind.interfaces
+
+
+def _make_plan(field_def: GraphQLField) -> Plan:
     strawberry_field = (field_def.extensions or {}).get("strawberry-definition")
     is_default = getattr(field_def.resolve, "_is_default", False)
     if not isinstance(strawberry_field, StrawberryField) or not is_default or field_def.args:
         return None
     if strawberry_field.default_resolver is not getattr:
         return None
-    kind, non_null = field_def.type, False
-    if isinstance(kind, GraphQLNonNull):
-        kind, non_null = kind.of_type, True
-    if not isinstance(kind, (GraphQLScalarType, GraphQLEnumType)):
-        return None
-    return strawberry_field.python_name, kind, non_null
+    attribute = strawberry_field.python_name
+    kind, non_null = _unwrap(field_def.type)
+    if isinstance(kind, (GraphQLScalarType, GraphQLEnumType)):
+        return LEAF, attribute, kind, non_null
+    if _plain_object(kind):
+        return OBJECT, attribute, kind, non_null
+    if isinstance(kind, GraphQLList):
+        item, item_non_null = _unwrap(kind.of_type)
+        if isinstance(item, (GraphQLScalarType, GraphQLEnumType)):
+            return LIST, attribute, (LEAF, item, item_non_null), non_null
+        if _plain_object(item):
+            return LIST, attribute, (OBJECT, item, item_non_null), non_null
+    return None
 
 
 class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Fields with a plan are completed here; a whole sub-selection of plain objects and lists
+    (a page's edges, nodes, tenants, ...) is completed without graphql-core's per-field work.
+    Whatever does not complete cleanly (a null in a non-null field, a failing coercion, a
+    field with a resolver) is left to graphql-core from that field down."""
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -71,12 +100,14 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
         results: dict[str, Any] = {}
         rest: dict[str, Any] = {}
-        get_field = self.schema.get_field
-        for response_name, details in grouped_field_set.items():
-            node = details[0].node
-            field_def = get_field(parent_type, node.name.value)
-            plan = leaf_plan(field_def) if field_def is not None and not node.arguments else None
-            value = _read(source_value, plan) if plan is not None else Undefined
+        for response_name, details, plan in self._plans(parent_type, grouped_field_set)[1]:
+            value: Any
+            if plan is None:
+                value = Undefined
+            elif plan is _TYPENAME:
+                value = parent_type.name
+            else:
+                value = self._complete(plan, source_value, details)
             if value is Undefined:
                 rest[response_name] = details
                 results[response_name] = Undefined  # keeps the response's field order
@@ -93,6 +124,85 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return merged()
         return _merge(results, slow)  # type: ignore[arg-type]
 
+    def _plans(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[bool, Any]:
+        """(every field has a plan, [(response name, field details, plan)]) of a grouped field
+        set; kept with the set itself for this execution (graphql-core memoizes the sets of
+        sub-selections per execution, so a list's items share one)."""
+        cache: dict[int, Any] = self.__dict__.setdefault("_hub_plans", {})
+        key = id(grouped_field_set)
+        found = cache.get(key)
+        if found is not None and found[0] is grouped_field_set:
+            return found[1]
+        get_field = self.schema.get_field
+        entries = []
+        for response_name, details in grouped_field_set.items():
+            node = details[0].node
+            name = node.name.value
+            plan: Any = None
+            if name == _TYPENAME:
+                plan = _TYPENAME
+            elif not node.arguments:
+                field_def = get_field(parent_type, name)
+                plan = field_plan(field_def) if field_def is not None else None
+            entries.append((response_name, details, plan))
+        planned = (all(e[2] is not None for e in entries), entries)
+        cache[key] = (grouped_field_set, planned)
+        return planned
+
+    def _complete(self, plan: tuple[int, str, Any, bool], source: Any, details: Any) -> Any:
+        """The field's completed value, or Undefined for "take the normal way"."""
+        kind, attribute, of, non_null = plan
+        try:
+            value = getattr(source, attribute)
+        except Exception:  # the normal way raises it again, located, as graphql-core reports it
+            return Undefined
+        if value is None:
+            return Undefined if non_null else None
+        if kind == LEAF:
+            return _coerce(of, value)
+        if kind == OBJECT:
+            return self._object(of, value, details)
+        if type(value) is not list and type(value) is not tuple:
+            return Undefined  # iterators, async iterables, non-lists: graphql-core's way
+        item_kind, item_type, item_non_null = of
+        out: list[Any] = []
+        append = out.append
+        for item in value:
+            if item is None:
+                if item_non_null:
+                    return Undefined
+                append(None)
+                continue
+            if item_kind == LEAF:
+                completed = _coerce(item_type, item)
+            else:
+                completed = self._object(item_type, item, details)
+            if completed is Undefined:
+                return Undefined
+            append(completed)
+        return out
+
+    def _object(self, object_type: GraphQLObjectType, value: Any, details: Any) -> Any:
+        """A plain object's sub-selection completed whole here, or Undefined."""
+        if isinstance(value, Exception):
+            return Undefined
+        grouped, defers, _forbidden = self.collect_subfields(object_type, details)
+        if defers:
+            return Undefined
+        complete, entries = self._plans(object_type, grouped)
+        if not complete:
+            return Undefined
+        results: dict[str, Any] = {}
+        for response_name, sub_details, plan in entries:
+            if plan is _TYPENAME:
+                results[response_name] = object_type.name
+                continue
+            completed = self._complete(plan, value, sub_details)
+            if completed is Undefined:
+                return Undefined
+            results[response_name] = completed
+        return results
+
 
 def _has_middleware(context: Any) -> bool:
     """strawberry always passes a manager; one without middlewares wraps no resolver."""
@@ -100,13 +210,10 @@ def _has_middleware(context: Any) -> bool:
     return manager is not None and bool(manager.middlewares)
 
 
-def _read(source: Any, plan: tuple[str, Any, bool]) -> Any:
-    """The field's coerced value, or Undefined for "take the normal way"."""
-    attribute, leaf, non_null = plan
+def _coerce(leaf: Any, value: Any) -> Any:
+    if isinstance(value, Exception):
+        return Undefined
     try:
-        value = getattr(source, attribute)
-        if value is None:
-            return Undefined if non_null else None
         coerced = leaf.coerce_output_value(value)
     except Exception:  # the normal way raises it again, located, as graphql-core reports it
         return Undefined

@@ -24,7 +24,7 @@ async def both_ways(
     headers = {"Authorization": f"Bearer {hub.admin}"}
     fast = (await hub.http.post("/graphql", json=body, headers=headers)).text
     with monkeypatch.context() as patched:
-        patched.setattr(execution, "leaf_plan", lambda field_def: None)
+        patched.setattr(execution, "field_plan", lambda field_def: None)
         plain = (await hub.http.post("/graphql", json=body, headers=headers)).text
     return fast, plain
 
@@ -88,3 +88,54 @@ def test_nulls_and_bad_values_fail_exactly_as_graphql_core_fails(query: str) -> 
     got, expected = fast.execute_sync(query), plain.execute_sync(query)
     assert json.dumps(got.data) == json.dumps(expected.data)
     assert [e.formatted for e in got.errors or []] == [e.formatted for e in expected.errors or []]
+
+
+@strawberry.type
+class Inner:
+    label: str
+    colours: list[Colour]
+
+
+@strawberry.type
+class Outer:
+    name: str
+    inner: Inner
+    maybe: Inner | None
+    inners: list[Inner]
+    tags: list[str | None] | None
+
+
+def _inner(label: Any = "i", colours: Any = None) -> Inner:
+    return Inner(label=label, colours=[Colour.RED] if colours is None else colours)
+
+
+@strawberry.type
+class Nested:
+    @strawberry.field
+    def outers(self) -> list[Outer]:
+        good = _inner()
+        return [
+            Outer(name="ok", inner=good, maybe=None, inners=[good, good], tags=["a", None]),
+            Outer(name="deep null", inner=good, maybe=good, inners=[good, _inner(None)], tags=None),
+            Outer(name="bad enum", inner=_inner(colours=["x"]), maybe=good, inners=[], tags=[]),
+            Outer(name="null item", inner=good, maybe=good, inners=[None], tags=("t",)),  # type: ignore[list-item]
+            Outer(name="not a list", inner=good, maybe=good, inners=iter([good]), tags=None),  # type: ignore[arg-type]
+        ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ outers { name inner { label colours } maybe { label } inners { label } tags } }",
+        "{ outers { __typename name inner { __typename ...I } inners { ...I } } }"
+        " fragment I on Inner { colours label }",
+        "{ outers { name maybe { label colours } inners { colours } } }",
+    ],
+)
+def test_whole_sub_selections_fail_exactly_as_graphql_core_fails(query: str) -> None:
+    fast = strawberry.Schema(Nested, execution_context_class=HubExecutionContext)
+    plain = strawberry.Schema(Nested)
+    got, expected = fast.execute_sync(query), plain.execute_sync(query)
+    assert json.dumps(got.data) == json.dumps(expected.data)
+    assert [e.formatted for e in got.errors or []] == [e.formatted for e in expected.errors or []]
+    assert got.errors, "the cases above include failures"
