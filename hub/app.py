@@ -81,7 +81,10 @@ class HubGraphQL(GraphQL[Context, None]):
         \\u escapes. What orjson refuses (a lone surrogate echoed in a message) goes strawberry's
         way."""
         try:
-            return orjson.dumps(data)
+            # A str, not bytes: the same encoder frames the WebSocket's messages, which
+            # graphql-transport-ws sends as text frames (bytes would go out as binary frames,
+            # which clients such as graphql-ws drop).
+            return orjson.dumps(data).decode()
         except TypeError:  # orjson.JSONEncodeError
             return super().encode_json(data)
 
