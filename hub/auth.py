@@ -109,9 +109,7 @@ def principal_from_jwt(token: str, key: str) -> Principal:
     if not roles:
         raise AuthError("令牌无效：没有角色")
     member = _member_claim(claims)
-    return Principal(
-        f"jwt:{sub}", name or sub, roles, tenants, member, expires_at=_expiry(claims)
-    )
+    return Principal(f"jwt:{sub}", name or sub, roles, tenants, member, expires_at=_expiry(claims))
 
 
 def _member_claim(claims: dict[str, Any]) -> uuid.UUID | None:

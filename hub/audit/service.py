@@ -36,6 +36,13 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+async def take_head(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Lock the town's chain head now (an entry appended later in this transaction finds it
+    held): a use case that writes several rows takes it before adding them, so that they all
+    leave in one flush at commit instead of being flushed by the head's statement."""
+    await _lock_head(session, tenant_id)
+
+
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
     # A head locked earlier in this same transaction is still ours (FOR UPDATE holds until the
     # transaction ends) and its in-memory seq/hash are the newest: no need to ask again.
@@ -48,18 +55,16 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
         return held[1][tenant_id]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(AuditHead)
-        .values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    # FOR UPDATE serialises writers of one town on PostgreSQL; SQLite writers hold
-    # the database lock already (BEGIN IMMEDIATE).
+    # One statement creates the head if the town has none and locks it: ON CONFLICT DO UPDATE
+    # locks the row as FOR UPDATE would (it serialises writers of one town on PostgreSQL, and
+    # a waiter then sees the newest committed seq/hash); SQLite writers hold the database lock
+    # already (BEGIN IMMEDIATE). The no-op SET is what makes RETURNING answer an existing row.
+    statement = insert(AuditHead).values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
     head = await session.scalar(
-        select(AuditHead)
-        .where(AuditHead.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id"], set_={"seq": AuditHead.seq}
+        ).returning(AuditHead),
+        execution_options={"populate_existing": True},
     )
     assert head is not None
     held[1][tenant_id] = head

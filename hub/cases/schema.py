@@ -427,9 +427,7 @@ class Mutation:
     async def return_case(
         self, info: Info, case_id: strawberry.ID, reason: str
     ) -> CaseMutationResult:
-        done = await info.context.write(
-            steps.hand_back, case_id, reason, tz=tz_of(info.context)
-        )
+        done = await info.context.write(steps.hand_back, case_id, reason, tz=tz_of(info.context))
         return await case_result(info, done)
 
 
