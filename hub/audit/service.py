@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import chain
 from hub.audit.model import AuditEntry, AuditHead
@@ -96,9 +97,46 @@ async def append(
         prev_hash=head.hash,
     )
     entry.hash = chain.entry_hash(head.hash, content_of(entry))
+    if session.get_bind().dialect.name == "postgresql":
+        # The entry and the head's move in one statement on the transaction's connection
+        # (one round trip, no ORM flush of either); the head object learns its new values
+        # as committed ones (so it is not written again).
+        entry.id = uuid.uuid4()
+        connection = await session.connection()
+        await connection.execute(
+            _APPEND,
+            {
+                **{f"entry_{c.key}": getattr(entry, c.key) for c in _ENTRIES.columns},
+                "head_tenant": tenant_id,
+                "head_seq": entry.seq,
+                "head_hash": entry.hash,
+            },
+        )
+        set_committed_value(head, "seq", entry.seq)
+        set_committed_value(head, "hash", entry.hash)
+        return entry
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     return entry
+
+
+_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
+# WITH moved_head AS (UPDATE audit_heads ...) INSERT INTO audit_entries ...: PostgreSQL runs
+# the data-modifying CTE exactly once, in the same statement. Built once: its compiled form
+# is cached. No parameter is named like a column (a DML statement would SET those too).
+_APPEND = (
+    insert(_ENTRIES)
+    .values({c.key: bindparam(f"entry_{c.key}", type_=c.type) for c in _ENTRIES.columns})
+    .add_cte(
+        update(_HEADS)
+        .where(_HEADS.c.tenant_id == bindparam("head_tenant", type_=_HEADS.c.tenant_id.type))
+        .values(
+            seq=bindparam("head_seq", type_=_HEADS.c.seq.type),
+            hash=bindparam("head_hash", type_=_HEADS.c.hash.type),
+        )
+        .cte("moved_head")
+    )
+)
 
 
 async def append_many(

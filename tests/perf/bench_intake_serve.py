@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -65,6 +66,32 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to this database (the server runs on
+    this machine; nobody else uses the benchmark's database)."""
+    import asyncpg
+
+    from tests.perf.generate import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        pids = await conn.fetch(
+            "select pid from pg_stat_activity"
+            " where datname = current_database() and pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    found = {}
+    for row in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            found[row["pid"]] = cpu_seconds(row["pid"])
+    return found
+
+
+def db_cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def bodies(path: str, n: int, seed: int) -> list[dict[str, Any]]:
@@ -127,13 +154,16 @@ def main() -> None:
             if not count:
                 continue
             todo = bodies(args.path, count, seed)
-            cpu = cpu_seconds(proc.pid)
+            cpu, db_before = cpu_seconds(proc.pid), asyncio.run(backend_cpu(args.url))
             run = asyncio.run(load(port, args.path, token, todo, n))
             run.cpu_seconds = cpu_seconds(proc.pid) - cpu
+            db_ms = db_cpu_between(db_before, asyncio.run(backend_cpu(args.url))) * 1000 / count
             figures = report(f"{args.path}: {name}", run)
+            total = (figures["python_cpu_ms_per_call"] or 0) + db_ms
             print(
-                f"   server CPU {figures['python_cpu_ms_per_call']} ms/call; "
-                f"load average now {os.getloadavg()[0]:.1f}",
+                f"   server CPU {figures['python_cpu_ms_per_call']} ms/call, PostgreSQL backends"
+                f" {db_ms:.1f} ms/call: {2000 / total:.0f} calls/s on 2 idle cores at most;"
+                f" load average now {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             if n > 1:
