@@ -264,8 +264,11 @@ class Database:
         second connection could wait forever: with every connection held by a registration
         waiting for its second one, none is ever returned."""
         if self._side is None:
+            # No ping at checkout (a round trip per registration): a connection that died
+            # meanwhile fails its one statement, is dropped, and the caller tries once more
+            # on a fresh one (hub.cases.intake.next_number).
             self._side = create_async_engine(
-                self.url, pool_size=2, max_overflow=4, pool_pre_ping=True,
+                self.url, pool_size=2, max_overflow=4, pool_pre_ping=False,
                 isolation_level="AUTOCOMMIT",
             )  # fmt: skip
         return self._side

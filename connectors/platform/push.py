@@ -76,6 +76,17 @@ def platform_note(case: Case, event: Event, town: str, tz: tzinfo) -> str | None
     return f"{words}：{event.note}" if event.note else words or None
 
 
+async def _town_name(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    """From the tenant directory the request's authentication cached (no statement, so the
+    registration's rows are not flushed early), else from the session."""
+    cached = session.info["db"].cache.get("directory")
+    known = cached.by_id.get(tenant_id) if cached is not None else None
+    if known is not None:
+        return str(known.name)
+    town = await session.get(Tenant, tenant_id)  # the identity map: once per town
+    return town.name if town else ""
+
+
 async def _refs(session: AsyncSession, case: Case, event: Event) -> list[str]:
     """The platform ids a change is told to: all of the case's; for a registration or an
     attached report only that report's own (the case's other ids heard nothing new). The
@@ -122,8 +133,7 @@ async def on_case_change(session: AsyncSession, case: Case, event: Event, *, tz:
     if not _concerns_platform(case, event):
         return
     status = event.to_status or case.status
-    town = await session.get(Tenant, case.tenant_id)  # the identity map: once per town
-    note = platform_note(case, event, town.name if town else "", tz)
+    note = platform_note(case, event, await _town_name(session, case.tenant_id), tz)
     for platform_case_id in await _refs(session, case, event):
         await outbox.enqueue(
             session,

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import chain
 from hub.audit.model import AuditEntry, AuditHead
@@ -36,6 +37,13 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+async def take_head(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Lock the town's chain head now (an entry appended later in this transaction finds it
+    held): a use case that writes several rows takes it before adding them, so that they all
+    leave in one flush at commit instead of being flushed by the head's statement."""
+    await _lock_head(session, tenant_id)
+
+
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
     # A head locked earlier in this same transaction is still ours (FOR UPDATE holds until the
     # transaction ends) and its in-memory seq/hash are the newest: no need to ask again.
@@ -46,24 +54,19 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
         held = session.info["audit_heads"] = (tx, {})
     if tenant_id in held[1]:
         return held[1][tenant_id]
-    # FOR UPDATE serialises writers of one town on PostgreSQL; SQLite writers hold
-    # the database lock already (BEGIN IMMEDIATE). A town's first entry makes its head first.
-    locking = (
-        select(AuditHead)
-        .where(AuditHead.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # One statement creates the head if the town has none and locks it: ON CONFLICT DO UPDATE
+    # locks the row as FOR UPDATE would (it serialises writers of one town on PostgreSQL, and
+    # a waiter then sees the newest committed seq/hash); SQLite writers hold the database lock
+    # already (BEGIN IMMEDIATE). The no-op SET is what makes RETURNING answer an existing row.
+    statement = insert(AuditHead).values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
+    head = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id"], set_={"seq": AuditHead.seq}
+        ).returning(AuditHead),
+        execution_options={"populate_existing": True},
     )
-    head = await session.scalar(locking)
-    if head is None:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
-            insert(AuditHead)
-            .values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-        head = await session.scalar(locking)
     assert head is not None
     held[1][tenant_id] = head
     return head
@@ -94,9 +97,46 @@ async def append(
         prev_hash=head.hash,
     )
     entry.hash = chain.entry_hash(head.hash, content_of(entry))
+    if session.get_bind().dialect.name == "postgresql":
+        # The entry and the head's move in one statement on the transaction's connection
+        # (one round trip, no ORM flush of either); the head object learns its new values
+        # as committed ones (so it is not written again).
+        entry.id = uuid.uuid4()
+        connection = await session.connection()
+        await connection.execute(
+            _APPEND,
+            {
+                **{f"entry_{c.key}": getattr(entry, c.key) for c in _ENTRIES.columns},
+                "head_tenant": tenant_id,
+                "head_seq": entry.seq,
+                "head_hash": entry.hash,
+            },
+        )
+        set_committed_value(head, "seq", entry.seq)
+        set_committed_value(head, "hash", entry.hash)
+        return entry
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     return entry
+
+
+_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
+# WITH moved_head AS (UPDATE audit_heads ...) INSERT INTO audit_entries ...: PostgreSQL runs
+# the data-modifying CTE exactly once, in the same statement. Built once: its compiled form
+# is cached. No parameter is named like a column (a DML statement would SET those too).
+_APPEND = (
+    insert(_ENTRIES)
+    .values({c.key: bindparam(f"entry_{c.key}", type_=c.type) for c in _ENTRIES.columns})
+    .add_cte(
+        update(_HEADS)
+        .where(_HEADS.c.tenant_id == bindparam("head_tenant", type_=_HEADS.c.tenant_id.type))
+        .values(
+            seq=bindparam("head_seq", type_=_HEADS.c.seq.type),
+            hash=bindparam("head_hash", type_=_HEADS.c.hash.type),
+        )
+        .cte("moved_head")
+    )
+)
 
 
 async def append_many(

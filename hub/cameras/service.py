@@ -624,6 +624,9 @@ async def _register(
         prefix=policy.prefix,
         rules=policy.duplicates,
     )
+    # The intake writes a new case at the next flush; the episode that follows names it by a
+    # plain foreign key (no relationship for the flush to order by), so the case goes first.
+    await session.flush()
     return done.case
 
 

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
+from hub.audit import service as audit
 from hub.auth import Scope
 from hub.cases import duplicates
 from hub.cases.duplicates import Arrival, OpenCase, Reason, Rules
@@ -171,7 +173,10 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
         .limit(1)
     )
     everywhere = tuple(scope.directory.by_id)
-    if inp.channel in NETWORK_CHANNELS and set(scope.tenant_ids) != set(everywhere):
+    sees_all = set(scope.tenant_ids) == set(everywhere)
+    if sees_all and not await _delivered(session, inp):
+        return None  # the usual answer, found without loading ORM objects
+    if inp.channel in NETWORK_CHANNELS and not sees_all:
         # The caller's session is scoped (ORM criteria, RLS) to its towns: ask in one that
         # sees them all, then answer only what the caller may see.
         async with session.info["db"].session(everywhere) as city:
@@ -196,6 +201,26 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
         )
     duplicate_of = report.case if report.outcome == ReportOutcome.ATTACHED else None
     return Registered(report.case, report, False, duplicate_of)
+
+
+_DELIVERED = (
+    select(Report.__table__.c.id)
+    .where(
+        Report.__table__.c.channel == bindparam("channel"),
+        Report.__table__.c.external_id == bindparam("external_id"),
+    )
+    .limit(1)
+)
+
+
+async def _delivered(session: AsyncSession, inp: RegisterInput) -> bool:
+    """Whether any report of this (channel, externalId) is stored: one Core statement on the
+    session's connection (the session sees every town: no town to filter out)."""
+    connection = await session.connection()
+    found = await connection.scalar(
+        _DELIVERED, {"channel": inp.channel.value, "external_id": inp.external_id}
+    )
+    return found is not None
 
 
 _OPEN = [s.value for s in OPEN_STATUSES]
@@ -330,10 +355,14 @@ async def _open_case(
     prefix: str,
 ) -> Case:
     now = utcnow()
+    number = await next_number(session, prefix, now.astimezone(tz).year)
+    # The town's audit head now, before any row is added: the rows below then leave together
+    # in the flush at commit (no statement in between flushes them one by one).
+    await audit.take_head(session, route.tenant_id)
     case = Case(
         id=uuid.uuid4(),
         tenant_id=route.tenant_id,
-        number=await next_number(session, prefix, now.astimezone(tz).year),
+        number=number,
         title=inp.title,
         description=inp.description,
         status=CaseStatus.REGISTERED,
@@ -372,7 +401,9 @@ async def _open_case(
             "routeStep": route.step.value,
         },
     )
-    await clocks.open_dispatch_hop(session, case, scope.directory.by_id[case.tenant_id].kind, tz)
+    await clocks.open_dispatch_hop(
+        session, case, scope.directory.by_id[case.tenant_id].kind, tz, new_case=True
+    )
     return case
 
 
@@ -394,6 +425,10 @@ async def _attach(
     reason: Reason | None = None,
     rules: Rules | None = None,
 ) -> None:
+    # Before the report is added (nothing to flush yet): the head, and the callers so far.
+    await audit.take_head(session, case.tenant_id)
+    sees_numbers = _sees_numbers(scope)
+    callers = await _callers(session, case, report) if sees_numbers else 0
     session.add(report)
     case.report_count += 1
     case.channel_mask |= channel_bit(Channel(report.channel))
@@ -411,23 +446,37 @@ async def _attach(
         report.outcome_reason,
         {"channel": report.channel, "report": str(report.id), "reason": reason},
     )
-    if _sees_numbers(scope):
+    if sees_numbers:
         # Counting distinct callers after a masked viewer's report would tell them whether
         # the number they typed was already a caller's (URGENT or not): their report is
         # counted by the next registration of someone who sees numbers.
-        await _raise_priority(session, scope, case, rules or Rules())
+        await _raise_priority(session, scope, case, callers, rules or Rules())
 
 
-async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules: Rules) -> None:
+async def _callers(session: AsyncSession, case: Case, report: Report) -> int:
+    """The distinct callers of the case once ``report`` (not added yet) is on it: the stored
+    reports' numbers and the report's own, in one statement. The case row is locked, so no
+    other report joins it meanwhile. A case already URGENT needs no count."""
+    if case.priority == Priority.URGENT:
+        return 0
+    stored = select(Report.reporter_phone).where(
+        Report.case_id == case.id, Report.reporter_phone.is_not(None)
+    )
+    phones = (
+        stored.union(select(literal(report.reporter_phone)))
+        if report.reporter_phone
+        else stored.distinct()
+    )
+    return int(await session.scalar(select(func.count()).select_from(phones.subquery())) or 0)
+
+
+async def _raise_priority(
+    session: AsyncSession, scope: Scope, case: Case, callers: int, rules: Rules
+) -> None:
     """Several different callers about one case make it URGENT (on the timeline, once)."""
     if case.priority == Priority.URGENT:
         return
-    callers = await session.scalar(
-        select(func.count(func.distinct(Report.reporter_phone))).where(
-            Report.case_id == case.id, Report.reporter_phone.is_not(None)
-        )
-    )
-    if not duplicates.raises_priority(case.priority, int(callers or 0), rules):
+    if not duplicates.raises_priority(case.priority, callers, rules):
         return
     case.priority = Priority.URGENT
     await record(
@@ -438,7 +487,7 @@ async def _raise_priority(session: AsyncSession, scope: Scope, case: Case, rules
         None,
         None,
         f"{callers} 位不同来电人反映同一问题，升为紧急 ({callers} different callers: URGENT)",
-        {"priority": Priority.URGENT.value, "callers": int(callers or 0)},
+        {"priority": Priority.URGENT.value, "callers": callers},
     )
 
 
@@ -451,8 +500,15 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     time anyway: there it is taken in the caller's transaction."""
     scope_key = f"{prefix}-{year}"
     if session.get_bind().dialect.name == "postgresql":
-        async with session.info["db"].side.connect() as own:  # autocommit, its own pool
-            value = await _take_number(own, scope_key, pg_insert)
+        side = session.info["db"].side
+        try:
+            async with side.connect() as own:  # autocommit, its own pool, no ping
+                value = await _take_number(own, scope_key, pg_insert)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:  # not a connection that died while pooled
+                raise
+            async with side.connect() as own:
+                value = await _take_number(own, scope_key, pg_insert)
     else:
         value = await _take_number(session, scope_key, sqlite_insert)
     return f"{scope_key}-{value:06d}"

@@ -105,14 +105,20 @@ async def open_hop(
     from_tenant_id: uuid.UUID | None,
     tz: ZoneInfo,
     phase: Phase = Phase.ACCEPT,
+    *,
+    first: bool = False,
 ) -> CaseHop:
-    """A new hop in its accept (or dispatch) phase; the office's previous hop ends."""
+    """A new hop in its accept (or dispatch) phase; the office's previous hop ends. ``first``:
+    the case is new in this transaction (hop 1, no previous one to end)."""
     now = utcnow()
-    previous = await current_hop(session, case)
+    previous = None if first else await current_hop(session, case)
     if previous is not None:
         dispatched = previous.phase == Phase.DISPATCH
         end_hop(previous, "DISPATCHED" if dispatched else "REDISPATCHED", now)
-    seq = (previous.seq if previous else await _last_seq(session, case)) + 1
+    if previous is not None:
+        seq = previous.seq + 1
+    else:
+        seq = 1 if first else await _last_seq(session, case) + 1
     hop = CaseHop(
         id=uuid.uuid4(),
         tenant_id=case.tenant_id,
@@ -131,12 +137,13 @@ async def open_hop(
 
 
 async def open_dispatch_hop(
-    session: AsyncSession, case: Case, tenant_kind: str, tz: ZoneInfo
+    session: AsyncSession, case: Case, tenant_kind: str, tz: ZoneInfo, *, new_case: bool = False
 ) -> CaseHop:
     """登记 -> 转办: a REGISTERED case waits on the office that holds it (the command centre or a
-    town), with a clock like any other phase, until it is dispatched."""
+    town), with a clock like any other phase, until it is dispatched. ``new_case``: the case is
+    being registered in this transaction, so it has no hop yet (nothing to look up)."""
     level = Level.CITY if tenant_kind == "CITY" else Level.TOWN
-    return await open_hop(session, case, level, None, None, tz, Phase.DISPATCH)
+    return await open_hop(session, case, level, None, None, tz, Phase.DISPATCH, first=new_case)
 
 
 async def _last_seq(session: AsyncSession, case: Case) -> int:

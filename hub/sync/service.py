@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, select, text, tuple_
+from sqlalchemy import bindparam, event, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,44 +53,56 @@ async def record_change(session: AsyncSession, case: Case) -> None:
     session.info.setdefault("feed", {})[case.id] = case.tenant_id
 
 
+def _feed_upsert(insert: Any, values: dict[str, Any]) -> Any:
+    statement = insert(CaseFeed).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=["case_id"],
+        set_={
+            "seq": statement.excluded.seq,
+            "txid": statement.excluded.txid,
+            "tenant_id": statement.excluded.tenant_id,
+            "changed_at": statement.excluded.changed_at,
+        },
+    )
+
+
+# Built once (its compiled form is cached): one row per parameter set, the sequence and the
+# transaction id taken by the server. Many rows go out as one executemany.
+_PG_FEED = _feed_upsert(
+    pg_insert,
+    {
+        "case_id": bindparam("case_id"),
+        "tenant_id": bindparam("tenant_id"),
+        "seq": func.nextval(SEQUENCE),
+        "txid": text("pg_current_xact_id()::text::bigint"),
+        "changed_at": bindparam("changed_at"),
+    },
+)
+_SQLITE_FEED = _feed_upsert(
+    sqlite_insert,
+    {name: bindparam(name) for name in ("case_id", "tenant_id", "seq", "txid", "changed_at")},
+)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_feed(session: Session) -> None:
     changed = session.info.pop("feed", None)
     if not changed:
         return
     session.flush()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
     now = utcnow()
-    if postgres:
-        rows = [
-            {
-                "case_id": c,
-                "tenant_id": t,
-                "seq": func.nextval(SEQUENCE),
-                "txid": text("pg_current_xact_id()::text::bigint"),
-                "changed_at": now,
-            }
-            for c, t in changed.items()
-        ]
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _PG_FEED
+        rows = [{"case_id": c, "tenant_id": t, "changed_at": now} for c, t in changed.items()]
     else:  # one writer at a time: the next numbers are simply the largest plus one, two...
+        statement = _SQLITE_FEED
         top = session.scalar(select(func.coalesce(func.max(CaseFeed.seq), 0))) or 0
         rows = [
             {"case_id": c, "tenant_id": t, "seq": top + n, "txid": top + n, "changed_at": now}
             for n, (c, t) in enumerate(changed.items(), 1)
         ]
-    statement = insert(CaseFeed).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={
-                "seq": statement.excluded.seq,
-                "txid": statement.excluded.txid,
-                "tenant_id": statement.excluded.tenant_id,
-                "changed_at": statement.excluded.changed_at,
-            },
-        )
-    )
+    # On the connection: a Core statement needs none of the ORM's per-statement work.
+    session.connection().execute(statement, rows)
 
 
 @event.listens_for(Session, "after_rollback")
