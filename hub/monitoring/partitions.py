@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub import rls
+
 log = logging.getLogger("hub.monitoring.partitions")
 
 PARENT = "readings"
@@ -69,6 +71,12 @@ def months_between(first: date, last: date) -> list[date]:
         out.append(month)
         month = add_months(month, 1)
     return out
+
+
+def guard_sql(name: str) -> list[str]:
+    """Row-level security on a partition too: the parent's policy covers what is read through
+    `readings`, and this covers a statement that names the partition itself."""
+    return rls.enable_tenant_rls(name)
 
 
 def create_sql(month: date) -> str:
@@ -128,6 +136,8 @@ async def ensure_month(conn: AsyncConnection, month: date) -> int:
     )  # fmt: skip
     if not waiting:
         await conn.execute(text(create_sql(month)))
+        for statement in guard_sql(name):
+            await conn.execute(text(statement))
         return 0
     await conn.execute(text(f"create table {name} (like {PARENT} including all)"))
     moved = await conn.execute(
@@ -140,6 +150,8 @@ async def ensure_month(conn: AsyncConnection, month: date) -> int:
     await conn.execute(
         text(f"alter table {PARENT} attach partition {name} for values from ('{lo}') to ('{hi}')")
     )
+    for statement in guard_sql(name):
+        await conn.execute(text(statement))
     return int(moved.rowcount or 0)
 
 

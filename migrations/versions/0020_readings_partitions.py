@@ -81,6 +81,13 @@ def upgrade() -> None:
     op.execute("drop table readings_unpartitioned")
     for statement in rls.enable_tenant_rls("readings"):
         op.execute(statement)
+    partitions_made = [partitions.DEFAULT] + [
+        partitions.partition_name(m)
+        for m in partitions.months_between(first, partitions.add_months(this, AHEAD))
+    ]
+    for name in partitions_made:
+        for statement in partitions.guard_sql(name):
+            op.execute(statement)
 
 
 def downgrade() -> None:

@@ -107,6 +107,17 @@ async def test_months_ahead_are_created_and_early_rows_moved_into_them(pg: Datab
     assert await where_rows_are(pg) == {"readings_p2030_02": 2}
     again = await maintain(pg, date(2029, 12, 20), ahead=2)
     assert (again.created, again.moved) == ([], 0)  # idempotent
+    async with pg.engine.connect() as conn:  # made empty or with rows moved in: both guarded
+        guarded = await conn.execute(
+            text(
+                "select c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+                "(select count(*) from pg_policy p where p.polrelid = c.oid) "
+                "from pg_class c where c.relname = any(:names)"
+            ),
+            {"names": done.created},
+        )
+        rows = guarded.all()
+    assert rows and all(r[1] and r[2] and r[3] == 1 for r in rows), rows
 
 
 async def test_retention_detaches_and_drops_old_months(pg: Database) -> None:
