@@ -65,3 +65,15 @@ def parse_id(value: str | uuid.UUID | None) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def check_label(field: str, label: str, value: str | None, limit: int) -> str:
+    """A required one-line text, stripped: VALIDATION naming the field, in Chinese."""
+    text = (value or "").strip()
+    if not text:
+        raise invalid(field, f"{label}（{field}）不能为空")
+    if len(text) > limit:
+        raise invalid(field, f"{label}（{field}）不能超过 {limit} 个字")
+    if not text.isprintable():
+        raise invalid(field, f"{label}（{field}）含有换行或控制字符")
+    return text

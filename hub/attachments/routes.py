@@ -20,12 +20,13 @@ from starlette.types import Message, Receive
 from hub import metrics
 from hub.attachments import service
 from hub.attachments.sniff import extension
-from hub.auth import AuthError, Scope, authenticate
+from hub.auth import Scope
 from hub.db import Database
 from hub.errors import DomainError, ErrorCode
-from hub.roles import PERMISSIONS, Permission, allows
+from hub.roles import Permission
 from hub.runtime import Runtime
 from hub.uow import Conflict, unit_of_work
+from hub.web import authenticated, authorize, refusal
 
 log = logging.getLogger("hub.attachments")
 
@@ -36,16 +37,6 @@ FILE_FIELD = "file"
 
 class _TooLarge(Exception):
     pass
-
-
-def refusal(
-    status: int, field: str, message: str, code: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"field": field, "message": message, "code": code}]},
-        status_code=status,
-        headers=headers,
-    )
 
 
 def _counted(receive: Receive, limit: int) -> Receive:
@@ -65,13 +56,19 @@ def _counted(receive: Receive, limit: int) -> Receive:
     return counting
 
 
-async def _scope(request: Request, runtime: Runtime, key: str) -> Scope | JSONResponse:
-    try:
-        return await authenticate(runtime.db, request.headers.get("authorization"), key)
-    except AuthError as exc:
-        return refusal(
-            401, "authorization", str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
-        )
+def file_response(row: service.Attachment, data: bytes) -> Response:
+    """The file as a browser shows it: its content type (never sniffed), inline, private."""
+    name = f"{row.id}.{extension(row.content_type)}"
+    return Response(
+        data,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+            "ETag": f'"{row.sha256}"',
+        },
+    )
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -89,16 +86,10 @@ def routes(runtime: Runtime, key: str) -> list[BaseRoute]:
     limit = runtime.settings.attachments_max_bytes
 
     async def upload(request: Request) -> Response:
-        scope = await _scope(request, runtime, key)
+        scope = await authorize(request, db, key, Permission.ATTACHMENT_UPLOAD, "上传附件")
         if not isinstance(scope, Scope):
             metrics.ATTACHMENT_UPLOADS.labels("REFUSED").inc()
             return scope
-        if not allows(scope, Permission.ATTACHMENT_UPLOAD):
-            metrics.ATTACHMENT_UPLOADS.labels("REFUSED").inc()
-            needs = " or ".join(sorted(PERMISSIONS[Permission.ATTACHMENT_UPLOAD]))
-            return refusal(
-                403, "authorization", f"令牌的角色无权上传附件（须为 {needs}）", "FORBIDDEN"
-            )
         kind = request.headers.get("content-type", "")
         if not kind.lower().startswith("multipart/form-data"):
             return _malformed("body", "请以 multipart/form-data 上传，文件放在 file 字段")
@@ -160,7 +151,7 @@ def routes(runtime: Runtime, key: str) -> list[BaseRoute]:
         )
 
     async def read(request: Request) -> Response:
-        scope = await _scope(request, runtime, key)
+        scope = await authenticated(request, db, key)
         if not isinstance(scope, Scope):
             return scope
         async with db.session(scope.tenant_ids) as session:
@@ -177,17 +168,7 @@ def routes(runtime: Runtime, key: str) -> list[BaseRoute]:
                     runtime.blobs.describe(),
                 )
                 return refusal(500, "id", "附件文件在存储中缺失，请联系管理员", "STORAGE")
-        name = f"{row.id}.{extension(row.content_type)}"
-        return Response(
-            data,
-            media_type=row.content_type,
-            headers={
-                "Content-Disposition": f'inline; filename="{name}"',
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "private, max-age=3600",
-                "ETag": f'"{row.sha256}"',
-            },
-        )
+        return file_response(row, data)
 
     return [
         Route("/attachments", upload, methods=["POST"]),

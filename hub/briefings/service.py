@@ -25,7 +25,7 @@ from hub.errors import DomainError, ErrorCode, invalid, not_found
 from hub.roles import Permission
 from hub.tenancy.model import TenantKind
 from hub.tenancy.service import TenantInfo
-from hub.validation import check_time, parse_id
+from hub.validation import check_label, check_time, parse_id
 
 TITLE_MAX = 200
 NAME_MAX = 100
@@ -50,15 +50,6 @@ class YearOfBriefings:
     items: list[Briefing]
 
 
-def _text(field: str, label: str, value: str | None, limit: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise invalid(field, f"{label}（{field}）不能为空")
-    if len(text) > limit:
-        raise invalid(field, f"{label}（{field}）不能超过 {limit} 个字")
-    if not text.isprintable():
-        raise invalid(field, f"{label}（{field}）含有换行或控制字符")
-    return text
 
 
 def _bureau(scope: Scope) -> TenantInfo:
@@ -84,8 +75,8 @@ async def submit(
     city = _bureau(scope)
     if not 1 <= spec.issue <= ISSUE_MAX:
         raise invalid("issue", f"期号（issue）须为 1 至 {ISSUE_MAX} 的整数")
-    title = _text("title", "标题", spec.title, TITLE_MAX)
-    to = _text("submittedTo", "报送单位", spec.submitted_to, NAME_MAX)
+    title = check_label("title", "标题", spec.title, TITLE_MAX)
+    to = check_label("submittedTo", "报送单位", spec.submitted_to, NAME_MAX)
     check_time("submittedAt", spec.submitted_at)
     if spec.submitted_at > utcnow() + SKEW:
         raise invalid("submittedAt", "报送时间（submittedAt）不能晚于现在：简报报送之后才登记")
@@ -132,7 +123,7 @@ async def mark_adopted(
 ) -> Briefing:
     scope.require(Permission.BRIEFING_WRITE)
     city = _bureau(scope)
-    who = _text("adoptedBy", "采用单位", adopted_by, NAME_MAX)
+    who = check_label("adoptedBy", "采用单位", adopted_by, NAME_MAX)
     key = parse_id(briefing_id)
     row = await session.get(Briefing, key) if key is not None else None
     if row is None or row.tenant_id != city.id:

@@ -4,7 +4,6 @@ downloads under the console's own path, so that a signed-in browser's session ca
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from starlette.requests import Request
@@ -78,13 +77,7 @@ async def download(request: Request, scope: Scope) -> Response:
         found = await read(request, bulletins.bulletin, quarter, tz=runtime.tz)
     except DomainError as exc:
         return error_page(request, 400, exc.message)
-    if suffix == "docx":
-        issued = datetime.now(runtime.tz).strftime("%Y年%m月%d日")
-        body = await asyncio.to_thread(documents.docx, found, issued)
-        media = documents.DOCX_TYPE
-    else:
-        body = await asyncio.to_thread(documents.xlsx, found)
-        media = documents.XLSX_TYPE
+    body, media = await documents.download(found, suffix, runtime.tz)
     name = f"bulletin-{found.quarter.code}.{suffix}"
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}

@@ -13,12 +13,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.attachments import service as attachments
+from hub.attachments.routes import file_response
 from hub.auth import Scope
 from hub.errors import DomainError
 
 from .web import PageNotFound, console_of, page, read
-
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 
 async def _fetch(session: AsyncSession, scope: Scope, attachment_id: str, blobs: Any) -> Any:
@@ -34,16 +33,7 @@ async def attachment_response(request: Request, attachment_id: str) -> Response:
     if found is None:
         raise PageNotFound
     row, data = found
-    name = f"{row.id}.{EXTENSIONS.get(row.content_type, 'bin')}"
-    return Response(
-        data,
-        media_type=row.content_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{name}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    return file_response(row, data)
 
 
 @page()

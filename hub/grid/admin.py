@@ -31,7 +31,7 @@ from hub.roles import Permission, require
 from hub.tenancy.model import Principal as PrincipalRow
 from hub.tenancy.model import TenantKind
 from hub.tenancy.service import TenantInfo
-from hub.validation import parse_id
+from hub.validation import check_label, parse_id
 
 CHANGES_KEY = "grid.admin.changes"  # session.info: a Counter of the actions audited
 CODE_MAX = 64
@@ -62,17 +62,6 @@ class CellSpec:
 
 # --- checks shared with enterprises (pure) -------------------------------------------------------
 
-
-def check_label(field: str, label: str, value: str | None, limit: int) -> str:
-    """A required one-line text, stripped: VALIDATION naming the field, in Chinese."""
-    text = (value or "").strip()
-    if not text:
-        raise invalid(field, f"{label}（{field}）不能为空")
-    if len(text) > limit:
-        raise invalid(field, f"{label}（{field}）不能超过 {limit} 个字")
-    if not text.isprintable():
-        raise invalid(field, f"{label}（{field}）含有换行或控制字符")
-    return text
 
 
 def check_code(field: str, label: str, value: str | None) -> str:

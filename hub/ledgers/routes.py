@@ -16,7 +16,7 @@ from hub.web import authorize
 
 def routes(runtime: Runtime, key: str) -> list[Route]:
     async def workbook(request: Request) -> Response:
-        scope = await authorize(request, runtime, key, Permission.LEDGER_READ, "读取台账")
+        scope = await authorize(request, runtime.db, key, Permission.LEDGER_READ, "读取台账")
         if isinstance(scope, Response):
             return scope
         async with runtime.db.session(scope.tenant_ids) as session:

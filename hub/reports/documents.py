@@ -3,7 +3,9 @@ the table and the chart."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from datetime import datetime, tzinfo
 
 from hub.reports.bulletin import Bulletin
 from hub.reports.chart import bar_chart
@@ -120,3 +122,13 @@ def xlsx(b: Bulletin) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+async def download(b: Bulletin, suffix: str, tz: tzinfo) -> tuple[bytes, str]:
+    """The bulletin as one of its two downloads ("docx" or "xlsx"): (body, content type), made
+    in a worker thread (python-docx, openpyxl and matplotlib are CPU work). The API's route and
+    the console's both answer with it."""
+    if suffix == "docx":
+        issued = datetime.now(tz).strftime("%Y年%m月%d日")
+        return await asyncio.to_thread(docx, b, issued), DOCX_TYPE
+    return await asyncio.to_thread(xlsx, b), XLSX_TYPE

@@ -5,7 +5,6 @@ bad parameter 422 naming it, in Chinese, as {"errors": [{"message", "extensions"
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from datetime import datetime
@@ -131,13 +130,7 @@ async def bulletin_file(request: Request) -> Response:
             found = await bulletins.bulletin(session, scope, quarter, tz=runtime.tz)
     except DomainError as exc:
         return refused(exc)
-    if suffix == "docx":
-        issued = datetime.now(runtime.tz).strftime("%Y年%m月%d日")
-        body = await asyncio.to_thread(documents.docx, found, issued)
-        media = documents.DOCX_TYPE
-    else:
-        body = await asyncio.to_thread(documents.xlsx, found)
-        media = documents.XLSX_TYPE
+    body, media = await documents.download(found, suffix, runtime.tz)
     return Response(
         body,
         media_type=media,

@@ -22,7 +22,6 @@ from hub.grid.admin import (
     admin_tenant,
     apply,
     cell_by_code,
-    check_label,
     filtered,
     forget_on_commit,
     record,
@@ -31,6 +30,7 @@ from hub.grid.model import GridCell
 from hub.monitoring.model import MonitoringPoint
 from hub.roles import Permission, require
 from hub.sources.model import NAMES_CACHE_KEY, Source
+from hub.validation import check_label
 
 NAME_MAX = 200
 INDUSTRY_MAX = 64

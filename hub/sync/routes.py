@@ -21,7 +21,7 @@ MEDIA_TYPE = "application/x-ndjson"
 
 def routes(runtime: Runtime, key: str) -> list[Route]:
     async def changes(request: Request) -> Response:
-        scope = await authorize(request, runtime, key, Permission.CASE_READ, "读取变更")
+        scope = await authorize(request, runtime.db, key, Permission.CASE_READ, "读取变更")
         if isinstance(scope, Response):
             return scope
         after = request.query_params.get("after") or None
