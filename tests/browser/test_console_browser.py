@@ -46,6 +46,16 @@ def test_every_page_and_graphiql_load_from_the_hub_alone(
     graphiql.goto(f"{url}/graphql")
     graphiql.wait_for_selector(".graphiql-container .graphiql-query-editor", timeout=20_000)
     assert "cases(first: 5)" in graphiql.locator(".graphiql-query-editor").inner_text()
+    # Its code that runs only on use (the fetch, the result pane, the docs explorer, the
+    # history, the settings dialog) loads nothing from another host either: the vendored
+    # graphiql.min.js names other hosts only in comments, licences and error messages.
+    graphiql.locator(".graphiql-execute-button").click()
+    graphiql.wait_for_function(
+        "document.querySelector('.graphiql-response')?.textContent.includes('errors')"
+    )
+    for label in ("Show Documentation Explorer", "Show History", "Open settings dialog"):
+        graphiql.locator(f"button[aria-label='{label}']").click()
+        graphiql.wait_for_timeout(300)
 
 
 def test_dispatcher_dispatches_a_hotline_case_and_the_town_accepts(
