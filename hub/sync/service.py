@@ -17,6 +17,7 @@ skipped). xids are compared on their low 32 bits: the ones running at once are f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -172,22 +173,46 @@ async def bulk_changes(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The feed after ``after`` as plain rows (the fields of the contract's CaseChanges node
     and each row's cursor), batch by batch, up to ``limit`` rows: the same order, scope and
-    horizon as :func:`changes`, with no ORM object and no GraphQL field per row."""
+    horizon as :func:`changes`, with no ORM object and no GraphQL field per row.
+
+    The next batch is read while the caller encodes and sends this one, so the database's
+    time and the hub's overlap (on two cores, about half the wall time of taking turns)."""
     scope.require(Permission.CASE_READ)
     position = _position(key, after) if after else None
-    left = limit
-    while left is None or left > 0:
-        size = BULK_BATCH if left is None else min(BULK_BATCH, left)
+
+    async def fetch(position: tuple[int, int] | None, size: int) -> Batch:
         async with db.session(scope.tenant_ids) as session:
-            rows, last = await _bulk_batch(session, scope, position, size, key)
-        if not rows:
-            return
-        yield rows
-        position = last
-        if left is not None:
-            left -= len(rows)
-        if len(rows) < size:
-            return
+            return await _bulk_batch(session, scope, position, size, key)
+
+    left = limit
+    size = _bulk_size(left)
+    pending: asyncio.Future[Batch] | None = asyncio.ensure_future(fetch(position, size))
+    try:
+        while pending is not None:
+            rows, last = await pending
+            pending = None
+            if left is not None:
+                left -= len(rows)
+            if len(rows) == size and (left is None or left > 0):
+                size = _bulk_size(left)
+                pending = asyncio.ensure_future(fetch(last, size))
+            if rows:
+                yield rows
+    finally:
+        if pending is not None:  # the client went away: the read ends on its own
+            pending.add_done_callback(_ignore_outcome)
+
+
+Batch = tuple[list[dict[str, Any]], tuple[int, int] | None]
+
+
+def _bulk_size(left: int | None) -> int:
+    return BULK_BATCH if left is None else min(BULK_BATCH, left)
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _bulk_batch(
@@ -197,15 +222,25 @@ async def _bulk_batch(
     size: int,
     key: str,
 ) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
-    query = select(
-        CaseFeed.txid, CaseFeed.seq, Case.id, Case.number, Case.status, Case.card,
-        Case.updated_at, Case.tenant_id,
-    ).join(Case, Case.id == CaseFeed.case_id)  # fmt: skip
+    # Core, not the ORM's result loading (plain tuples, a third of the batch's CPU less). Core
+    # statements do not get the session's tenant criteria (hub/db.py), so they name the scope
+    # themselves; on PostgreSQL row-level security applies as well.
+    tenant_ids = list(scope.tenant_ids)
+    query = (
+        select(
+            CaseFeed.txid, CaseFeed.seq, Case.id, Case.number, Case.status, Case.card,
+            Case.updated_at, Case.tenant_id,
+        )
+        .join(Case, Case.id == CaseFeed.case_id)
+        .where(CaseFeed.tenant_id.in_(tenant_ids), Case.tenant_id.in_(tenant_ids))
+    )  # fmt: skip
     if session.get_bind().dialect.name == "postgresql":
         query = query.where(CaseFeed.txid < PG_HORIZON)
     if position is not None:
         query = query.where(tuple_(CaseFeed.txid, CaseFeed.seq) > tuple_(*position))
-    rows = (await session.execute(query.order_by(CaseFeed.txid, CaseFeed.seq).limit(size))).all()
+    connection = await session.connection()
+    ordered = query.order_by(CaseFeed.txid, CaseFeed.seq).limit(size)
+    rows = (await connection.execute(ordered)).all()
     refs: dict[Any, list[dict[str, str]]] = {}
     if rows:
         # The batch's references by its feed range (no IN list of thousands of ids).
@@ -213,25 +248,25 @@ async def _bulk_batch(
         span = [tuple_(CaseFeed.txid, CaseFeed.seq) <= tuple_(*last)]
         if position is not None:
             span.append(tuple_(CaseFeed.txid, CaseFeed.seq) > tuple_(*position))
-        found = await session.execute(
+        found = await connection.execute(
             select(ExternalRef.case_id, ExternalRef.system, ExternalRef.external_id)
             .join(CaseFeed, CaseFeed.case_id == ExternalRef.case_id)
-            .where(*span)
+            .where(*span, ExternalRef.tenant_id.in_(tenant_ids))
             .order_by(ExternalRef.system, ExternalRef.external_id)
         )
-        for case_id, system, external_id in found:
+        for case_id, system, external_id in found.all():
             refs.setdefault(case_id, []).append({"system": system, "externalId": external_id})
-    tenants = scope.directory.by_id
+    codes = {tenant_id: tenant.code for tenant_id, tenant in scope.directory.by_id.items()}
     return [
         {
-            "cursor": encode_cursor(key, ["feed", r.txid, r.seq]),
-            "id": str(r.id),
-            "number": r.number,
-            "status": r.status,
-            "card": r.card,
-            "updatedAt": r.updated_at.isoformat(),
-            "tenantCode": tenants[r.tenant_id].code,
-            "externalRefs": refs.get(r.id, []),
+            "cursor": encode_cursor(key, ["feed", txid, seq]),
+            "id": str(case_id),
+            "number": number,
+            "status": status,
+            "card": card,
+            "updatedAt": updated_at.isoformat(),
+            "tenantCode": codes[tenant_id],
+            "externalRefs": refs.get(case_id, []),
         }
-        for r in rows
+        for txid, seq, case_id, number, status, card, updated_at, tenant_id in rows
     ], (rows[-1].txid, rows[-1].seq) if rows else None
