@@ -326,6 +326,8 @@ def create_app(runtime: Runtime) -> Starlette:
                 yield
         finally:
             await jobs.stop(embedded)
+            if graphql.responses is not None:
+                await graphql.responses.close()
             await db.dispose()
 
     app = Starlette(
@@ -359,5 +361,6 @@ def create_app(runtime: Runtime) -> Starlette:
     app.state.db = db
     app.state.settings = settings
     app.state.runtime = runtime
+    app.state.responses = graphql.responses  # the response cache, or None (tests reach it here)
     app.state.connectors = state  # what connectors keep between requests (tests reach it here)
     return app

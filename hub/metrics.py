@@ -74,10 +74,11 @@ PUBLIC_LOOKUPS = Counter(
     registry=REGISTRY,
 )
 # The response cache (hub/responses.py), by cacheable operation: hit (the feed had not moved),
-# shared (a computation of the same answer was under way), stale (the feed moved), miss.
+# shared (a computation of the same answer was under way), stale (the feed moved), miss,
+# unread (the head could not be read: the request ran uncached).
 RESPONSE_CACHE = Counter(
     "sanwang_response_cache",
-    "Cacheable GraphQL requests by operation and outcome (hit, shared, stale, miss)",
+    "Cacheable GraphQL requests by operation and outcome (hit, shared, stale, miss, unread)",
     ["operation", "outcome"],
     registry=REGISTRY,
 )

@@ -14,12 +14,13 @@ roles, the member id and the Accept header (it picks the content type).
 Valid while the change feed has not moved. The head is read with one statement before the answer
 is computed (so the answer is at least as new as its head) and again on every hit:
 
-- PostgreSQL: the feed sequence's last value and the transactions running in this database. A
-  change written after the head was read either takes a later number (the value moves) or had
-  taken its number before, in a transaction that was running then (every feed write follows the
-  case's own flush, so it has its transaction id by then), and which is no longer running once it
-  has committed (the list moves). Correct with any number of ``serve`` processes: the head is the
-  database's, not the process's.
+- PostgreSQL: the feed sequence's last value and the ids of the transactions running in this
+  database that have written something (pg_stat_activity). A change written after the head was
+  read either takes a later number (the value moves) or had taken its number before, in a
+  transaction that was running then with its id (every feed write follows the case's own flush)
+  and is gone from the list once it has committed (the list moves). Correct with any number of
+  ``serve`` processes: the head is the database's, not the process's. When the login may not see
+  some backend's details, nothing is kept.
 - SQLite: the feed's largest position (writers are serialised; every change takes the next one).
 
 Everything not in the change feed moves the answers only within ``SANWANG_RESPONSE_CACHE_SECONDS``
@@ -32,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +41,15 @@ from typing import Any
 import orjson
 from cachetools import LRUCache, TTLCache
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.types import Message, Receive, Scope, Send
 
 from graphql import GraphQLError, OperationDefinitionNode, parse, print_ast
 from hub import metrics
 from hub.auth import Scope as Caller
 from hub.db import Database
+
+log = logging.getLogger("hub.responses")
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -95,14 +100,19 @@ CACHEABLE = {text: name for name, text in _printed(CACHEABLE_DOCUMENTS).items()}
 MAX_BYTES = 64 * 1024 * 1024  # bodies held at most (a Cases page of 200 is about 100 kB)
 KNOWN_TEXTS = 512  # query texts remembered as cacheable or not (parsed once each)
 
+# The transactions running in this database that have written something (they have an id), as
+# pg_stat_activity shows them (a snapshot's list leaves out those that began after the last one
+# to end: they are above its xmax). A backend whose details this login may not see counts -1:
+# its transactions cannot be told apart, so nothing computed then is kept.
 PG_HEAD = text(
     "select pg_sequence_last_value('case_feed_seq'::regclass),"
-    " array(select x::text::bigint from pg_snapshot_xip(pg_current_snapshot()) as x"
-    " where x::text::bigint % 4294967296 not in (select backend_xid::text::bigint"
-    " from pg_stat_activity where backend_xid is not null and datname is not null"
-    " and datname <> current_database()) order by 1)"
+    " array(select case when query = '<insufficient privilege>' then -1"
+    " else backend_xid::text::bigint end from pg_stat_activity"
+    " where datname = current_database()"
+    " and (backend_xid is not null or query = '<insufficient privilege>') order by 1)"
 )
-SQLITE_HEAD = text("select max(txid) from case_feed")  # txid = seq on SQLite (hub/sync/model.py)
+# On SQLite txid = seq (hub/sync/model.py), and (txid, seq) is indexed.
+SQLITE_HEAD = text("select coalesce(max(txid), 0) from case_feed")
 
 
 @dataclass(frozen=True)
@@ -151,14 +161,29 @@ class ResponseCache:
         )
         self.pending: dict[str, Pending] = {}
         self._known: LRUCache[str, str | None] = LRUCache(KNOWN_TEXTS)
+        self._engine: AsyncEngine | None = None
 
     async def head(self) -> Any:
-        """Where the change feed is now (one statement, outside any request's transaction)."""
-        async with self.db.engine.connect() as conn:
-            if self.db.is_sqlite:
+        """Where the change feed is now (None: cannot be told): one statement, outside any
+        request's transaction; on
+        PostgreSQL on a small autocommit pool of its own with no ping (one round trip, where a
+        session of the main pool costs a ping, BEGIN and ROLLBACK besides)."""
+        if self.db.is_sqlite:
+            async with self.db.engine.connect() as conn:
                 return await conn.scalar(SQLITE_HEAD)
+        if self._engine is None:
+            self._engine = create_async_engine(
+                self.db.url, pool_size=4, max_overflow=8, pool_pre_ping=False,
+                isolation_level="AUTOCOMMIT",
+            )  # fmt: skip
+        async with self._engine.connect() as conn:
             row = (await conn.execute(PG_HEAD)).one()
-            return (row[0], tuple(row[1]))
+        return None if -1 in row[1] else (row[0], tuple(row[1]))
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
 
     def operation(self, query: str) -> str | None:
         """The name of the cacheable operation ``query`` is, or None."""
@@ -209,7 +234,15 @@ class ResponseCache:
             await app(scope, receive, send)
             return
         name, key = found
-        head = await self.head()
+        try:
+            head = await self.head()
+        except Exception:  # no head, no sharing: the request runs (and meets the trouble itself)
+            log.warning("response cache: the change feed's head could not be read", exc_info=True)
+            head = None
+        if head is None:
+            metrics.RESPONSE_CACHE.labels(name, "unread").inc()
+            await app(scope, receive, send)
+            return
         entry = self.entries.get(key)
         if entry is not None and entry.head == head:
             metrics.RESPONSE_CACHE.labels(name, "hit").inc()

@@ -36,6 +36,7 @@ async def cached(db: Database, db_url: str) -> AsyncIterator[Hub]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         yield Hub(app, db, settings, http)
+    await app.state.responses.close()
 
 
 def count(operation: str, outcome: str) -> float:
