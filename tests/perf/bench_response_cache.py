@@ -14,12 +14,15 @@ the Redis broker (no jobs run in them). Per operation and caller:
 - *unique*: every request with different variables (a `createdBefore` a microsecond apart), so
   the cached process always misses: what the cache costs when it does not help.
 
-Milliseconds at the client, p50/p95, and the server's CPU per request (from /proc).
+Milliseconds at the client, p50/p95, and the server's CPU per request (from /proc). Then
+CLIENTS concurrent clients on each server in turn, the queue and the board, while a case is
+registered every second (so the cache is emptied every second): requests per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -105,6 +108,76 @@ def measure(
     return [(t, u * 1000 / runs) for t, u in zip(times, used, strict=True)]
 
 
+CLIENTS = 16
+SECONDS = 20.0
+
+
+async def busy(server: Child) -> None:
+    """CLIENTS clients asking in a loop while a case is registered every second: requests per
+    second, latency and the server's CPU per request, as the caches' hit rate allows."""
+    board = _printed(CACHEABLE_DOCUMENTS)["SupervisionBoard"]
+    dispatcher = {"Authorization": "Bearer " + issue_jwt(SECRET, "d", ["DISPATCHER"], [])}
+    town = {"Authorization": "Bearer " + issue_jwt(SECRET, "o", ["OPERATOR"], ["chaohua"])}
+    admin = {"Authorization": "Bearer " + issue_jwt(SECRET, "a", ["ADMIN"], [])}
+    asks = [
+        (op("Cases"), {"first": 50}, dispatcher),
+        (board, {}, town),
+        (op("CaseStats"), {"groupBy": "TENANT"}, town),
+    ]
+    times: list[float] = []
+    stop = time.monotonic() + SECONDS
+    async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+
+        async def client(n: int) -> None:
+            while time.monotonic() < stop:
+                query, variables, headers = asks[n % len(asks)]
+                n += 1
+                started = time.perf_counter()
+                answer = await http.post(
+                    "/graphql", json={"query": query, "variables": variables}, headers=headers
+                )
+                times.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+
+        async def intake() -> None:
+            n = 0
+            while time.monotonic() < stop:
+                await asyncio.sleep(1.0)
+                n += 1
+                case = {
+                    "channel": "HOTLINE", "title": f"压测登记 {n}", "category": "DUST",
+                    "description": "响应缓存压测：每秒一件", "tenantCode": "chaohua",
+                }  # fmt: skip
+                answer = await http.post(
+                    "/graphql",
+                    json={"query": op("RegisterCase"), "variables": {"input": case}},
+                    headers=admin,
+                )
+                assert "CaseResult" in answer.text, answer.text
+
+        outcomes, cpu, began = await counted(http), server.cpu_seconds(), time.monotonic()
+        await asyncio.gather(intake(), *(client(n) for n in range(CLIENTS)))
+        used, took = server.cpu_seconds() - cpu, time.monotonic() - began
+        after = await counted(http)
+    print(
+        f"cache {server.name:<3}: {len(times) / took:6.1f} req/s, p50"
+        f" {statistics.median(times):6.1f} ms, p95 {p95(times):7.1f} ms,"
+        f" CPU {used * 1000 / len(times):5.1f} ms per request, load {os.getloadavg()[0]:.1f}"
+    )
+    if after:
+        print("  " + ", ".join(f"{k} {after[k] - outcomes.get(k, 0):.0f}" for k in sorted(after)))
+
+
+async def counted(http: httpx.AsyncClient) -> dict[str, float]:
+    """The cache's outcomes so far, summed over the operations (from /metrics)."""
+    found: dict[str, float] = {}
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith("sanwang_response_cache_total"):
+            outcome = line.split('outcome="')[1].split('"')[0]
+            found[outcome] = found.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+    return found
+
+
 def main(url: str, runs: int, ports: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-response-cache-") as tmp:
         workdir = Path(tmp)
@@ -118,7 +191,7 @@ def main(url: str, runs: int, ports: list[int]) -> None:
                 f"{'operation':<26} {'caller':<17} {'off p50/p95 ms':>15} {'on p50/p95 ms':>15}"
                 f" {'CPU/req off':>12} {'on':>7}"
             )
-            for name, document, variables in operations():
+            for name, document, variables in operations() if runs else []:
                 for who, (roles, towns) in CALLERS.items():
                     token = issue_jwt(SECRET, "bench", roles, towns)
                     (off, cpu_off), (on, cpu_on) = measure(
@@ -130,11 +203,15 @@ def main(url: str, runs: int, ports: list[int]) -> None:
                         f" {statistics.median(on):7.1f}/{p95(on):6.1f}"
                         f" {cpu_off:9.1f} ms {cpu_on:6.1f}"
                     )
+            print(f"load average after the sequential part: {os.getloadavg()}")
+            print(
+                f"\n{CLIENTS} clients for {SECONDS:.0f} s, one server at a time: the queue "
+                "(Cases(first: 50), DISPATCHER) and the board (SupervisionBoard, CaseStats(TENANT),"
+                " OPERATOR chaohua), a case registered every second (registerCase, ADMIN)"
+            )
+            for server in servers:
+                asyncio.run(busy(server))
             print(f"load average after: {os.getloadavg()}")
-            metrics = httpx.get(servers[1].url + "/metrics").text
-            for line in metrics.splitlines():
-                if line.startswith("sanwang_response_cache_total"):
-                    print(line)
         finally:
             for server in servers:
                 server.stop()
@@ -143,7 +220,7 @@ def main(url: str, runs: int, ports: list[int]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=200, help="0: the concurrent part only")
     parser.add_argument("--ports", default="18200,18201")
     args = parser.parse_args()
     main(args.url, args.runs, [int(p) for p in args.ports.split(",")])
