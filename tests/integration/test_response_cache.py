@@ -200,3 +200,23 @@ async def test_off_by_default(hub: Hub) -> None:
     await retitle_unnoticed(hub, case["id"], "不经缓存")
     assert "不经缓存" in titles(await cases(hub, dispatcher))
     assert count("Cases", "hit") == hits
+
+
+async def test_a_change_through_another_process_invalidates(cached: Hub, db_url: str) -> None:
+    # Two `serve` processes on one database: the head is the database's, not the process's.
+    other_db = Database(db_url)
+    settings = Settings(database_url=db_url, secret_key=SECRET, _env_file=None)
+    other = create_app(Runtime.start(settings, other_db))
+    transport = httpx.ASGITransport(app=other)
+    dispatcher = cached.token("DISPATCHER")
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as http:
+            before = titles(await cases(cached, dispatcher))
+            hits = count("Cases", "hit")
+            assert titles(await cases(cached, dispatcher)) == before
+            assert count("Cases", "hit") == hits + 1  # kept
+            made = Hub(other, other_db, settings, http)
+            await register(made, tenantCode="laiji", title="另一个进程登记的")
+        assert "另一个进程登记的" in titles(await cases(cached, dispatcher))
+    finally:
+        await other_db.dispose()
