@@ -36,6 +36,7 @@ from hub.ledgers.routes import routes as ledger_routes
 from hub.plugins import connector_lifespans, connector_routes, install_connectors
 from hub.public.http import routes as public_routes
 from hub.reports.http import routes as export_routes
+from hub.responses import response_cache
 from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
@@ -56,6 +57,7 @@ class HubGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.runtime, self.db, self.settings, self.key = runtime, runtime.db, settings, key
+        self.responses = response_cache(runtime.db, settings.response_cache_seconds)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from the hub's own static files (strawberry's page loads it from a CDN)."""
@@ -224,13 +226,15 @@ class GraphQLGate:
         if request.method == "GET" and "query" not in request.query_params:
             await self.app(scope, receive, send)
             return
+        body = None
         if request.method == "POST":
             limit = self.app.settings.graphql_max_body_bytes
             declared = _declared_length(request)
             try:
                 if declared is not None and declared > limit:
                     raise BodyTooLarge
-                receive = replay(await read_body(receive, limit), receive)
+                body = await read_body(receive, limit)
+                receive = replay(body, receive)
             except BodyTooLarge:
                 await too_large(limit)(scope, receive, send)
                 return
@@ -247,6 +251,9 @@ class GraphQLGate:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)
+            return
+        if self.app.responses is not None and body is not None:  # the queue's and board's reads
+            await self.app.responses.serve(scope, body, receive, send, self.app)
             return
         await self.app(scope, receive, send)
 
@@ -319,6 +326,8 @@ def create_app(runtime: Runtime) -> Starlette:
                 yield
         finally:
             await jobs.stop(embedded)
+            if graphql.responses is not None:
+                await graphql.responses.close()
             await db.dispose()
 
     app = Starlette(
@@ -352,5 +361,6 @@ def create_app(runtime: Runtime) -> Starlette:
     app.state.db = db
     app.state.settings = settings
     app.state.runtime = runtime
+    app.state.responses = graphql.responses  # the response cache, or None (tests reach it here)
     app.state.connectors = state  # what connectors keep between requests (tests reach it here)
     return app

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="largest POST /graphql body; larger ones answer 413"
     )
+    response_cache_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="keep the answers of the queue's and the board's queries (hub/responses.py) "
+        "while the change feed stands still, at most this long; 0: no response cache",
+    )
 
     # --- attachments (POST /attachments): stored once per sha256 ---
     attachments_max_bytes: int = Field(

@@ -73,6 +73,15 @@ PUBLIC_LOOKUPS = Counter(
     ["via", "outcome"],
     registry=REGISTRY,
 )
+# The response cache (hub/responses.py), by cacheable operation: hit (the feed had not moved),
+# shared (a computation of the same answer was under way), stale (the feed moved), miss,
+# unread (the head could not be read: the request ran uncached).
+RESPONSE_CACHE = Counter(
+    "sanwang_response_cache",
+    "Cacheable GraphQL requests by operation and outcome (hit, shared, stale, miss, unread)",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
 KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics", "/lookup", "/sync/changes")
 
 
