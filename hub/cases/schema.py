@@ -23,8 +23,10 @@ from hub.cases.nodes import (
     Channel,
     Priority,
     Satisfaction,
+    Shared,
     View,
     case_node,
+    plain_case_node,
     unmasked_reads,
 )
 from hub.errors import DomainError, ErrorCode, not_an_id
@@ -183,7 +185,7 @@ async def case_result(
     return CaseResult(case=node, duplicate_of=case_node(dup, view_of(ctx)) if dup else None)
 
 
-async def audit_reads(ctx: Context, rows: list[CaseRow], view: View) -> None:
+async def audit_reads(ctx: Context, rows: list[Any], view: View) -> None:
     reads = unmasked_reads(rows, view)
     if reads:
         await ctx.write(loaders.audit_unmasked, reads)
@@ -234,13 +236,16 @@ class Query:
             key=ctx.key,
             include=include,
             want_total="totalCount" in selected(info.selected_fields, "cases"),
+            rows_ok=True,  # plain_case_node builds the nodes
         )
         view = view_of(ctx)
-        await audit_reads(ctx, page.cases, view)
-        edges = [
-            CaseEdge(cursor=c, node=case_node(r, view))
-            for r, c in zip(page.cases, page.cursors, strict=True)
-        ]
+        if page.plain:  # no reports read, nothing to audit
+            shared = Shared()
+            nodes = [plain_case_node(r, view, shared) for r in page.cases]
+        else:
+            await audit_reads(ctx, page.cases, view)
+            nodes = [case_node(r, view) for r in page.cases]
+        edges = [CaseEdge(cursor=c, node=n) for n, c in zip(nodes, page.cursors, strict=True)]
         return CaseConnection(
             total_count=page.total_count,
             page_info=PageInfo(
@@ -254,12 +259,14 @@ class Query:
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
         ctx = info.context
         include = selected(info.selected_fields, "case")
-        row = await ctx.read(loaders.get_case, id, include)
-        if row is None:
+        found = await ctx.read(loaders.get_case_fast, id, include)
+        if found is None:
             return None
         view = view_of(ctx)
-        await audit_reads(ctx, [row], view)
-        return case_node(row, view)
+        await audit_reads(ctx, [found], view)
+        if isinstance(found, loaders.PlainCase):
+            return plain_case_node(found.row, view, Shared(), found)
+        return case_node(found, view)
 
 
 # --- mutations ----------------------------------------------------------------------------------
