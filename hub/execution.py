@@ -195,15 +195,16 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _object_entries(self, object_type: GraphQLObjectType, details: Any) -> Any:
         """The plans of a plain object's sub-selection, or None if some field has none; kept
         per (type, field details) for this execution: every item of a list asks again."""
-        cache: dict[tuple[int, int], Any] = self.__dict__.setdefault("_hub_entries", {})
-        key = (id(object_type), id(details))
-        found = cache.get(key)
-        if found is not None and found[0] is details:
-            return found[1]
+        cache: dict[int, Any] | None = self.__dict__.get("_hub_entries")
+        if cache is None:
+            cache = self.__dict__["_hub_entries"] = {}
+        found = cache.get(id(details))
+        if found is not None and found[0] is details and found[1] is object_type:
+            return found[2]
         grouped, defers, _forbidden = self.collect_subfields(object_type, details)
         complete, entries = self._plans(object_type, grouped)
         result = entries if complete and not defers else None
-        cache[key] = (details, result)  # holding details keeps its id from being reused
+        cache[id(details)] = (details, object_type, result)  # held: its id is not reused
         return result
 
     def _fill(self, object_type: GraphQLObjectType, entries: Any, value: Any) -> Any:
