@@ -203,7 +203,7 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return found[2]
         grouped, defers, _forbidden = self.collect_subfields(object_type, details)
         complete, entries = self._plans(object_type, grouped)
-        result = entries if complete and not defers else None
+        result = _flat(object_type, entries) if complete and not defers else None
         cache[id(details)] = (details, object_type, result)  # held: its id is not reused
         return result
 
@@ -213,26 +213,40 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(value, Exception):
             return Undefined
         results: dict[str, Any] = {}
-        for response_name, sub_details, plan in entries:
-            if plan is _TYPENAME:
-                results[response_name] = object_type.name
-                continue
-            if plan[0] != LEAF:
-                completed = self._complete(plan, value, sub_details)
+        for response_name, sub_details, kind, attribute, of, non_null, plan in entries:
+            if kind != LEAF:
+                completed = (
+                    of if kind == _TYPENAME_KIND else self._complete(plan, value, sub_details)
+                )
             else:
                 try:
-                    completed = getattr(value, plan[1])
+                    completed = getattr(value, attribute)
                 except Exception:  # the normal way raises it again, located
                     return Undefined
                 if completed is None:
-                    if plan[3]:
+                    if non_null:
                         return Undefined
                 else:
-                    completed = plan[2](completed)
+                    completed = of(completed)
             if completed is Undefined:
                 return Undefined
             results[response_name] = completed
         return results
+
+
+_TYPENAME_KIND = -1
+
+
+def _flat(object_type: GraphQLObjectType, entries: Any) -> list[tuple[Any, ...]]:
+    """A sub-selection's entries for _fill: (response name, details, kind, attribute, leaf
+    coercer / object type / the type's name for __typename, non-null, plan)."""
+    flat: list[tuple[Any, ...]] = []
+    for response_name, details, plan in entries:
+        if plan is _TYPENAME:
+            flat.append((response_name, details, _TYPENAME_KIND, "", object_type.name, True, plan))
+        else:
+            flat.append((response_name, details, *plan, plan))
+    return flat
 
 
 def _has_middleware(context: Any) -> bool:
