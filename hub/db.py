@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, Table, event, text
+from sqlalchemy import DateTime, ForeignKey, MetaData, Table, event, exc, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -209,6 +210,30 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# A pooled connection idle longer than this is pinged before it is handed out (the server may
+# have closed it: a restart, an idle timeout, a proxy). One in steady use is not: asyncpg's
+# ping is three round trips (BEGIN, ";", ROLLBACK), as many as a whole read's statements.
+PING_IDLE_SECONDS = 2.0
+_RETURNED = "sanwang_returned_at"
+
+
+def _mark_returned(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_RETURNED] = time.monotonic()
+
+
+def _ping_if_idle(engine: AsyncEngine) -> Any:
+    def check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < PING_IDLE_SECONDS:
+            return  # new (just connected), or back in the pool a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # dead: the pool drops it and checks out another
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
+
+    return check
+
+
 def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
@@ -218,15 +243,18 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # _ping_if_idle instead
         # Parameters hold reporters' phone numbers: never in logs or error messages.
         hide_parameters=True,
         json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
     )
+    event.listen(engine.sync_engine.pool, "checkin", _mark_returned)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine))
+    return engine
 
 
 class Database:

@@ -12,6 +12,9 @@ graphql-core (tests/integration/test_execution.py compares both on the contract'
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from graphql.pyutils import Path
@@ -19,19 +22,24 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
 
 # A field's plan, worked out once per field of the schema (None: the normal way):
-#   (LEAF, attribute, scalar or enum type, non-null)
+#   (LEAF, attribute, the leaf's coercer (see coercer), non-null)
 #   (OBJECT, attribute, object type, non-null)
-#   (LIST, attribute, (item plan kind, item type, item non-null), non-null)
+#   (LIST, attribute, (item plan kind, item coercer or object type, item non-null), non-null)
 LEAF, OBJECT, LIST = 0, 1, 2
 Plan = tuple[int, str, Any, bool] | None
 _PLAN = "_hub_field_plan"
@@ -68,13 +76,13 @@ def _make_plan(field_def: GraphQLField) -> Plan:
     attribute = strawberry_field.python_name
     kind, non_null = _unwrap(field_def.type)
     if isinstance(kind, (GraphQLScalarType, GraphQLEnumType)):
-        return LEAF, attribute, kind, non_null
+        return LEAF, attribute, coercer(kind), non_null
     if _plain_object(kind):
         return OBJECT, attribute, kind, non_null
     if isinstance(kind, GraphQLList):
         item, item_non_null = _unwrap(kind.of_type)
         if isinstance(item, (GraphQLScalarType, GraphQLEnumType)):
-            return LIST, attribute, (LEAF, item, item_non_null), non_null
+            return LIST, attribute, (LEAF, coercer(item), item_non_null), non_null
         if _plain_object(item):
             return LIST, attribute, (OBJECT, item, item_non_null), non_null
     return None
@@ -159,12 +167,17 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if value is None:
             return Undefined if non_null else None
         if kind == LEAF:
-            return _coerce(of, value)
+            return of(value)
         if kind == OBJECT:
-            return self._object(of, value, details)
+            entries = self._object_entries(of, details)
+            return Undefined if entries is None else self._fill(of, entries, value)
         if type(value) is not list and type(value) is not tuple:
             return Undefined  # iterators, async iterables, non-lists: graphql-core's way
-        item_kind, item_type, item_non_null = of
+        item_kind, item_of, item_non_null = of
+        if item_kind == OBJECT:  # the sub-selection's plans once for the whole list
+            entries = self._object_entries(item_of, details)
+            if entries is None:
+                return Undefined
         out: list[Any] = []
         append = out.append
         for item in value:
@@ -173,35 +186,67 @@ class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return Undefined
                 append(None)
                 continue
-            if item_kind == LEAF:
-                completed = _coerce(item_type, item)
-            else:
-                completed = self._object(item_type, item, details)
+            completed = item_of(item) if item_kind == LEAF else self._fill(item_of, entries, item)
             if completed is Undefined:
                 return Undefined
             append(completed)
         return out
 
-    def _object(self, object_type: GraphQLObjectType, value: Any, details: Any) -> Any:
-        """A plain object's sub-selection completed whole here, or Undefined."""
+    def _object_entries(self, object_type: GraphQLObjectType, details: Any) -> Any:
+        """The plans of a plain object's sub-selection, or None if some field has none; kept
+        per (type, field details) for this execution: every item of a list asks again."""
+        cache: dict[int, Any] | None = self.__dict__.get("_hub_entries")
+        if cache is None:
+            cache = self.__dict__["_hub_entries"] = {}
+        found = cache.get(id(details))
+        if found is not None and found[0] is details and found[1] is object_type:
+            return found[2]
+        grouped, defers, _forbidden = self.collect_subfields(object_type, details)
+        complete, entries = self._plans(object_type, grouped)
+        result = _flat(object_type, entries) if complete and not defers else None
+        cache[id(details)] = (details, object_type, result)  # held: its id is not reused
+        return result
+
+    def _fill(self, object_type: GraphQLObjectType, entries: Any, value: Any) -> Any:
+        """A plain object's sub-selection completed whole here, or Undefined. Leaves are
+        completed inline (the same steps as _complete): a page has about a thousand."""
         if isinstance(value, Exception):
             return Undefined
-        grouped, defers, _forbidden = self.collect_subfields(object_type, details)
-        if defers:
-            return Undefined
-        complete, entries = self._plans(object_type, grouped)
-        if not complete:
-            return Undefined
         results: dict[str, Any] = {}
-        for response_name, sub_details, plan in entries:
-            if plan is _TYPENAME:
-                results[response_name] = object_type.name
-                continue
-            completed = self._complete(plan, value, sub_details)
+        for response_name, sub_details, kind, attribute, of, non_null, plan in entries:
+            if kind != LEAF:
+                completed = (
+                    of if kind == _TYPENAME_KIND else self._complete(plan, value, sub_details)
+                )
+            else:
+                try:
+                    completed = getattr(value, attribute)
+                except Exception:  # the normal way raises it again, located
+                    return Undefined
+                if completed is None:
+                    if non_null:
+                        return Undefined
+                else:
+                    completed = of(completed)
             if completed is Undefined:
                 return Undefined
             results[response_name] = completed
         return results
+
+
+_TYPENAME_KIND = -1
+
+
+def _flat(object_type: GraphQLObjectType, entries: Any) -> list[tuple[Any, ...]]:
+    """A sub-selection's entries for _fill: (response name, details, kind, attribute, leaf
+    coercer / object type / the type's name for __typename, non-null, plan)."""
+    flat: list[tuple[Any, ...]] = []
+    for response_name, details, plan in entries:
+        if plan is _TYPENAME:
+            flat.append((response_name, details, _TYPENAME_KIND, "", object_type.name, True, plan))
+        else:
+            flat.append((response_name, details, *plan, plan))
+    return flat
 
 
 def _has_middleware(context: Any) -> bool:
@@ -210,14 +255,82 @@ def _has_middleware(context: Any) -> bool:
     return manager is not None and bool(manager.middlewares)
 
 
-def _coerce(leaf: Any, value: Any) -> Any:
-    if isinstance(value, Exception):
-        return Undefined
-    try:
-        coerced = leaf.coerce_output_value(value)
-    except Exception:  # the normal way raises it again, located, as graphql-core reports it
-        return Undefined
-    return Undefined if coerced is None or coerced is Undefined else coerced
+Coercer = Callable[[Any], Any]
+
+
+def _general(leaf: Any) -> Coercer:
+    """The leaf's own coercion; Undefined where graphql-core would fail or give null."""
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, Exception):
+            return Undefined
+        try:
+            coerced = leaf.coerce_output_value(value)
+        except Exception:  # the normal way raises it again, located, as graphql-core reports it
+            return Undefined
+        return Undefined if coerced is None or coerced is Undefined else coerced
+
+    return coerce
+
+
+def _exact(kind: type, general: Coercer) -> Coercer:
+    """A value of exactly this type is its own output (graphql-core's serialize_string, _id,
+    _boolean return it unchanged); anything else goes the leaf's general way."""
+    return lambda value: value if type(value) is kind else general(value)
+
+
+def _int(general: Coercer) -> Coercer:
+    return lambda value: (
+        value if type(value) is int and -(2**31) <= value < 2**31 else general(value)
+    )
+
+
+def _float(general: Coercer) -> Coercer:
+    return lambda value: value if type(value) is float and math.isfinite(value) else general(value)
+
+
+def _datetime(general: Coercer) -> Coercer:
+    return lambda value: value.isoformat() if type(value) is datetime else general(value)
+
+
+def _enum(leaf: Any, general: Coercer) -> Coercer:
+    """strawberry's enum coercion compares the value with each member's value in turn; a
+    member of exactly the enum's class is looked up by identity here, to the same name."""
+    cls = leaf.wrapped_cls
+    names = {}
+    for member in cls:
+        name = general(member)
+        if name is not Undefined:
+            names[member] = name
+
+    def coerce(value: Any) -> Any:
+        name = names.get(value) if type(value) is cls else None
+        return name if name is not None else general(value)
+
+    return coerce
+
+
+def coercer(leaf: Any) -> Coercer:
+    """What completes a leaf's value: its exact, common types first (a str for String, a
+    member for an enum), the leaf's own coercion otherwise (same output, same failures)."""
+    general = _general(leaf)
+    exact = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+    if leaf in exact:
+        return _exact(exact[leaf], general)
+    if leaf is GraphQLInt:
+        return _int(general)
+    if leaf is GraphQLFloat:
+        return _float(general)
+    if isinstance(leaf, GraphQLScalarType) and _is_isoformat(leaf.coerce_output_value):
+        return _datetime(general)
+    if isinstance(leaf, GraphQLEnumType) and isinstance(getattr(leaf, "wrapped_cls", None), type):
+        return _enum(leaf, general)
+    return general
+
+
+def _is_isoformat(serialize: Any) -> bool:
+    """strawberry's DateTime (and Date, Time) serialize with methodcaller("isoformat")."""
+    return repr(serialize) == "operator.methodcaller('isoformat')"
 
 
 def _merge(results: dict[str, Any], slow: dict[str, Any]) -> dict[str, Any]:

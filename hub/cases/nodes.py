@@ -6,8 +6,9 @@ or more); related rows are loaded once per list by the resolver that asked for t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from sqlalchemy import inspect
@@ -19,6 +20,7 @@ from hub.cases.enums import (
     CARD_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    OPEN_STATUSES,
     PRIORITY_LABELS,
     STATUS_LABELS,
 )
@@ -35,11 +37,12 @@ from hub.cases.model import CaseCandidate as CandidateRow
 from hub.cases.model import Event as EventRow
 from hub.cases.model import Report as ReportRow
 from hub.cases.phones import mask_phone, redact_phones
+from hub.grid.model import Member as MemberRow
 from hub.grid.schema import Member
 from hub.roles import UNMASKED_PHONE_ROLES, Role
 from hub.sources.schema import Source
 from hub.tenancy.schema import Tenant
-from hub.tenancy.service import Directory
+from hub.tenancy.service import Directory, TenantInfo
 
 # strawberry.enum registers on the enum class itself; mypy accepts the plain alias as a type
 strawberry.enum(CaseStatusEnum, name="CaseStatus")
@@ -359,13 +362,14 @@ def reporter_of(row: ReportRow, view: View) -> Reporter | None:
     return Reporter(name=row.reporter_name, phone=phone)
 
 
-def unmasked_reads(rows: list[CaseRow], view: View) -> list[tuple[CaseRow, list[str]]]:
-    """Which reporters' phone numbers this view shows in full, per case (each is audited)."""
+def unmasked_reads(rows: list[Any], view: View) -> list[tuple[Any, list[str]]]:
+    """Which reporters' phone numbers this view shows in full, per case (each is audited): of
+    ORM rows, or of PlainCases (hub.cases.loaders.read_case)."""
     if not view.sees_phones:
         return []
     reads = []
     for row in rows:
-        if not _loaded(row, "reports"):
+        if not _reports_read(row):
             continue
         shown = [
             str(r.id)
@@ -375,6 +379,11 @@ def unmasked_reads(rows: list[CaseRow], view: View) -> list[tuple[CaseRow, list[
         if shown:
             reads.append((row, shown))
     return reads
+
+
+def _reports_read(row: Any) -> bool:
+    lists = getattr(row, "lists", None)  # a PlainCase says which lists it read
+    return "reports" in lists if lists is not None else _loaded(row, "reports")
 
 
 def timeline_entry(row: EventRow, view: View) -> TimelineEntry:
@@ -396,3 +405,107 @@ def timeline_entry(row: EventRow, view: View) -> TimelineEntry:
 def _time_in(data: dict[str, object] | None, key: str) -> datetime | None:
     value = (data or {}).get(key)
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+@dataclass
+class Shared:
+    """The objects a page's cases share (a town, a cell, a member, a source), built once per
+    page: a page of 50 names a handful of each."""
+
+    by_key: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()  # the page's row fields (Row._fields builds a new tuple)
+
+    def tenant(self, info: TenantInfo) -> Tenant:
+        key = ("tenant", info.id)
+        found = self.by_key.get(key)
+        if found is None:
+            found = self.by_key[key] = Tenant.of(info)
+        return found
+
+    def cell(self, row: Any) -> GridCellRef | None:
+        if row.cell_id is None:
+            return None
+        key = ("cell", row.cell_id)
+        found = self.by_key.get(key)
+        if found is None:
+            found = self.by_key[key] = GridCellRef(
+                id=strawberry.ID(str(row.cell_id)),
+                code=row.cell_code,
+                name=row.cell_name,
+                level=row.cell_level,
+            )
+        return found
+
+    def member(self, row: Any) -> Member | None:
+        if row.assignee_id is None:
+            return None
+        key = ("member", row.assignee_id)
+        found = self.by_key.get(key)
+        if found is None:
+            # A partial row, as the ORM path's load_only one: phone and active read it whole.
+            partial = MemberRow(id=row.assignee_id, name=row.assignee_name, role=row.assignee_role)
+            found = self.by_key[key] = Member.of(partial)
+        return found
+
+    def source(self, row: Any) -> Source | None:
+        if row.source_id is None:
+            return None
+        key = ("source", row.source_id)
+        found = self.by_key.get(key)
+        if found is None:
+            found = self.by_key[key] = Source(
+                id=strawberry.ID(str(row.source_id)),
+                name=row.source_name,
+                industry=row.source_industry,
+                address=row.source_address,
+            )
+        return found
+
+
+def plain_case_node(row: Any, view: View, shared: Shared, lists: Any = None) -> Case:
+    """case_node of a plain row of hub.cases.loaders.PLAIN_COLUMNS (and the related columns
+    selected), with the lists of a PlainCase (hub.cases.loaders.read_case) if given, else none
+    (a list's plain query is taken only when the client selects no list)."""
+    fields = shared.fields or row._fields
+    shared.fields = fields
+    status = row.status
+    due_at = row.due_at
+    return Case(
+        id=strawberry.ID(str(row.id)),
+        number=row.number,
+        title=view.text(row.title),
+        description=view.text(row.description),
+        status=CaseStatusEnum(status),
+        category=CategoryEnum(row.category),
+        priority=PriorityEnum(row.priority),
+        card=CardEnum(row.card),
+        channels=_channels(row.channel_mask),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        accept_due_at=row.accept_due_at,
+        due_at=due_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        overdue=status in OPEN_STATUSES and due_at is not None and due_at < view.now,
+        report_count=row.report_count,
+        location=Location(address=row.address, latitude=row.latitude, longitude=row.longitude),
+        tenant=shared.tenant(view.directory.by_id[row.tenant_id]),
+        grid_cell=shared.cell(row) if "cell_id" in fields else None,
+        assignee=shared.member(row) if "assignee_id" in fields else None,
+        source=shared.source(row) if "source_id" in fields else None,
+        reports=[report_node(r, view) for r in lists.reports] if lists else [],
+        timeline=[timeline_entry(e, view) for e in lists.timeline] if lists else [],
+        links=[CaseLink(kind=LinkKindEnum(k.kind), case=linked_case(k, view)) for k in lists.links]
+        if lists
+        else [],
+        external_refs=[
+            ExternalRef(system=x.system, external_id=x.external_id) for x in lists.external_refs
+        ]
+        if lists
+        else [],
+        possible_duplicates=[],
+        attachments=[],
+        returned_reason=row.returned_reason,
+        on_site_at=row.on_site_at,
+        satisfaction=SatisfactionEnum(row.satisfaction) if row.satisfaction else None,
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Scope
 from hub.cases.enums import OPEN_STATUSES, Card, CaseStatus, Category, Channel, channel_bit
-from hub.cases.loaders import load_options
+from hub.cases.loaders import load_options, plain_list, plain_select
 from hub.cases.model import Case, ExternalRef, Report
 from hub.db import utcnow
 from hub.errors import bad_cursor, has_nul, needs_offset, not_an_id, out_of_range, too_long
@@ -38,10 +39,11 @@ class CaseFilter:
 
 @dataclass(frozen=True)
 class CasePage:
-    cases: list[Case]
+    cases: list[Any]  # Case rows, or plain rows (loaders.PLAIN_COLUMNS) when ``plain``
     cursors: list[str]
     has_next_page: bool
     total_count: int | None  # None when the client did not ask for it
+    plain: bool = False
 
 
 def _escape_like(text: str) -> str:
@@ -128,16 +130,27 @@ async def list_cases(
     key: str,
     include: set[str],
     want_total: bool,
+    rows_ok: bool = False,
 ) -> CasePage:
+    """A page of cases, as ORM rows; or, when the caller takes plain rows (``rows_ok``) and
+    selects none of the case's lists, as plain rows of hub.cases.loaders.PLAIN_COLUMNS."""
     scope.require(Permission.CASE_READ)
     flt = flt or CaseFilter()
     size = page_size(first)
-    base = apply_filter(select(Case), scope, flt, utcnow())
-    query = base.order_by(Case.created_at.desc(), Case.id.desc())
+    now = utcnow()
+    base = apply_filter(select(Case), scope, flt, now)
+    plain = rows_ok and plain_list(include)
+    query = apply_filter(plain_select(include), scope, flt, now) if plain else base
+    query = query.order_by(Case.created_at.desc(), Case.id.desc())
     if after:
         at, case_id = _position(key, after)
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(at, case_id))
-    rows = list(await session.scalars(query.options(*load_options(include)).limit(size + 1)))
+    query = query.limit(size + 1)
+    rows: list[Any]
+    if plain:
+        rows = list((await session.execute(query)).all())
+    else:
+        rows = list(await session.scalars(query.options(*load_options(include))))
     total = None
     if want_total:
         # select_from: without a filter the count has no column of cases to find its FROM in.
@@ -145,7 +158,7 @@ async def list_cases(
         total = await session.scalar(counting)
     page = rows[:size]
     cursors = [encode_cursor(key, [c.created_at.isoformat(), str(c.id)]) for c in page]
-    return CasePage(page, cursors, len(rows) > size, total)
+    return CasePage(page, cursors, len(rows) > size, total, plain)
 
 
 def _position(key: str, cursor: str) -> tuple[datetime, uuid.UUID]:
