@@ -140,7 +140,9 @@ class Listener:
             try:
                 if wait <= 0:
                     raise TimeoutError
-                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                # a timeout scope, not wait_for: wait_for wraps every read in a task of its own
+                async with asyncio.timeout(wait):
+                    data = await reader.read(READ_SIZE)
             except TimeoutError:
                 why = "idle" if link.proven else "no packet of a registered device"
                 log.info("HJ 212 connection from %s closed: %s", peer, why)

@@ -123,27 +123,58 @@ class Point:
     latest: dict[str, Any]
 
 
+class _Ticket:
+    """What one ``submit_many`` call waits for: all its items written (or the first failure).
+    One future per call, not per upload, and settled from the submitter's own loop."""
+
+    __slots__ = ("done", "loop", "remaining")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.loop = loop  # the submitter's: the future is resolved there
+        self.remaining = count
+
+    def settle(self, error: BaseException | None) -> None:
+        """One of its items is written (``error`` None) or failed; on the submitter's loop."""
+        done = self.done
+        if done.done():  # failed already, or the submitter gave up (its connection closed)
+            return
+        if error is not None:
+            done.set_exception(error)
+            return
+        self.remaining -= 1
+        if not self.remaining:
+            done.set_result(None)
+
+
 @dataclass(slots=True)
 class _Item:
     point: Point | None
     upload: Upload
     reason: QuarantineReason | None
-    done: asyncio.Future[None]
-    loop: asyncio.AbstractEventLoop  # the submitter's: the future is resolved there
+    ticket: _Ticket
     received_at: datetime = field(default_factory=utcnow)
 
-    def resolve(self, error: BaseException | None = None) -> None:
+
+def _resolve(items: Iterable[_Item], error: BaseException | None = None) -> None:
+    """Tell the submitters: one wake-up per submitter loop for the whole batch (a
+    ``call_soon_threadsafe`` writes to that loop's self-pipe: per item it cost a system call and
+    a wake-up of the listener per packet)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Ticket]] = {}
+    for item in items:
+        ticket = item.ticket
+        tickets = by_loop.get(ticket.loop)
+        if tickets is None:
+            tickets = by_loop[ticket.loop] = []
+        tickets.append(ticket)
+    for loop, tickets in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the submitter's loop is gone: nobody waits
-            self.loop.call_soon_threadsafe(_settle, self.done, error)
+            loop.call_soon_threadsafe(_settle, tickets, error)
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _settle(tickets: list[_Ticket], error: BaseException | None) -> None:
+    for ticket in tickets:
+        ticket.settle(error)
 
 
 class ReadingWriter:
@@ -236,23 +267,29 @@ class ReadingWriter:
         as an unknown one, and not quarantined (its packets are not the sender's to keep)."""
         if self._thread is None:
             await self.start()
-        loop = asyncio.get_running_loop()
-        items = []
+        admitted = []
         outcomes = []
+        if time.monotonic() - self._loaded_at >= REGISTRY_TTL:
+            await self._load()
         for upload in uploads:
-            point, reason = await self._admit(upload)
+            point, reason = self._known(upload)
+            if point is None or reason is not None:
+                point, reason = await self._admit(upload)
             if _foreign(point, towns):
                 outcomes.append(Outcome.UNKNOWN_MN)
                 continue
-            items.append(_Item(point, upload, reason, loop.create_future(), loop))
+            admitted.append((point, upload, reason))
             outcomes.append(Outcome(reason.value) if reason is not None else Outcome.STORED)
-        if not items:
+        if not admitted:
             return outcomes
+        ticket = _Ticket(asyncio.get_running_loop(), len(admitted))
+        now = utcnow()
+        items = [_Item(point, upload, reason, ticket, now) for point, upload, reason in admitted]
         with self._queue_lock:
             self._queue.extend(items)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._signal)
-        await asyncio.gather(*(item.done for item in items))
+        await ticket.done
         return outcomes
 
     async def check(
@@ -266,6 +303,15 @@ class ReadingWriter:
         if point is None or reason is not None:
             return None, Outcome(reason.value if reason is not None else Outcome.UNKNOWN_MN)
         return point.tenant_id, Outcome.STORED
+
+    def _known(self, upload: Upload) -> tuple[Point | None, QuarantineReason | None]:
+        """The common case without awaiting anything: a cached point, its PW right."""
+        point = self._points.get(upload.mn)
+        if point is None:
+            return None, QuarantineReason.UNKNOWN_MN
+        if point.password is not None and upload.password != point.password:
+            return point, QuarantineReason.BAD_PASSWORD
+        return point, None
 
     async def _admit(self, upload: Upload) -> tuple[Point | None, QuarantineReason | None]:
         await self._load()
@@ -397,13 +443,12 @@ class ReadingWriter:
                 return
             # the device is not answered and will send again
             log.exception("an upload from %s could not be written", batch[0].upload.mn)
-            batch[0].resolve(exc)
+            _resolve(batch, exc)
             return
         self._alarms.take_over(staged)
         READINGS_STORED.inc(count)
         READING_BATCH_SECONDS.observe(time.perf_counter() - started)
-        for item in batch:
-            item.resolve()
+        _resolve(batch)
 
     # -- inside the transaction
 
