@@ -140,8 +140,9 @@ def _number(value: object) -> float | None:
 def upload_of(
     message: Message, tz: ZoneInfo, received_at: datetime, peer: str | None = None
 ) -> Upload:
-    first = message.parts[0]
-    raw = "".join(part.data or "" for part in message.parts)
+    parts = message.parts
+    first = parts[0]
+    raw = (first.data or "") if len(parts) == 1 else "".join(p.data or "" for p in parts)
     return Upload(
         mn=first.mn or "",
         password=first.pw,

@@ -499,11 +499,11 @@ class ReadingWriter:
             point = item.point
             if point is None or item.reason is not None:
                 continue
-            pid, tid = point.id, point.tenant_id
-            rows.extend(
-                (pid, s.pollutant, _TEXT[s.interval], s.at, tid, s.value, s.min, s.max, s.flag)
-                for s in item.upload.samples
-            )
+            pid, tid, text = point.id, point.tenant_id, _TEXT
+            rows += [
+                (pid, pollutant, text[interval], at, tid, value, low, high, flag)
+                for pollutant, interval, at, value, low, high, flag, _ in item.upload.samples
+            ]
         if not rows:
             return 0
         if session.info["db"].is_sqlite:
