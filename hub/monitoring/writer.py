@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from asyncpg.pgproto.pgproto import UUID as PgUUID  # type: ignore[import-untyped]
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -495,18 +497,21 @@ class ReadingWriter:
 
     async def _store(self, session: AsyncSession, batch: list[_Item]) -> int:
         rows: list[tuple[Any, ...]] = []
+        sqlite = session.info["db"].is_sqlite
         for item in batch:
             point = item.point
             if point is None or item.reason is not None:
                 continue
             pid, tid, text = point.id, point.tenant_id, _TEXT
+            if not sqlite:  # asyncpg's own UUIDs: COPY takes their 16 bytes as they are
+                pid, tid = _pg_uuid(pid), _pg_uuid(tid)
             rows += [
                 (pid, pollutant, text[interval], at, tid, value, low, high, flag)
                 for pollutant, interval, at, value, low, high, flag, _ in item.upload.samples
             ]
         if not rows:
             return 0
-        if session.info["db"].is_sqlite:
+        if sqlite:
             await insert_ignoring_repeats(
                 session, [dict(zip(READING_COLUMNS, row, strict=True)) for row in rows]
             )
@@ -621,6 +626,13 @@ def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:
             "interval": s.interval.value,
         }
     point.latest = latest
+
+
+@functools.lru_cache(maxsize=65_536)  # points and towns: a few thousand
+def _pg_uuid(value: uuid.UUID) -> PgUUID:
+    """The same id as asyncpg's UUID: asyncpg encodes a standard ``uuid.UUID`` through its
+    ``bytes`` property, twice per row of a COPY; its own type it copies as it is."""
+    return PgUUID(value.bytes)
 
 
 READING_COLUMNS = (
