@@ -767,17 +767,42 @@ def make_reply(request: Packet, cn: str, cp: Mapping[str, Any] | None = None) ->
 
 def reply_9014(request: Packet) -> bytes:
     """Data answer to an upload: same QN, PW, MN; ST=91; Flag=4 (2017); empty CP."""
-    return build(make_reply(request, CN_DATA_ANSWER))
+    return _quick_reply(request, CN_DATA_ANSWER, "") or build(make_reply(request, CN_DATA_ANSWER))
 
 
 def reply_9013(request: Packet) -> bytes:
     """Notice answer (e.g. to a device's 1013 time-calibration request)."""
-    return build(make_reply(request, CN_NOTICE_ANSWER))
+    return _quick_reply(request, CN_NOTICE_ANSWER, "") or build(
+        make_reply(request, CN_NOTICE_ANSWER)
+    )
 
 
 def reply_9011(request: Packet, qn_rtn: int = 1) -> bytes:
     """Request answer with ``QnRtn`` (1 ready, 2 refused, 3 PW error, 4 MN error, ... 9 CRC)."""
-    return build(make_reply(request, CN_REQUEST_ANSWER, {"QnRtn": str(qn_rtn)}))
+    return _quick_reply(request, CN_REQUEST_ANSWER, f"QnRtn={qn_rtn}") or build(
+        make_reply(request, CN_REQUEST_ANSWER, {"QnRtn": str(qn_rtn)})
+    )
+
+
+# Header values that need none of build()'s checks: no separator, no '=', '&', blank or CR LF.
+_PLAIN = re.compile(r"[0-9A-Za-z_.:+\-]*")
+
+
+def _quick_reply(request: Packet, cn: str, cp_text: str) -> bytes | None:
+    """The bytes ``build(make_reply(request, cn, cp))`` gives, from a template: one answer per
+    packet uploaded, so they are made without a Packet and its checks. ``None`` when a header
+    value is not plain (then the caller builds it the long way, checks included)."""
+    qn, pw, mn = request.qn, request.pw, request.mn or ""
+    plain = _PLAIN.fullmatch
+    if not plain(mn) or (qn is not None and not plain(qn)) or (pw is not None and not plain(pw)):
+        return None
+    pw_item = "" if pw is None else f"PW={pw};"
+    if request.version is Version.V2005:
+        qn_item = "" if qn is None else f"QN={qn}" + (";" if cp_text else "")
+        return frame(f"ST=91;CN={cn};{pw_item}MN={mn};Flag=0;CP=&&{qn_item}{cp_text}&&")
+    qn_item = "" if qn is None else f"QN={qn};"
+    flag = _reply_flag(request)
+    return frame(f"{qn_item}ST=91;CN={cn};{pw_item}MN={mn};Flag={flag};CP=&&{cp_text}&&")
 
 
 def reply_9012(request: Packet, exe_rtn: int = 1) -> bytes:

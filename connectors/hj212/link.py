@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.hj212.assembly import Message, merge
@@ -222,7 +223,15 @@ class Link:
         if outcome in PROVING:
             self.proven = True
         self.outcomes[outcome] += 1
-        HJ212_PACKETS.labels(self.transport, outcome).inc()
+        counter = _COUNTERS.get((self.transport, outcome))
+        if counter is None:  # labels() takes a lock and builds a key: once per pair, not packet
+            counter = _COUNTERS[(self.transport, outcome)] = HJ212_PACKETS.labels(
+                self.transport, outcome
+            )
+        counter.inc()
+
+
+_COUNTERS: dict[tuple[str, str], Any] = {}
 
 
 def _alone(packet: Packet) -> Message:

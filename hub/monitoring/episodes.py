@@ -380,13 +380,27 @@ class OverLimit:
         settings = staged.settings
         late_before = utcnow() - timedelta(hours=settings.alarm_max_age_hours)
         measure = _air_measure(settings) if point.row.kind == PointKind.AIR_STATION else None
+        staged_watches, watches, realtime = staged.watches, self.watches, Interval.REALTIME
         for s in readings:
             judged = _limit_measure(point, s) if measure is None else measure(s)
             if judged is None:
                 continue
             value, limit = judged
             key = (point.id, s.pollutant)
-            before = staged.watches.get(key) or self.watches.get(key) or Watch()
+            before = staged_watches.get(key) or watches.get(key) or Watch()
+            if (
+                s.interval is realtime
+                and not before.open
+                and not before.streak
+                and value is not None
+                and s.normal
+                and not limit.breached_by(value)
+            ):  # most values: within the limit, nothing running; judge() would say the same
+                last = before.last_realtime
+                staged_watches[key] = (
+                    Watch(0, False, s.at) if last is None or s.at > last else before
+                )
+                continue
             watch, verdict = judge(
                 before, s.interval, s.at, value, s.normal, limit, settings.alarm_consecutive
             )

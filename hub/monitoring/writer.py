@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from asyncpg.pgproto.pgproto import UUID as PgUUID  # type: ignore[import-untyped]
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,27 +125,58 @@ class Point:
     latest: dict[str, Any]
 
 
+class _Ticket:
+    """What one ``submit_many`` call waits for: all its items written (or the first failure).
+    One future per call, not per upload, and settled from the submitter's own loop."""
+
+    __slots__ = ("done", "loop", "remaining")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.loop = loop  # the submitter's: the future is resolved there
+        self.remaining = count
+
+    def settle(self, error: BaseException | None) -> None:
+        """One of its items is written (``error`` None) or failed; on the submitter's loop."""
+        done = self.done
+        if done.done():  # failed already, or the submitter gave up (its connection closed)
+            return
+        if error is not None:
+            done.set_exception(error)
+            return
+        self.remaining -= 1
+        if not self.remaining:
+            done.set_result(None)
+
+
 @dataclass(slots=True)
 class _Item:
     point: Point | None
     upload: Upload
     reason: QuarantineReason | None
-    done: asyncio.Future[None]
-    loop: asyncio.AbstractEventLoop  # the submitter's: the future is resolved there
+    ticket: _Ticket
     received_at: datetime = field(default_factory=utcnow)
 
-    def resolve(self, error: BaseException | None = None) -> None:
+
+def _resolve(items: Iterable[_Item], error: BaseException | None = None) -> None:
+    """Tell the submitters: one wake-up per submitter loop for the whole batch (a
+    ``call_soon_threadsafe`` writes to that loop's self-pipe: per item it cost a system call and
+    a wake-up of the listener per packet)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Ticket]] = {}
+    for item in items:
+        ticket = item.ticket
+        tickets = by_loop.get(ticket.loop)
+        if tickets is None:
+            tickets = by_loop[ticket.loop] = []
+        tickets.append(ticket)
+    for loop, tickets in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the submitter's loop is gone: nobody waits
-            self.loop.call_soon_threadsafe(_settle, self.done, error)
+            loop.call_soon_threadsafe(_settle, tickets, error)
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _settle(tickets: list[_Ticket], error: BaseException | None) -> None:
+    for ticket in tickets:
+        ticket.settle(error)
 
 
 class ReadingWriter:
@@ -236,23 +269,29 @@ class ReadingWriter:
         as an unknown one, and not quarantined (its packets are not the sender's to keep)."""
         if self._thread is None:
             await self.start()
-        loop = asyncio.get_running_loop()
-        items = []
+        admitted = []
         outcomes = []
+        if time.monotonic() - self._loaded_at >= REGISTRY_TTL:
+            await self._load()
         for upload in uploads:
-            point, reason = await self._admit(upload)
+            point, reason = self._known(upload)
+            if point is None or reason is not None:
+                point, reason = await self._admit(upload)
             if _foreign(point, towns):
                 outcomes.append(Outcome.UNKNOWN_MN)
                 continue
-            items.append(_Item(point, upload, reason, loop.create_future(), loop))
+            admitted.append((point, upload, reason))
             outcomes.append(Outcome(reason.value) if reason is not None else Outcome.STORED)
-        if not items:
+        if not admitted:
             return outcomes
+        ticket = _Ticket(asyncio.get_running_loop(), len(admitted))
+        now = utcnow()
+        items = [_Item(point, upload, reason, ticket, now) for point, upload, reason in admitted]
         with self._queue_lock:
             self._queue.extend(items)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._signal)
-        await asyncio.gather(*(item.done for item in items))
+        await ticket.done
         return outcomes
 
     async def check(
@@ -266,6 +305,15 @@ class ReadingWriter:
         if point is None or reason is not None:
             return None, Outcome(reason.value if reason is not None else Outcome.UNKNOWN_MN)
         return point.tenant_id, Outcome.STORED
+
+    def _known(self, upload: Upload) -> tuple[Point | None, QuarantineReason | None]:
+        """The common case without awaiting anything: a cached point, its PW right."""
+        point = self._points.get(upload.mn)
+        if point is None:
+            return None, QuarantineReason.UNKNOWN_MN
+        if point.password is not None and upload.password != point.password:
+            return point, QuarantineReason.BAD_PASSWORD
+        return point, None
 
     async def _admit(self, upload: Upload) -> tuple[Point | None, QuarantineReason | None]:
         await self._load()
@@ -397,13 +445,12 @@ class ReadingWriter:
                 return
             # the device is not answered and will send again
             log.exception("an upload from %s could not be written", batch[0].upload.mn)
-            batch[0].resolve(exc)
+            _resolve(batch, exc)
             return
         self._alarms.take_over(staged)
         READINGS_STORED.inc(count)
         READING_BATCH_SECONDS.observe(time.perf_counter() - started)
-        for item in batch:
-            item.resolve()
+        _resolve(batch)
 
     # -- inside the transaction
 
@@ -450,18 +497,21 @@ class ReadingWriter:
 
     async def _store(self, session: AsyncSession, batch: list[_Item]) -> int:
         rows: list[tuple[Any, ...]] = []
+        sqlite = session.info["db"].is_sqlite
         for item in batch:
             point = item.point
             if point is None or item.reason is not None:
                 continue
-            pid, tid = point.id, point.tenant_id
-            rows.extend(
-                (pid, s.pollutant, _TEXT[s.interval], s.at, tid, s.value, s.min, s.max, s.flag)
-                for s in item.upload.samples
-            )
+            pid, tid, text = point.id, point.tenant_id, _TEXT
+            if not sqlite:  # asyncpg's own UUIDs: COPY takes their 16 bytes as they are
+                pid, tid = _pg_uuid(pid), _pg_uuid(tid)
+            rows += [
+                (pid, pollutant, text[interval], at, tid, value, low, high, flag)
+                for pollutant, interval, at, value, low, high, flag, _ in item.upload.samples
+            ]
         if not rows:
             return 0
-        if session.info["db"].is_sqlite:
+        if sqlite:
             await insert_ignoring_repeats(
                 session, [dict(zip(READING_COLUMNS, row, strict=True)) for row in rows]
             )
@@ -576,6 +626,13 @@ def _keep_latest(point: Point, samples: Iterable[Sample]) -> None:
             "interval": s.interval.value,
         }
     point.latest = latest
+
+
+@functools.lru_cache(maxsize=65_536)  # points and towns: a few thousand
+def _pg_uuid(value: uuid.UUID) -> PgUUID:
+    """The same id as asyncpg's UUID: asyncpg encodes a standard ``uuid.UUID`` through its
+    ``bytes`` property, twice per row of a COPY; its own type it copies as it is."""
+    return PgUUID(value.bytes)
 
 
 READING_COLUMNS = (

@@ -175,8 +175,8 @@ async def register_devices(url: str, devices: int, factors: int) -> None:
         await conn.close()
 
 
-def start_server(url: str, home: Path, processes: int) -> Server:
-    port, http = free_port(), free_port()
+def start_server(url: str, home: Path, processes: int, port_base: int = 0) -> Server:
+    port, http = (port_base, port_base + 1) if port_base else (free_port(), free_port())
     env = {
         **os.environ,
         "SANWANG_DATABASE_URL": url,
@@ -360,14 +360,19 @@ async def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=0, help="SANWANG_HJ212_PROCESSES (0: one per core)"
     )
+    parser.add_argument(
+        "--port-base", type=int, default=0, help="HJ 212 port; HTTP the next (0: free ports)"
+    )
     args = parser.parse_args()
     await prepare_database(args.url, fresh=True)
     home = Path(f"/tmp/bench-hj212-{os.getpid()}")
     home.mkdir(exist_ok=True)
-    server = start_server(args.url, home, args.processes)
+    server = start_server(args.url, home, args.processes, args.port_base)
     try:
         await register_devices(args.url, args.devices, args.factors)
+        idle_cpu = server.cpu_seconds()
         await asyncio.sleep(31)  # the listener's registry cache reads the new points again
+        idle_cpu = (server.cpu_seconds() - idle_cpu) / 31  # its own jobs, no device sending
         # recent times: the rows land in this month's partition, as live data does
         day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         warm_start = day - timedelta(days=2)
@@ -388,6 +393,7 @@ async def main() -> None:
                     os.environ["BENCH_PYSPY"],
                     "-r",
                     "200",
+                    "--gil",  # only the thread holding the GIL: where the CPU goes
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -430,6 +436,10 @@ async def main() -> None:
         print(
             f"  API process alone (its /metrics): {batches:.0f} batches committed, "
             f"{batch_seconds:.2f} s writing them ({batch_seconds / seconds:.0%} of the run)"
+        )
+        print(
+            f"  server CPU while idle (before the runs): {idle_cpu:.1%} of a core, "
+            f"{idle_cpu * seconds / readings * 1e6:.1f} us per reading of this run"
         )
         per_hub = cpu_server / readings
         per_pg = cpu_pg / readings

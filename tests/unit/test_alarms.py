@@ -131,3 +131,45 @@ def test_values_not_flagged_normal_change_nothing(
         noisy.append((interval, 1e6, False))  # maintenance readings in between
     with_noise = [v for i, v in enumerate(run(noisy)) if i % 2 == 0]
     assert with_noise == run(seq)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([Interval.REALTIME, Interval.REALTIME, Interval.MINUTE]),
+            st.one_of(st.none(), st.floats(-5, 15)),
+            st.booleans(),
+            st.integers(0, 6),  # seconds: repeats and late values too
+        ),
+        max_size=30,
+    )
+)
+def test_the_writers_judgement_equals_judge_value_by_value(
+    seq: list[tuple[Interval, float | None, bool, int]],
+) -> None:
+    """OverLimit.judge decides most values without calling judge() (within the limit, nothing
+    running): the watches it leaves are those judge() gives value by value. (No value here can
+    open an episode: 1,000 in a row are needed, so no database is involved.)"""
+    import asyncio
+    import uuid
+    from types import SimpleNamespace
+
+    from hub.monitoring.episodes import OverLimit, Staged
+    from hub.monitoring.model import PointKind
+    from hub.monitoring.writer import Sample
+
+    limit = Limit(max=10.0, min=0.0)
+    point = SimpleNamespace(
+        id=uuid.uuid4(), name="p", limits={"a": limit}, row=SimpleNamespace(kind=PointKind.OTHER)
+    )
+    settings = SimpleNamespace(alarm_consecutive=1000, alarm_max_age_hours=1e6)
+    samples = [
+        Sample("a", interval, T0 + timedelta(seconds=sec), value, normal=normal)
+        for interval, value, normal, sec in seq
+    ]
+    staged = Staged(None, None, settings)  # type: ignore[arg-type]
+    asyncio.run(OverLimit().judge(staged, point, samples))  # type: ignore[arg-type]
+    expected = Watch()
+    for s in samples:
+        expected, _ = judge(expected, s.interval, s.at, s.value, s.normal, limit, 1000)
+    assert staged.watches.get((point.id, "a"), Watch()) == expected

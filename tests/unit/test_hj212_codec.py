@@ -597,3 +597,45 @@ def test_cp_fast_path_equals_slow_path(parts: list[str]) -> None:
     slow_notes: list[str] = []
     assert _cp_pairs(text, fast_notes) == _cp_pairs_slow(text, slow_notes)
     assert fast_notes == slow_notes
+
+
+_plain = st.from_regex(r"[0-9A-Za-z_.:+\-]{0,12}", fullmatch=True)
+
+
+@st.composite
+def plain_headers(draw) -> Packet:
+    return make(
+        "2011",
+        draw(_plain),
+        pw=draw(st.none() | _plain),
+        qn=draw(st.none() | _plain),
+        flag=draw(st.none() | st.integers(0, 255)),
+    )
+
+
+@settings(max_examples=300)
+@given(packets() | plain_headers(), st.sampled_from([None, "1", "2", "9"]))
+def test_reply_template_equals_built_reply(packet: Packet, qn_rtn: str | None) -> None:
+    """The replies made from a template are byte for byte what build(make_reply(...)) gives,
+    in every edition; values the template cannot take plainly fall back to build()."""
+    from connectors.hj212.codec import _quick_reply, make_reply
+
+    cp = {} if qn_rtn is None else {"QnRtn": qn_rtn}
+    cp_text = "" if qn_rtn is None else f"QnRtn={qn_rtn}"
+    for cn in ("9014", "9013", "9011"):
+        quick = _quick_reply(packet, cn, cp_text)
+        if quick is not None:
+            assert quick == build(make_reply(packet, cn, cp))
+
+
+@pytest.mark.parametrize("flag", [None, 0, 4, 5, 8, 9, 255])
+def test_reply_template_used_for_plain_headers(flag: int | None) -> None:
+    from connectors.hj212.codec import _quick_reply, make_reply
+
+    packet = make("2011", "010000A8900016F000169DC0", st="31", pw="123456", qn=QN, flag=flag)
+    for cn, cp in (("9014", {}), ("9011", {"QnRtn": "3"})):
+        cp_text = "".join(f"{k}={v}" for k, v in cp.items())
+        assert _quick_reply(packet, cn, cp_text) == build(make_reply(packet, cn, cp))
+    assert reply_9011(packet, 3) == build(make_reply(packet, "9011", {"QnRtn": "3"}))
+    odd = make("2011", "MN=1", pw="a b", qn=QN, flag=flag)  # not plain: the long way
+    assert _quick_reply(odd, "9014", "") is None

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.hj212 import Assembler, HJ212Error, Reason, parse
 from connectors.hj212.codec import frame
@@ -117,3 +119,45 @@ def test_the_upload_names_the_device_and_keeps_the_raw_segment() -> None:
         "88888880000001", "123456", "2011", "10.0.0.7:5000",
     )  # fmt: skip
     assert upload.raw == data
+
+
+_field_value = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-5, 5),
+    st.sampled_from(["N", "3", "D", "x", "Normal", ""]),
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["2011", "2051", "2061", "2031", "1011"]),
+    st.sampled_from([None, 0, 4, 5, 8, 200]),
+    st.dictionaries(
+        st.sampled_from(["a21026", "a34013", "w01018", "i12001", "x" * 17]),
+        st.dictionaries(st.sampled_from(["Rtd", "Avg", "Min", "Max", "Flag"]), _field_value),
+        max_size=4,
+    ),
+)
+def test_samples_of_equals_its_definition_value_by_value(
+    cn: str, flag: int | None, factors: dict[str, dict[str, object]]
+) -> None:
+    """samples_of() inlines _sample(): same samples for any values a CP can hold."""
+    from connectors.hj212.codec import make
+    from connectors.hj212.link import _alone
+    from connectors.hj212.uploads import INTERVAL_OF_CN, POLLUTANT_MAX, _sample
+
+    packet = make(cn, "MN", flag=flag, cp={"DataTime": "20261128093000", **factors})
+    found = samples_of(_alone(packet), CHINA, RECEIVED)
+    interval = INTERVAL_OF_CN.get(cn)
+    at = data_time("20261128093000", CHINA)
+    assert at is not None
+    expected = []
+    if interval is not None:
+        for code, fields in factors.items():
+            if len(code) <= POLLUTANT_MAX:
+                sample = _sample(code, fields, interval, at, packet.version)
+                if sample is not None:
+                    expected.append(sample)
+    assert found == expected
+    assert [type(s) for s in found] == [type(s) for s in expected]
