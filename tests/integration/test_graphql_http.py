@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -44,12 +43,11 @@ def limit_error(response: httpx.Response, limit: str) -> str:
 
 
 async def test_a_fragment_fan_out_is_refused_in_milliseconds(hub: Hub) -> None:
-    # An algorithm test, not a benchmark: walking every spread took 6.6 s at 20 levels.
-    await hub.gql("{ __typename }")  # the first request loads the tenant directory: not timed
+    # An algorithm test, not a benchmark, and no timing assert (machine noise): walking every
+    # spread took 6.6 s at 20 levels and doubles with each level, so at 40 levels a walk that
+    # came back would hang this test for days.
     for levels in (20, 40):
-        started = time.perf_counter()
         response = await hub.post(fan_out(levels), token=hub.admin)
-        assert time.perf_counter() - started < 0.5, levels
         assert "片段" in limit_error(response, "spreads")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,7 +151,6 @@ def test_framer_any_split_gives_the_same_packets(order: list[int], cuts: list[in
 )
 def test_framer_fuzz(chunks: list[bytes]) -> None:
     framer = Framer(max_length=512)
-    t = time.perf_counter()
     for chunk in chunks:
         for r in framer.feed(chunk):
             assert isinstance(r, FrameResult)
@@ -162,16 +159,16 @@ def test_framer_fuzz(chunks: list[bytes]) -> None:
             )
         assert framer.buffered <= 512 + 12 + 120  # bounded: one packet plus one read
     framer.flush()
-    assert time.perf_counter() - t < 2
 
 
 def test_framer_big_garbage_is_linear() -> None:
+    # No timing assert (machine noise): a framer that rescanned its buffer would take hours on
+    # these 2 MB, and the bound on what it keeps is what makes it linear.
     framer = Framer()
-    t = time.perf_counter()
     for _ in range(200):
         framer.feed(b"#x" * 5000)
+        assert framer.buffered <= 10_000 + 120
     assert framer.feed(P1)[-1].ok
-    assert time.perf_counter() - t < 2
 
 
 # --------------------------------------------------------------------------- assembler
