@@ -224,7 +224,7 @@ async def register_once(
 
     async def work(session: AsyncSession) -> Answer:
         done = await run(session, scope, inp)
-        return Answer(
+        answer = Answer(
             201 if done.created else 200,
             {
                 "caseId": str(done.case.id),
@@ -233,6 +233,10 @@ async def register_once(
                 **(extra(done) if extra else {}),
             },
         )
+        # The rows are final now (the query code is on the report): a new case's in one
+        # statement on PostgreSQL.
+        await intake.write_new_rows(session)
+        return answer
 
     try:
         # A simultaneous delivery of the same id that committed first: the retry sees it.

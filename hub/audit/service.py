@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import chain
@@ -20,6 +21,8 @@ from hub.auth import Principal, Scope
 from hub.db import utcnow
 from hub.errors import unknown_town
 from hub.roles import Permission
+
+_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
 
 
 def content_of(entry: AuditEntry) -> dict[str, Any]:
@@ -54,22 +57,52 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
         held = session.info["audit_heads"] = (tx, {})
     if tenant_id in held[1]:
         return held[1][tenant_id]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if sync.new or sync.dirty or sync.deleted:
+        # What an ORM statement's autoflush did: rows added before the head leave (and take
+        # their locks) before it, keeping the order every writer takes its locks in.
+        await session.flush()
+    connection = await session.connection()
     # One statement creates the head if the town has none and locks it: ON CONFLICT DO UPDATE
     # locks the row as FOR UPDATE would (it serialises writers of one town on PostgreSQL, and
     # a waiter then sees the newest committed seq/hash); SQLite writers hold the database lock
-    # already (BEGIN IMMEDIATE). The no-op SET is what makes RETURNING answer an existing row.
-    statement = insert(AuditHead).values(tenant_id=tenant_id, seq=0, hash=chain.GENESIS)
-    head = await session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=["tenant_id"], set_={"seq": AuditHead.seq}
-        ).returning(AuditHead),
-        execution_options={"populate_existing": True},
-    )
-    assert head is not None
+    # already (BEGIN IMMEDIATE). Core, built once, on the transaction's connection: the head
+    # object is then made from the row without an ORM query.
+    statement = _TAKE_HEAD[connection.dialect.name == "postgresql"]
+    row = (await connection.execute(statement, {"tenant": tenant_id})).one()
+    head = _held_head(session, tenant_id, row.seq, row.hash)
     held[1][tenant_id] = head
     return head
+
+
+def _take_head_statement(insert: Any) -> Any:
+    # The no-op SET is what makes RETURNING answer an existing row.
+    return (
+        insert(_HEADS)
+        .values(
+            tenant_id=bindparam("tenant", type_=_HEADS.c.tenant_id.type), seq=0, hash=chain.GENESIS
+        )
+        .on_conflict_do_update(index_elements=["tenant_id"], set_={"seq": _HEADS.c.seq})
+        .returning(_HEADS.c.seq, _HEADS.c.hash)
+    )
+
+
+def _held_head(session: AsyncSession, tenant_id: uuid.UUID, seq: int, hash: str) -> AuditHead:
+    """The session's persistent head with these values as loaded ones (as a query with
+    populate_existing would leave it): later changes to it are flushed as an UPDATE."""
+    sync = session.sync_session
+    head = sync.identity_map.get(sync.identity_key(AuditHead, tenant_id))
+    if isinstance(head, AuditHead):
+        set_committed_value(head, "seq", seq)
+        set_committed_value(head, "hash", hash)
+        return head
+    head = AuditHead(tenant_id=tenant_id, seq=seq, hash=hash)
+    make_transient_to_detached(head)
+    session.add(head)
+    return head
+
+
+# {is PostgreSQL: statement}
+_TAKE_HEAD = {True: _take_head_statement(pg_insert), False: _take_head_statement(sqlite_insert)}
 
 
 async def append(
@@ -120,7 +153,6 @@ async def append(
     return entry
 
 
-_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
 # WITH moved_head AS (UPDATE audit_heads ...) INSERT INTO audit_entries ...: PostgreSQL runs
 # the data-modifying CTE exactly once, in the same statement. Built once: its compiled form
 # is cached. No parameter is named like a column (a DML statement would SET those too).

@@ -8,8 +8,10 @@ DomainError for expected failures.
 
 from __future__ import annotations
 
+import functools
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,12 +19,25 @@ from zoneinfo import ZoneInfo
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Select, bindparam, func, literal, select, union_all
+from sqlalchemy import (
+    JSON,
+    Column,
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from hub.audit import service as audit
 from hub.auth import Scope
@@ -40,13 +55,14 @@ from hub.cases.enums import (
 )
 from hub.cases.inputs import Registered, RegisterInput, validate_register
 from hub.cases.loaders import case_for_change
-from hub.cases.model import Case, CaseCandidate, CaseCounter, ExternalRef, Report
+from hub.cases.model import Case, CaseCandidate, CaseCounter, Event, ExternalRef, Report
 from hub.cases.routing import Route, RouteStep, route_report
 from hub.cases.timeline import record
-from hub.db import Database, utcnow
+from hub.db import Database, TenantScopeError, utcnow, visible_tenants
 from hub.errors import DomainError, ErrorCode
 from hub.roles import UNMASKED_PHONE_ROLES, Permission, allows, refusal
 from hub.supervision import clocks
+from hub.supervision.model import CaseHop
 
 PLATFORM_SYSTEM = "platform"
 # Channels whose reporter expects to hear the result (反馈); monitoring and patrols do not.
@@ -116,7 +132,7 @@ async def register(
         inp.longitude,
         unrouted=route.step == RouteStep.COMMAND_CENTRE,
     )
-    verdict = duplicates.judge(arrival, await _open_cases(session, arrival, rules), rules)
+    verdict = duplicates.judge(arrival, await _open_cases(session, scope, arrival, rules), rules)
     if verdict.attach_to is not None and verdict.reason is not None:
         open_case = await case_for_change(session, verdict.attach_to)
         report = _new_report(inp, route, open_case, received, ReportOutcome.ATTACHED)
@@ -165,6 +181,10 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
     """The first delivery of this (channel, externalId). A network's ids are unique city-wide,
     so for its channels the search covers every town, not only those the caller sees (a
     delivery routed to another town is still a repeat)."""
+    everywhere = tuple(scope.directory.by_id)
+    sees_all = set(scope.tenant_ids) == set(everywhere)
+    if sees_all and not await _delivered(session, inp):
+        return None  # the usual answer, found without building or loading ORM objects
     query = (
         select(Report)
         .where(Report.channel == inp.channel, Report.external_id == inp.external_id)
@@ -172,10 +192,6 @@ async def _repeat_of(session: AsyncSession, scope: Scope, inp: RegisterInput) ->
         .order_by(Report.received_at, Report.id)
         .limit(1)
     )
-    everywhere = tuple(scope.directory.by_id)
-    sees_all = set(scope.tenant_ids) == set(everywhere)
-    if sees_all and not await _delivered(session, inp):
-        return None  # the usual answer, found without loading ORM objects
     if inp.channel in NETWORK_CHANNELS and not sees_all:
         # The caller's session is scoped (ORM criteria, RLS) to its towns: ask in one that
         # sees them all, then answer only what the caller may see.
@@ -223,33 +239,38 @@ async def _delivered(session: AsyncSession, inp: RegisterInput) -> bool:
     return found is not None
 
 
-_OPEN = [s.value for s in OPEN_STATUSES]
-_FACTS = (
-    Case.id,
-    Case.category,
-    Case.created_at,
-    Case.tenant_id,
-    Case.source_id,
-    Case.latitude,
-    Case.longitude,
-)
+_OPEN = sorted(s.value for s in OPEN_STATUSES)
 
 
-async def _open_cases(session: AsyncSession, arrival: Arrival, rules: Rules) -> list[OpenCase]:
+async def _open_cases(
+    session: AsyncSession, scope: Scope, arrival: Arrival, rules: Rules
+) -> list[OpenCase]:
     """The open cases of the arrival's category the rules could pick, in one statement: of its
     source, of its caller, and near its point (an indexed box around it). On PostgreSQL,
     simultaneous reports about one source, from one number or near one place wait for each
     other first, so two of them never both open a case (keys taken in one order: no
-    deadlock)."""
+    deadlock). Both statements are built once per shape and run on the transaction's
+    connection (Core: no ORM statement to build, cache-key or filter per call)."""
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:  # as an ORM statement's autoflush would
+        await session.flush()
+    connection = await session.connection()
     keys = sorted(_lock_keys(arrival))
-    if keys and session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(*(_advisory_lock(k) for k in keys)))
-    parts = _searches(arrival, rules)
-    if not parts:
+    if keys and connection.dialect.name == "postgresql":
+        await connection.execute(
+            _advisory_locks(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}
+        )
+    shape = _Shape(
+        arrival.source_id is not None,
+        bool(arrival.phone),
+        arrival.latitude is not None and arrival.longitude is not None,
+        arrival.unrouted,
+        _scoped(session, scope),
+    )
+    if not (shape.source or shape.phone or shape.point):
         return []
-    query = parts[0] if len(parts) == 1 else union_all(*parts)
     found: dict[uuid.UUID, OpenCase] = {}
-    for row in await session.execute(query):
+    for row in await connection.execute(_search(shape), _search_values(session, arrival, rules)):
         seen = found.get(row.id)
         phones = frozenset({arrival.phone}) if row.found_by == "phone" and arrival.phone else None
         found[row.id] = OpenCase(
@@ -265,40 +286,89 @@ async def _open_cases(session: AsyncSession, arrival: Arrival, rules: Rules) -> 
     return list(found.values())
 
 
-def _searches(arrival: Arrival, rules: Rules) -> list[Select]:
-    since = arrival.received_at - rules.window
+def _scoped(session: AsyncSession, scope: Scope) -> bool:
+    """Whether the session sees fewer than every town: then the search names its towns (as
+    the ORM's tenant criteria would); the hotline's and the platform's tokens see all."""
+    return not set(scope.directory.by_id) <= set(session.info["tenant_ids"])
+
+
+@dataclass(frozen=True)
+class _Shape:
+    source: bool  # the arrival has a matched source
+    phone: bool  # a caller's number the registering caller may match on
+    point: bool  # a point
+    unrouted: bool  # the command centre's queue: a caller's cases in any town
+    scoped: bool  # the session sees only some towns
+
+
+_CASES, _REPORTS = Case.__table__, Report.__table__
+
+
+@functools.cache
+def _search(shape: _Shape) -> Any:
+    """The union of the searches the arrival's facts allow, with bind parameters (category,
+    since, tenant, source, phone, lat0..lon1, visible): built once per shape."""
+    c = _CASES.c
 
     def base(found_by: str) -> Select:
-        return select(*_FACTS, literal(found_by).label("found_by")).where(
-            Case.category == arrival.category, Case.status.in_(_OPEN)
-        )
+        query = select(
+            c.id,
+            c.category,
+            c.created_at,
+            c.tenant_id,
+            c.source_id,
+            c.latitude,
+            c.longitude,
+            literal_column(f"'{found_by}'").label("found_by"),
+        ).where(c.category == bindparam("category"), c.status.in_(_OPEN))
+        if shape.scoped:
+            query = query.where(c.tenant_id.in_(bindparam("visible", expanding=True)))
+        return query
 
     parts = []
-    if arrival.source_id is not None:
+    if shape.source:
         by_source = base("source").where(
-            Case.tenant_id == arrival.tenant_id,
-            Case.source_id == arrival.source_id,
-            Case.created_at >= since,
+            c.tenant_id == bindparam("tenant"),
+            c.source_id == bindparam("source"),
+            c.created_at >= bindparam("since"),
         )
-        parts.append(by_source.order_by(Case.created_at.desc()).limit(5))
-    if arrival.phone:
-        callers = select(Report.case_id).where(Report.reporter_phone == arrival.phone)
-        by_phone = base("phone").where(Case.id.in_(callers))
-        if not arrival.unrouted:
-            by_phone = by_phone.where(Case.tenant_id == arrival.tenant_id)
-        parts.append(by_phone.order_by(Case.created_at.desc()).limit(5))
+        parts.append(by_source.order_by(c.created_at.desc()).limit(5))
+    if shape.phone:
+        callers = select(_REPORTS.c.case_id).where(_REPORTS.c.reporter_phone == bindparam("phone"))
+        if shape.scoped:
+            callers = callers.where(_REPORTS.c.tenant_id.in_(bindparam("visible", expanding=True)))
+        by_phone = base("phone").where(c.id.in_(callers))
+        if not shape.unrouted:
+            by_phone = by_phone.where(c.tenant_id == bindparam("tenant"))
+        parts.append(by_phone.order_by(c.created_at.desc()).limit(5))
+    if shape.point:
+        near = base("near").where(
+            c.created_at >= bindparam("since"),
+            c.latitude.between(bindparam("lat0"), bindparam("lat1")),
+            c.longitude.between(bindparam("lon0"), bindparam("lon1")),
+        )
+        parts.append(near.limit(50))
+    if len(parts) == 1:
+        return parts[0]
+    # Each part keeps its own order and limit inside the union.
+    return union_all(*(p.subquery().select() for p in parts))
+
+
+def _search_values(session: AsyncSession, arrival: Arrival, rules: Rules) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "category": arrival.category,
+        "since": arrival.received_at - rules.window,
+        "tenant": arrival.tenant_id,
+        "source": arrival.source_id,
+        "phone": arrival.phone,
+        "visible": list(session.info["tenant_ids"]),
+    }
     if arrival.latitude is not None and arrival.longitude is not None:
         lat0, lat1, lon0, lon1 = duplicates.box(
             arrival.latitude, arrival.longitude, rules.distance_m
         )
-        near = base("near").where(
-            Case.created_at >= since,
-            Case.latitude.between(lat0, lat1),
-            Case.longitude.between(lon0, lon1),
-        )
-        parts.append(near.limit(50))
-    # Each part keeps its own order and limit inside the union.
-    return [p.subquery().select() if len(parts) > 1 else p for p in parts]
+        values.update(lat0=lat0, lat1=lat1, lon0=lon0, lon1=lon1)
+    return values
 
 
 def _lock_keys(arrival: Arrival) -> set[str]:
@@ -313,8 +383,15 @@ def _lock_keys(arrival: Arrival) -> set[str]:
     return keys
 
 
-def _advisory_lock(key: str) -> Any:
-    return func.pg_advisory_xact_lock(func.hashtextextended(key, 0))
+@functools.cache
+def _advisory_locks(n: int) -> Any:
+    """SELECT pg_advisory_xact_lock(hashtextextended(:k0, 0)), ... for n keys, built once."""
+    return select(
+        *(
+            func.pg_advisory_xact_lock(func.hashtextextended(bindparam(f"k{i}", type_=String), 0))
+            for i in range(n)
+        )
+    )
 
 
 def _new_report(
@@ -515,12 +592,124 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
 
 
 async def _take_number(session: AsyncSession | AsyncConnection, scope_key: str, insert: Any) -> int:
-    taken = await session.scalar(
+    statement = _TAKE_NUMBER[insert is pg_insert]
+    return int(await session.scalar(statement, {"scope": scope_key}))
+
+
+def _take_number_statement(insert: Any) -> Any:
+    return (
         insert(CaseCounter)
-        .values(scope=scope_key, value=1)
+        .values(scope=bindparam("scope", type_=String), value=1)
         .on_conflict_do_update(
             index_elements=[CaseCounter.scope], set_={"value": CaseCounter.value + 1}
         )
         .returning(CaseCounter.value)
     )
-    return int(taken)
+
+
+# {is PostgreSQL: the upsert}, built once (its compiled form is cached).
+_TAKE_NUMBER = {
+    True: _take_number_statement(pg_insert),
+    False: _take_number_statement(sqlite_insert),
+}
+
+
+# --- the new case's rows in one statement (PostgreSQL) ------------------------------------------
+
+# Parents first. A data-modifying CTE's foreign keys are checked at the end of the statement.
+_BATCHED: tuple[type[Any], ...] = (Case, Report, Event, CaseHop, CaseCandidate, ExternalRef)
+
+
+async def write_new_rows(session: AsyncSession) -> None:
+    """On PostgreSQL, the registration's new rows (a new case with its report, event, hop and
+    reference; or an attached report with its events) in one INSERT of data-modifying CTEs
+    (and several candidates or events in one executemany), instead of the flush at commit
+    sending a statement per table through the ORM's unit of work; the objects then become
+    persistent as if flushed. Called when the registration's rows are final (the answer is
+    made). Anything else (the attached case's UPDATE, an outbox message of a hook) stays for
+    the flush; on SQLite all of it does."""
+    sync = session.sync_session
+    if sync.get_bind().dialect.name != "postgresql":
+        return
+    found: dict[type[Any], list[Any]] = {}
+    for obj in sync.new:
+        if type(obj) in _BATCHED:
+            found.setdefault(type(obj), []).append(obj)
+    if not found:
+        return  # a repeated delivery: nothing new
+    visible = set(visible_tenants(sync))
+    rows: dict[type[Any], list[dict[str, Any]]] = {}
+    for cls in _BATCHED:
+        for obj in found.get(cls, ()):
+            if obj.tenant_id not in visible:  # what the before-flush check refuses
+                raise TenantScopeError(f"{cls.__name__} of a tenant outside this session's scope")
+            row = _row(obj)
+            if row is None:
+                return  # let the flush write them all
+            rows.setdefault(cls, []).append(row)
+    single = tuple(cls for cls, found_rows in rows.items() if len(found_rows) == 1)
+    connection = await session.connection()
+    if single:
+        values = {k: v for cls in single for k, v in rows[cls][0].items()}
+        await connection.execute(_insert_rows(single), values)
+    for cls, found_rows in rows.items():
+        if len(found_rows) > 1:  # several candidates or events: one executemany
+            await connection.execute(_insert_rows((cls,)), found_rows)
+    _now_persistent(sync, [obj for objs in found.values() for obj in objs])
+
+
+def _row(obj: Any) -> dict[str, Any] | None:
+    """The object's INSERT parameters (named table_column), its columns' defaults set on it as
+    a flush would; None when a JSON column is unset (SQL NULL to the ORM, JSON null here)."""
+    row = {}
+    for column, key, name in _columns(type(obj)):
+        if key not in obj.__dict__:
+            if isinstance(column.type, JSON):
+                return None
+            default = column.default
+            value = None
+            if default is not None:
+                value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+            setattr(obj, key, value)
+        row[name] = obj.__dict__[key]
+    return row
+
+
+def _now_persistent(sync: Any, objects: list[Any]) -> None:
+    """Pending objects whose rows are written: persistent with their values as loaded ones."""
+    for obj in objects:
+        if obj in sync:  # expunging a case may have cascaded to its report
+            sync.expunge(obj)
+    for obj in objects:
+        make_transient_to_detached(obj)
+    for obj in objects:
+        sync.add(obj)
+
+
+_COLUMNS: dict[type[Any], list[tuple[Column[Any], str, str]]] = {}
+
+
+def _columns(cls: type[Any]) -> list[tuple[Column[Any], str, str]]:
+    """(column, attribute, parameter name) of each column of the class' table."""
+    found = _COLUMNS.get(cls)
+    if found is None:
+        mapper, table = sa_inspect(cls), cls.__table__
+        found = _COLUMNS[cls] = [
+            (c, mapper.get_property_by_column(c).key, f"{table.name}_{c.key}")
+            for c in table.columns
+        ]
+    return found
+
+
+@functools.cache
+def _insert_rows(classes: tuple[type[Any], ...]) -> Any:
+    """INSERT a row of the last class' table WITH an INSERT of a row of each other's, bind
+    parameters named table_column: built once per combination (a few)."""
+    inserts = [
+        insert(cls.__table__).values(
+            {c.key: bindparam(name, type_=c.type) for c, _, name in _columns(cls)}
+        )
+        for cls in classes
+    ]
+    *first, last = inserts
+    return last.add_cte(*(s.cte(f"new_{s.table.name}") for s in first))

@@ -4,14 +4,16 @@ with N calls in flight on keep-alive connections.
 
     python -m tests.perf.bench_intake_serve \
         --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_hotline \
-        [--path hotline|platform] [--calls 1000] [--concurrency 8] [--sequential 200]
+        [--path hotline|platform] [--calls 1000] [--concurrency 8] [--sequential 200] [--servers 1]
 
 The server runs with a Redis broker (``--broker``; jobs and outbox deliveries are not run in
 it, as in production where workers are separate processes), the demo world's settings, and
 its own secret. Figures: calls/s over the run, p50/p95/p99, the server's CPU per call (from
 /proc: the most stable figure on a shared machine) and the load average before the run.
 Bodies are built before the run (the hotline simulator's calls, a quarter repeat or
-neighbours' calls; the platform simulator's assignments with run-unique ids).
+neighbours' calls; the platform simulator's assignments with run-unique ids). ``--servers N``
+starts N `serve` processes on ports of their own (as behind a proxy) and spreads the calls in
+flight over them; the server CPU is then the sum of theirs.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ async def backend_cpu(url: str) -> dict[int, float]:
     return found
 
 
+def servers_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    return sum(cpu_seconds(p.pid) for p in procs)
+
+
 def db_cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
@@ -102,22 +108,21 @@ def bodies(path: str, n: int, seed: int) -> list[dict[str, Any]]:
     return [sim.new_assignment(platformCaseId=f"ZZ-BENCH-{run}-{i:06d}") for i in range(n)]
 
 
-async def load(port: int, path: str, token: str, todo: list[dict[str, Any]], n: int) -> Run:
+async def load(ports: list[int], path: str, token: str, todo: list[dict[str, Any]], n: int) -> Run:
     run = Run([], {}, 0.0, 0)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in todo:
         queue.put_nowait(body)
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits
-    ) as http:
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
-        async def worker() -> None:
+        async def worker(port: int) -> None:
+            url = f"http://127.0.0.1:{port}/ingest/{path}"
             while not queue.empty():
                 body = queue.get_nowait()
                 started = time.perf_counter()
-                response = await http.post(f"/ingest/{path}", json=body, headers=headers)
+                response = await http.post(url, json=body, headers=headers)
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 status = response.status_code
                 run.statuses[status] = run.statuses.get(status, 0) + 1
@@ -125,7 +130,7 @@ async def load(port: int, path: str, token: str, todo: list[dict[str, Any]], n: 
                     run.merged += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(n)))
+        await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(n)))
         run.seconds = time.perf_counter() - started
     return run
 
@@ -137,15 +142,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--sequential", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=1, help="serve processes")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
     args = parser.parse_args()
     role = "HOTLINE" if args.path == "hotline" else "PLATFORM"
     token = issue_jwt(SECRET, f"perf-{args.path}", [role], [], hours=2)
-    proc, port = start(args.url, args.broker, 1)
+    servers = [start(args.url, args.broker, 1) for _ in range(args.servers)]
+    procs, ports = [p for p, _ in servers], [port for _, port in servers]
     try:
-        warm = bodies(args.path, 30, args.seed)
-        asyncio.run(load(port, args.path, token, warm, 1))
+        for port in ports:
+            asyncio.run(load([port], args.path, token, bodies(args.path, 30, args.seed + port), 1))
         print(f"load average before: {os.getloadavg()[0]:.1f}; seed {args.seed}", flush=True)
         for name, count, n, seed in (
             ("one call at a time", args.sequential, 1, args.seed + 1),
@@ -154,9 +161,9 @@ def main() -> None:
             if not count:
                 continue
             todo = bodies(args.path, count, seed)
-            cpu, db_before = cpu_seconds(proc.pid), asyncio.run(backend_cpu(args.url))
-            run = asyncio.run(load(port, args.path, token, todo, n))
-            run.cpu_seconds = cpu_seconds(proc.pid) - cpu
+            cpu, db_before = servers_cpu(procs), asyncio.run(backend_cpu(args.url))
+            run = asyncio.run(load(ports, args.path, token, todo, n))
+            run.cpu_seconds = servers_cpu(procs) - cpu
             db_ms = db_cpu_between(db_before, asyncio.run(backend_cpu(args.url))) * 1000 / count
             figures = report(f"{args.path}: {name}", run)
             total = (figures["python_cpu_ms_per_call"] or 0) + db_ms
@@ -170,8 +177,10 @@ def main() -> None:
                 missed = figures["calls_per_s"] < BUDGET_RATE or figures["p95_ms"] > BUDGET_P95_MS
                 print("budgets (>= 200 calls/s, p95 <= 50 ms):", "MISSED" if missed else "met")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
 
 
 if __name__ == "__main__":
