@@ -209,7 +209,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
+# How long a request waits for a pooled connection before it is refused with a 503 (hub.web):
+# SQLAlchemy's 30 s default keeps an overloaded server's callers hanging for half a minute.
+POOL_TIMEOUT = 10.0
+
+
+def _make_engine(
+    url: str, *, pool_size: int, immediate: bool = False, pool_timeout: float = POOL_TIMEOUT
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -222,6 +229,7 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         # Parameters hold reporters' phone numbers: never in logs or error messages.
         hide_parameters=True,
@@ -232,11 +240,19 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
 class Database:
     """The hub's engines: one per event loop (asyncio engines are bound to the loop)."""
 
-    def __init__(self, url: str, *, app_role: str = "sanwang_app", pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        app_role: str = "sanwang_app",
+        pool_size: int = 10,
+        pool_timeout: float = POOL_TIMEOUT,
+    ) -> None:
         self.url = url
         self.app_role = app_role
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = _make_engine(url, pool_size=pool_size)
+        self.pool_timeout = pool_timeout
+        self.engine = _make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.write_engine = (
             _make_engine(url, pool_size=pool_size, immediate=True)
             if self.is_sqlite
@@ -250,7 +266,9 @@ class Database:
     def sibling(self, *, pool_size: int) -> Database:
         """Engines of their own on the same database, for another event loop (a thread's):
         asyncio engines cannot be shared across loops."""
-        return Database(self.url, app_role=self.app_role, pool_size=pool_size)
+        return Database(
+            self.url, app_role=self.app_role, pool_size=pool_size, pool_timeout=self.pool_timeout
+        )
 
     def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
         """A session that sees exactly these tenants; ``write`` takes SQLite's write lock."""
