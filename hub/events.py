@@ -115,10 +115,11 @@ def announce(session: Session, notice: CaseNotice) -> None:
     session.info.setdefault("notices", []).append(notice)
 
 
-@event.listens_for(Session, "before_commit")
+@event.listens_for(Session, "before_commit", insert=True)
 def _notify(session: Session) -> None:
     """On PostgreSQL the notices leave with the transaction: NOTIFY is delivered at commit, in
-    commit order, and never for a rollback. One statement for all of a transaction's notices."""
+    commit order, and never for a rollback. One statement for all of a transaction's notices,
+    sent before the other commit hooks (the audit chain's head is taken last)."""
     notices = session.info.get("notices")
     if not notices:
         return
@@ -186,6 +187,7 @@ class SharedBroadcaster(Broadcaster):
     def __init__(self, db: Database) -> None:
         super().__init__()
         self.db = db
+        self._reader: Database | None = None  # a pool of its own for the re-reads
         self.dsn = make_url(db.url).set(drivername="postgresql").render_as_string(False)
         self._users = 0
         self._task: asyncio.Task[None] | None = None
@@ -215,6 +217,9 @@ class SharedBroadcaster(Broadcaster):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.dispose()
 
     async def _run(self, ready: asyncio.Event) -> None:
         delivering = asyncio.create_task(self._deliver())
@@ -286,9 +291,13 @@ class SharedBroadcaster(Broadcaster):
                     self.publish(CaseNotice(heard.kind, heard.at, heard.tenant_id, case))
 
     async def _read(self, batch: list[Heard]) -> dict[uuid.UUID, Any]:
+        if self._reader is None:
+            # Not the requests' pool: when they have taken every connection (the overload a
+            # 503 answers), the events still go out.
+            self._reader = self.db.sibling(pool_size=1)
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
-                return await read_cases(self.db, batch)
+                return await read_cases(self._reader, batch)
             except Exception as exc:
                 log.warning("case events: reading %d cases failed (%s): %s", len(batch),
                             attempt, exc)  # fmt: skip

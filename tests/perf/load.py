@@ -81,6 +81,7 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
+    classes: Counter[str] = field(default_factory=Counter)  # errors by kind (status, message)
     progressed: Counter[str] = field(default_factory=Counter)  # case id -> successful mutations
     packets_sent: int = 0
 
@@ -89,8 +90,14 @@ class Figures:
 
     def error(self, name: str, what: str) -> None:
         self.errors[name] += 1
+        self.classes[f"{name}: {error_class(what)}"] += 1
         if len(self.error_samples) < 10:
             self.error_samples.append(f"{name}: {what[:300]}")
+
+
+def error_class(what: str) -> str:
+    """An error without its particulars (ids, numbers), to count errors by kind."""
+    return re.sub(r"[0-9a-f-]{36}|\d+", "#", what)[:120]
 
 
 def pct(samples: list[float], p: int) -> float:
@@ -353,10 +360,13 @@ async def run(args: argparse.Namespace) -> int:
     figures = Figures()
     rss: list[tuple[float, list[float]]] = []
     proxy = None
+    # The same connections in all, whatever the processes (PostgreSQL's max_connections, 100 by
+    # default, is shared by every process and their overflow doubles each pool).
+    pool = args.pool if args.pool else max(2, 20 // args.processes)
     with children() as started:
         for i in range(args.processes):
             env = hub_env(args.url, SECRET, SANWANG_HJ212_MAX_CONNECTIONS_PER_ADDRESS="10000",
-                          SANWANG_DB_POOL_SIZE=str(args.pool))  # fmt: skip
+                          SANWANG_DB_POOL_SIZE=str(pool))  # fmt: skip
             started.append(
                 start_hub(workdir, env, hj212_port=hj212 if i == 0 else 0, name=f"hub{i}")
             )
@@ -413,7 +423,8 @@ async def run(args: argparse.Namespace) -> int:
     print(
         f"\n{args.processes} serve process(es); {args.clients} GraphQL clients (think"
         f" {args.think:g} s), {args.subscriptions} subscriptions, hotline {args.hotline_rate:g}/s,"
-        f" {args.devices} HJ 212 devices x 1 upload/s; {elapsed:.1f} s;"
+        f" {args.devices} HJ 212 devices x 1 upload/s; pool {pool} + {pool} a process;"
+        f" {elapsed:.1f} s;"
         f" load average {load0[0]:.2f} before, {load1[0]:.2f} at the end; {os.cpu_count()} CPUs"
     )
     head = f"{'operation':<18}{'count':>8}{'per s':>8}{'errors':>8}{'p50':>9}{'p95':>9}{'p99':>9}"
@@ -464,13 +475,14 @@ async def run(args: argparse.Namespace) -> int:
         )
     errors = sum(figures.errors.values())
     print(f"\nerrors: {errors}")
-    for line in figures.error_samples:
-        print("  " + line)
+    for kind, count in figures.classes.most_common(10):
+        print(f"  {count:5d} x {kind}")
     summary.update(
         processes=args.processes,
         seconds=elapsed,
         graphql_per_s=total_graphql / elapsed,
         errors=errors,
+        error_classes=dict(figures.classes),
         events_expected=expected * len(subs),
         events_delivered=delivered,
         rss=rss,
@@ -489,7 +501,12 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=20)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time per client")
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--pool", type=int, default=20, help="connections per serve process")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="pool per serve process (+ as many overflow); default 20 split between the processes",
+    )
     parser.add_argument("--hotline-rate", type=float, default=10.0, help="calls per second")
     parser.add_argument("--devices", type=int, default=50, help="HJ 212 devices, 1 upload/s")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds for late events")
