@@ -41,8 +41,11 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
 async def take_head(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Lock the town's chain head now (an entry appended later in this transaction finds it
     held): a use case that writes several rows takes it before adding them, so that they all
-    leave in one flush at commit instead of being flushed by the head's statement."""
-    await _lock_head(session, tenant_id)
+    leave in one flush at commit instead of being flushed by the head's statement. On
+    PostgreSQL the head is taken at commit, after that flush (``_chain_at_commit``): nothing to
+    do here, and holding it from here to the commit would queue the town's writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        await _lock_head(session, tenant_id)
 
 
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
