@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -219,6 +220,26 @@ async def subscribe(url: str, sub: Subscriber, stop: asyncio.Event) -> None:
         sub.ready.set()
 
 
+def run_subscribers(
+    url: str, subs: list[Subscriber], listening: threading.Event, stop: threading.Event
+) -> None:
+    """The subscriptions on an event loop of their own (a thread): the 200 clients' loop would
+    answer the server's keepalive pings late (uvicorn closes a socket whose pong is 20 s late),
+    and a lost socket must be the server's doing, not the load generator's."""
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        tasks = [asyncio.create_task(subscribe(url, sub, stopping)) for sub in subs]
+        await asyncio.gather(*(sub.ready.wait() for sub in subs))
+        listening.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        stopping.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
 async def hotline(
     http: httpx.AsyncClient, token: str, rate: float, figures: Figures, until: float
 ) -> None:
@@ -377,17 +398,27 @@ async def run(args: argparse.Namespace) -> int:
         load0 = os.getloadavg()
         cpu0 = [c.cpu_seconds() for c in started]
         try:
-            limits = httpx.Limits(max_connections=args.clients + 50, max_keepalive_connections=None)
+            # Idle connections dropped before uvicorn drops them (timeout_keep_alive, 5 s): at
+            # httpx's 5 s default a request could go out on a socket the server was closing
+            # ("Server disconnected without sending a response", the ReadErrors of earlier runs).
+            limits = httpx.Limits(
+                max_connections=args.clients + 50, max_keepalive_connections=None,
+                keepalive_expiry=3.0,
+            )  # fmt: skip
             async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-                stop = asyncio.Event()
+                stop = threading.Event()
                 subs = [
                     Subscriber(world.dispatcher if i % 2 == 0 else world.operator,
                                "DISPATCHER" if i % 2 == 0 else f"OPERATOR/{TOWN}")
                     for i in range(args.subscriptions)
                 ]  # fmt: skip
                 ws_url = f"ws://127.0.0.1:{port}/graphql"
-                sub_tasks = [asyncio.create_task(subscribe(ws_url, s, stop)) for s in subs]
-                await asyncio.gather(*(s.ready.wait() for s in subs))
+                listening = threading.Event()
+                subscribers = threading.Thread(
+                    target=run_subscribers, args=(ws_url, subs, listening, stop), daemon=True
+                )
+                subscribers.start()
+                await asyncio.to_thread(listening.wait)
                 await warm_up(http, world)
                 t0 = time.monotonic()
                 until = t0 + args.seconds
@@ -411,7 +442,7 @@ async def run(args: argparse.Namespace) -> int:
                 load1 = os.getloadavg()
                 await asyncio.sleep(args.grace)  # events still on their way
                 stop.set()
-                await asyncio.gather(*sub_tasks)
+                await asyncio.to_thread(subscribers.join)
                 rss_stop.set()
                 await sampler
         finally:
