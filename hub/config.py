@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = Field(
-        10.0, gt=0, description="wait for a pooled connection this long, then answer 503"
+        30.0, gt=0, description="wait for a pooled connection this long, then answer 503"
     )
     log_level: str = "INFO"
     sweep_interval_seconds: float = Field(
