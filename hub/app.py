@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from graphql import GraphQLError
 from hub import jobs, metrics
 from hub.attachments import routes as attachment_routes
 from hub.auth import AuthError, authenticate
@@ -41,8 +43,27 @@ from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
 from hub.sync.routes import routes as sync_routes
+from hub.web import BUSY, RETRY_AFTER, Overload, overloaded
 
 log = logging.getLogger("hub.app")
+
+
+class Overloaded(SchemaExtension):
+    """An operation that failed for want of a database connection answers 503 with Retry-After
+    and one error (a 200 with a masked error would hide it). Listed after MaskErrors, so that it
+    sees the errors before they are masked."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result, context = self.execution_context.result, self.execution_context.context
+        response = getattr(context, "response", None)
+        if result is None or not result.errors or not isinstance(response, Response):
+            return  # a socket's operation has no status to set
+        if any(e.original_error and overloaded(e.original_error) for e in result.errors):
+            response.status_code = 503
+            response.headers["Retry-After"] = RETRY_AFTER
+            result.data = None
+            result.errors = [GraphQLError(BUSY, extensions={"code": "UNAVAILABLE"})]
 
 
 class HubGraphQL(GraphQL[Context, None]):
@@ -50,8 +71,10 @@ class HubGraphQL(GraphQL[Context, None]):
 
     def __init__(self, runtime: Runtime, key: str) -> None:
         settings = runtime.settings
+        schema = build_schema(settings)
+        schema.extensions = (*schema.extensions, Overloaded)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphql_ide else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=settings.allowed_origins,
@@ -325,6 +348,7 @@ def create_app(runtime: Runtime) -> Starlette:
             async with connector_lifespans(state):
                 yield
         finally:
+            await runtime.events.close()
             await jobs.stop(embedded)
             if graphql.responses is not None:
                 await graphql.responses.close()
@@ -348,6 +372,7 @@ def create_app(runtime: Runtime) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(Overload)
     app.add_middleware(Timing)
     # Browsers on the listed origins may call /graphql over HTTP as they may open its WebSocket
     # (strawberry checks the WebSocket's Origin itself); preflights are answered here.

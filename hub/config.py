@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         default_factory=list, description="browser origins allowed to open the WebSocket"
     )
     db_pool_size: int = 10
+    db_pool_timeout_seconds: float = Field(
+        30.0, gt=0, description="wait for a pooled connection this long, then answer 503"
+    )
     log_level: str = "INFO"
     sweep_interval_seconds: float = Field(
         60.0, gt=0, description="how often the card sweep looks for crossed time limits"

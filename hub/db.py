@@ -210,6 +210,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# How long a request waits for a pooled connection before it is refused with a 503 (hub.web).
+# SQLAlchemy's default: shorter refuses more of a burst that the pool would have absorbed (in
+# the load test at 10 s, requests that would have been served after 10-30 s were refused).
+POOL_TIMEOUT = 30.0
+
+
 # A pooled connection idle longer than this is pinged before it is handed out (the server may
 # have closed it: a restart, an idle timeout, a proxy). One in steady use is not: asyncpg's
 # ping is three round trips (BEGIN, ";", ROLLBACK), as many as a whole read's statements.
@@ -234,7 +240,9 @@ def _ping_if_idle(engine: AsyncEngine) -> Any:
     return check
 
 
-def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncEngine:
+def _make_engine(
+    url: str, *, pool_size: int, immediate: bool = False, pool_timeout: float = POOL_TIMEOUT
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -247,6 +255,7 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=False,  # _ping_if_idle instead
         # Parameters hold reporters' phone numbers: never in logs or error messages.
         hide_parameters=True,
@@ -260,11 +269,19 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool = False) -> AsyncE
 class Database:
     """The hub's engines: one per event loop (asyncio engines are bound to the loop)."""
 
-    def __init__(self, url: str, *, app_role: str = "sanwang_app", pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        app_role: str = "sanwang_app",
+        pool_size: int = 10,
+        pool_timeout: float = POOL_TIMEOUT,
+    ) -> None:
         self.url = url
         self.app_role = app_role
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = _make_engine(url, pool_size=pool_size)
+        self.pool_timeout = pool_timeout
+        self.engine = _make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.write_engine = (
             _make_engine(url, pool_size=pool_size, immediate=True)
             if self.is_sqlite
@@ -278,7 +295,9 @@ class Database:
     def sibling(self, *, pool_size: int) -> Database:
         """Engines of their own on the same database, for another event loop (a thread's):
         asyncio engines cannot be shared across loops."""
-        return Database(self.url, app_role=self.app_role, pool_size=pool_size)
+        return Database(
+            self.url, app_role=self.app_role, pool_size=pool_size, pool_timeout=self.pool_timeout
+        )
 
     def session(self, tenant_ids: Iterable[uuid.UUID], *, write: bool = False) -> AsyncSession:
         """A session that sees exactly these tenants; ``write`` takes SQLite's write lock."""

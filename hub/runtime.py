@@ -18,6 +18,7 @@ from hub.attachments.storage import BlobStore, open_store
 from hub.cases.duplicates import Rules
 from hub.config import Settings
 from hub.db import Database
+from hub.events import Broadcaster, SharedBroadcaster, broadcaster
 
 S = TypeVar("S")
 
@@ -29,7 +30,13 @@ def open_database(settings: Settings, pool_size: int | None = None) -> Database:
         settings.database_url,
         app_role=settings.app_role,
         pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
+
+
+def case_events(db: Database) -> Broadcaster:
+    """The broadcaster of case events for a process on this database."""
+    return broadcaster if db.is_sqlite else SharedBroadcaster(db)
 
 
 def attachment_store(settings: Settings) -> BlobStore:
@@ -59,6 +66,10 @@ class Runtime:
     connector_settings: MutableMapping[str, Any] = field(default_factory=dict)
     # Where attachment blobs are kept: the settings' folder or S3-compatible store.
     attachments: BlobStore | None = None
+    # Where this process's subscribers get case events (hub.events): on SQLite the process's
+    # in-process broadcaster; on PostgreSQL one fed by LISTEN, so that a change committed by
+    # any process (another `serve`, the worker, the scheduler) reaches them.
+    events: Broadcaster = broadcaster
 
     @classmethod
     def start(
@@ -73,14 +84,16 @@ class Runtime:
         (``{"hj212": {"port": 0}}``), over the environment's."""
         from hub.plugins import load_connector_settings
 
+        db = db if db is not None else open_database(settings)
         return cls(
             settings=settings,
-            db=db if db is not None else open_database(settings),
+            db=db,
             tz=ZoneInfo(settings.timezone),
             case_prefix=settings.case_number_prefix,
             rules=Rules.of(settings),
             connector_settings=load_connector_settings(overrides),
             attachments=attachment_store(settings),
+            events=case_events(db),
         )
 
     @property

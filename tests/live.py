@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from hub.events import broadcaster
+from hub.events import Broadcaster
 
 PROTOCOL = "graphql-transport-ws"
 TIMEOUT = 5.0
@@ -82,8 +82,9 @@ class GraphQLSocket:
 
 
 def subscriber_count() -> int:
-    """Live subscribers of the in-process broadcaster (the server shares the test's process)."""
-    return len(broadcaster._queues)
+    """Live subscribers of the process's broadcasters (the server shares the test's process; on
+    PostgreSQL a subscriber counts once its process LISTENs)."""
+    return Broadcaster.everywhere
 
 
 def ws_url(base_url: str) -> str:

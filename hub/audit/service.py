@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import chain
@@ -43,8 +43,11 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
 async def take_head(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Lock the town's chain head now (an entry appended later in this transaction finds it
     held): a use case that writes several rows takes it before adding them, so that they all
-    leave in one flush at commit instead of being flushed by the head's statement."""
-    await _lock_head(session, tenant_id)
+    leave in one flush at commit instead of being flushed by the head's statement. On
+    PostgreSQL the head is taken at commit, after that flush (``_chain_at_commit``): nothing to
+    do here, and holding it from here to the commit would queue the town's writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        await _lock_head(session, tenant_id)
 
 
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditHead:
@@ -115,43 +118,70 @@ async def append(
     data: Mapping[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Add an entry at the end of the tenant's chain, in the caller's transaction."""
-    head = await _lock_head(session, tenant_id)
-    entry = AuditEntry(
+    """Add an entry at the end of the tenant's chain, in the caller's transaction (on
+    PostgreSQL it joins the chain at commit: ``_chain_at_commit``)."""
+    entry = _entry(tenant_id, actor, action, subject_type, subject_id, data, at or utcnow())
+    await _add(session, tenant_id, [entry])
+    return entry
+
+
+async def append_many(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Principal,
+    items: Sequence[tuple[str, str, str | uuid.UUID, Mapping[str, Any]]],
+) -> list[AuditEntry]:
+    """Several entries (action, subject type, subject id, data) on one chain, taking its head
+    once: the inserts go out as one batch."""
+    at = utcnow()
+    entries = [_entry(tenant_id, actor, *item, at) for item in items]
+    await _add(session, tenant_id, entries)
+    return entries
+
+
+def _entry(
+    tenant_id: uuid.UUID,
+    actor: Principal,
+    action: str,
+    subject_type: str,
+    subject_id: str | uuid.UUID,
+    data: Mapping[str, Any] | None,
+    at: datetime,
+) -> AuditEntry:
+    return AuditEntry(
         tenant_id=tenant_id,
-        seq=head.seq + 1,
-        at=at or utcnow(),
+        at=at,
         action=action,
         subject_type=subject_type,
         subject_id=str(subject_id),
         actor_id=actor.id,
         actor_name=actor.name,
         data=dict(data or {}),
-        prev_hash=head.hash,
     )
-    entry.hash = chain.entry_hash(head.hash, content_of(entry))
-    if session.get_bind().dialect.name == "postgresql":
-        # The entry and the head's move in one statement on the transaction's connection
-        # (one round trip, no ORM flush of either); the head object learns its new values
-        # as committed ones (so it is not written again).
-        entry.id = uuid.uuid4()
-        connection = await session.connection()
-        await connection.execute(
-            _APPEND,
-            {
-                **{f"entry_{c.key}": getattr(entry, c.key) for c in _ENTRIES.columns},
-                "head_tenant": tenant_id,
-                "head_seq": entry.seq,
-                "head_hash": entry.hash,
-            },
-        )
-        set_committed_value(head, "seq", entry.seq)
-        set_committed_value(head, "hash", entry.hash)
-        return entry
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
-    return entry
 
+
+def _link(entries: Sequence[AuditEntry], seq: int, prev_hash: str) -> tuple[int, str]:
+    """Number and hash entries after a head at (seq, prev_hash); the head's new values."""
+    for entry in entries:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev_hash
+        entry.hash = prev_hash = chain.entry_hash(prev_hash, content_of(entry))
+    return seq, prev_hash
+
+
+async def _add(session: AsyncSession, tenant_id: uuid.UUID, entries: list[AuditEntry]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        sync = session.sync_session
+        tx = sync.get_nested_transaction() or sync.get_transaction()
+        session.info.setdefault("audit_pending", []).extend((tx, e) for e in entries)
+        return
+    # SQLite: the writer holds the database lock already (BEGIN IMMEDIATE).
+    head = await _lock_head(session, tenant_id)
+    head.seq, head.hash = _link(entries, head.seq, head.hash)
+    session.add_all(entries)
+
+
+# --- PostgreSQL: a transaction's entries join their chains at its commit -----------------------
 
 # WITH moved_head AS (UPDATE audit_heads ...) INSERT INTO audit_entries ...: PostgreSQL runs
 # the data-modifying CTE exactly once, in the same statement. Built once: its compiled form
@@ -169,36 +199,84 @@ _APPEND = (
         .cte("moved_head")
     )
 )
+# Creates the town's head if it has none and locks it (ON CONFLICT DO UPDATE locks the row as
+# FOR UPDATE would; the no-op SET is what makes RETURNING answer an existing row).
+_TAKE = (
+    pg_insert(_HEADS)
+    .values(tenant_id=bindparam("tenant", type_=_HEADS.c.tenant_id.type), seq=0, hash=chain.GENESIS)
+    .on_conflict_do_update(index_elements=["tenant_id"], set_={"seq": _HEADS.c.seq})
+    .returning(_HEADS.c.seq, _HEADS.c.hash)
+)
 
 
-async def append_many(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    actor: Principal,
-    items: Sequence[tuple[str, str, str | uuid.UUID, Mapping[str, Any]]],
-) -> list[AuditEntry]:
-    """Several entries (action, subject type, subject id, data) on one chain, taking its head
-    once: the inserts go out as one batch."""
-    head = await _lock_head(session, tenant_id)
-    entries, at = [], utcnow()
-    for action, subject_type, subject_id, data in items:
-        entry = AuditEntry(
-            tenant_id=tenant_id,
-            seq=head.seq + 1,
-            at=at,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            actor_id=actor.id,
-            actor_name=actor.name,
-            data=dict(data),
-            prev_hash=head.hash,
+@event.listens_for(Session, "before_commit")
+def _chain_at_commit(session: Session) -> None:
+    """A town's head is one row that every writer of the town locks until its commit. Taken in
+    the middle of a transaction, it stays locked over every later round trip, and a busy event
+    loop then makes a convoy of the town's writers (issue 16's load test: requests queued on
+    the head until the pool's wait ran out). So on PostgreSQL the entries are numbered and
+    hashed here, after the transaction's other rows are flushed: the head is taken and moved by
+    the last statements before COMMIT. Heads in a fixed order: two commits never deadlock."""
+    if session.in_nested_transaction():
+        return  # a savepoint's entries wait for the real commit (or leave with its rollback)
+    pending: list[tuple[object, AuditEntry]] | None = session.info.pop("audit_pending", None)
+    if not pending:
+        return
+    session.flush()
+    connection = session.connection()
+    by_tenant: dict[uuid.UUID, list[AuditEntry]] = {}
+    for _tx, entry in pending:
+        by_tenant.setdefault(entry.tenant_id, []).append(entry)
+    held = _held_heads(session)
+    for tenant_id in sorted(by_tenant):
+        entries = by_tenant[tenant_id]
+        head = held.get(tenant_id)  # taken early by this transaction (take_head)
+        seq, prev = (
+            (head.seq, head.hash)
+            if head
+            else connection.execute(_TAKE, {"tenant": tenant_id}).one()
         )
-        entry.hash = chain.entry_hash(head.hash, content_of(entry))
-        head.seq, head.hash = entry.seq, entry.hash
-        entries.append(entry)
-    session.add_all(entries)
-    return entries
+        seq, prev = _link(entries, seq, prev)
+        for entry in entries:
+            entry.id = uuid.uuid4()
+        rows = [{f"entry_{c.key}": getattr(e, c.key) for c in _ENTRIES.columns} for e in entries]
+        if len(rows) == 1:  # the entry and the head's move in one round trip
+            connection.execute(
+                _APPEND, {**rows[0], "head_tenant": tenant_id, "head_seq": seq, "head_hash": prev}
+            )
+        else:
+            connection.execute(
+                insert(_ENTRIES),
+                [{c.key: getattr(e, c.key) for c in _ENTRIES.columns} for e in entries],
+            )
+            connection.execute(
+                update(_HEADS).where(_HEADS.c.tenant_id == tenant_id).values(seq=seq, hash=prev)
+            )
+        if head is not None:  # the held object learns its values as committed ones
+            set_committed_value(head, "seq", seq)
+            set_committed_value(head, "hash", prev)
+
+
+def _held_heads(session: Session) -> dict[uuid.UUID, AuditHead]:
+    tx = session.get_transaction()
+    held: tuple[object, dict[uuid.UUID, AuditHead]] | None = session.info.get("audit_heads")
+    return held[1] if held is not None and held[0] is tx else {}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """Entries of a transaction or savepoint that rolled back leave with it."""
+    pending: list[tuple[SessionTransaction, AuditEntry]] | None = session.info.get("audit_pending")
+    if pending:
+        session.info["audit_pending"] = [(tx, e) for tx, e in pending if not _within(tx, previous)]
+
+
+def _within(tx: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is outer:
+            return True
+        tx = tx.parent
+    return False
 
 
 async def trail(session: AsyncSession, scope: Scope, subject_id: str) -> list[AuditEntry]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from asyncpg.pgproto.pgproto import UUID as PgUUID  # type: ignore[import-untyped]
+from asyncpg.pgproto.pgproto import UUID as PgUUID  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -81,6 +82,7 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
+    classes: Counter[str] = field(default_factory=Counter)  # errors by kind (status, message)
     progressed: Counter[str] = field(default_factory=Counter)  # case id -> successful mutations
     packets_sent: int = 0
 
@@ -89,8 +91,14 @@ class Figures:
 
     def error(self, name: str, what: str) -> None:
         self.errors[name] += 1
+        self.classes[f"{name}: {error_class(what)}"] += 1
         if len(self.error_samples) < 10:
             self.error_samples.append(f"{name}: {what[:300]}")
+
+
+def error_class(what: str) -> str:
+    """An error without its particulars (ids, numbers), to count errors by kind."""
+    return re.sub(r"[0-9a-f-]{36}|\d+", "#", what)[:120]
 
 
 def pct(samples: list[float], p: int) -> float:
@@ -210,6 +218,26 @@ async def subscribe(url: str, sub: Subscriber, stop: asyncio.Event) -> None:
     except Exception as exc:
         sub.error = f"{type(exc).__name__}: {exc}"
         sub.ready.set()
+
+
+def run_subscribers(
+    url: str, subs: list[Subscriber], listening: threading.Event, stop: threading.Event
+) -> None:
+    """The subscriptions on an event loop of their own (a thread): the 200 clients' loop would
+    answer the server's keepalive pings late (uvicorn closes a socket whose pong is 20 s late),
+    and a lost socket must be the server's doing, not the load generator's."""
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        tasks = [asyncio.create_task(subscribe(url, sub, stopping)) for sub in subs]
+        await asyncio.gather(*(sub.ready.wait() for sub in subs))
+        listening.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        stopping.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
 
 
 async def hotline(
@@ -353,10 +381,13 @@ async def run(args: argparse.Namespace) -> int:
     figures = Figures()
     rss: list[tuple[float, list[float]]] = []
     proxy = None
+    # The same connections in all, whatever the processes (PostgreSQL's max_connections, 100 by
+    # default, is shared by every process and their overflow doubles each pool).
+    pool = args.pool if args.pool else max(2, 20 // args.processes)
     with children() as started:
         for i in range(args.processes):
             env = hub_env(args.url, SECRET, SANWANG_HJ212_MAX_CONNECTIONS_PER_ADDRESS="10000",
-                          SANWANG_DB_POOL_SIZE=str(args.pool))  # fmt: skip
+                          SANWANG_DB_POOL_SIZE=str(pool))  # fmt: skip
             started.append(
                 start_hub(workdir, env, hj212_port=hj212 if i == 0 else 0, name=f"hub{i}")
             )
@@ -367,17 +398,27 @@ async def run(args: argparse.Namespace) -> int:
         load0 = os.getloadavg()
         cpu0 = [c.cpu_seconds() for c in started]
         try:
-            limits = httpx.Limits(max_connections=args.clients + 50, max_keepalive_connections=None)
+            # Idle connections dropped before uvicorn drops them (timeout_keep_alive, 5 s): at
+            # httpx's 5 s default a request could go out on a socket the server was closing
+            # ("Server disconnected without sending a response", the ReadErrors of earlier runs).
+            limits = httpx.Limits(
+                max_connections=args.clients + 50, max_keepalive_connections=None,
+                keepalive_expiry=3.0,
+            )  # fmt: skip
             async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-                stop = asyncio.Event()
+                stop = threading.Event()
                 subs = [
                     Subscriber(world.dispatcher if i % 2 == 0 else world.operator,
                                "DISPATCHER" if i % 2 == 0 else f"OPERATOR/{TOWN}")
                     for i in range(args.subscriptions)
                 ]  # fmt: skip
                 ws_url = f"ws://127.0.0.1:{port}/graphql"
-                sub_tasks = [asyncio.create_task(subscribe(ws_url, s, stop)) for s in subs]
-                await asyncio.gather(*(s.ready.wait() for s in subs))
+                listening = threading.Event()
+                subscribers = threading.Thread(
+                    target=run_subscribers, args=(ws_url, subs, listening, stop), daemon=True
+                )
+                subscribers.start()
+                await asyncio.to_thread(listening.wait)
                 await warm_up(http, world)
                 t0 = time.monotonic()
                 until = t0 + args.seconds
@@ -401,7 +442,7 @@ async def run(args: argparse.Namespace) -> int:
                 load1 = os.getloadavg()
                 await asyncio.sleep(args.grace)  # events still on their way
                 stop.set()
-                await asyncio.gather(*sub_tasks)
+                await asyncio.to_thread(subscribers.join)
                 rss_stop.set()
                 await sampler
         finally:
@@ -413,7 +454,8 @@ async def run(args: argparse.Namespace) -> int:
     print(
         f"\n{args.processes} serve process(es); {args.clients} GraphQL clients (think"
         f" {args.think:g} s), {args.subscriptions} subscriptions, hotline {args.hotline_rate:g}/s,"
-        f" {args.devices} HJ 212 devices x 1 upload/s; {elapsed:.1f} s;"
+        f" {args.devices} HJ 212 devices x 1 upload/s; pool {pool} + {pool} a process;"
+        f" {elapsed:.1f} s;"
         f" load average {load0[0]:.2f} before, {load1[0]:.2f} at the end; {os.cpu_count()} CPUs"
     )
     head = f"{'operation':<18}{'count':>8}{'per s':>8}{'errors':>8}{'p50':>9}{'p95':>9}{'p99':>9}"
@@ -464,13 +506,14 @@ async def run(args: argparse.Namespace) -> int:
         )
     errors = sum(figures.errors.values())
     print(f"\nerrors: {errors}")
-    for line in figures.error_samples:
-        print("  " + line)
+    for kind, count in figures.classes.most_common(10):
+        print(f"  {count:5d} x {kind}")
     summary.update(
         processes=args.processes,
         seconds=elapsed,
         graphql_per_s=total_graphql / elapsed,
         errors=errors,
+        error_classes=dict(figures.classes),
         events_expected=expected * len(subs),
         events_delivered=delivered,
         rss=rss,
@@ -489,7 +532,12 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=20)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time per client")
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--pool", type=int, default=20, help="connections per serve process")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="pool per serve process (+ as many overflow); default 20 split between the processes",
+    )
     parser.add_argument("--hotline-rate", type=float, default=10.0, help="calls per second")
     parser.add_argument("--devices", type=int, default=50, help="HJ 212 devices, 1 upload/s")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds for late events")
