@@ -327,3 +327,12 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+
+
+def within(tx: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    """Whether ``tx`` is ``outer`` or one of its savepoints (undone by a rollback of ``outer``)."""
+    while tx is not None:
+        if tx is outer:
+            return True
+        tx = tx.parent
+    return False

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import asyncpg
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
+
+from hub.db import within
 
 if TYPE_CHECKING:
     from hub.db import Database
@@ -108,11 +111,36 @@ def _offer(queue: asyncio.Queue[CaseNotice], notice: CaseNotice) -> None:
 broadcaster = Broadcaster()  # the process's, for SQLite
 
 
+class ChangeCount:
+    """The case changes this process knows of: its own commits (counted inside the commit,
+    before subscribers are told) and, on PostgreSQL, the ones heard from every process
+    (counted before they are handed on). A cache of figures made from cases (the board's) is
+    good while this has not moved."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # commits happen on other threads too (jobs, writer)
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+changes = ChangeCount()
+
+
 # --- commit hooks ------------------------------------------------------------------------------
 
 
 def announce(session: Session, notice: CaseNotice) -> None:
-    session.info.setdefault("notices", []).append(notice)
+    # Kept with the (sub)transaction it belongs to: a savepoint rolled back takes its notices
+    # with it (``_drop_rolled_back``), as the audit trail's entries.
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault("notices", []).append((tx, notice))
+
+
+def _notices(session: Session) -> list[CaseNotice]:
+    return [notice for _tx, notice in session.info.pop("notices", [])]
 
 
 @event.listens_for(Session, "before_commit", insert=True)
@@ -120,15 +148,15 @@ def _notify(session: Session) -> None:
     """On PostgreSQL the notices leave with the transaction: NOTIFY is delivered at commit, in
     commit order, and never for a rollback. One statement for all of a transaction's notices,
     sent before the other commit hooks (the audit chain's head is taken last)."""
-    notices = session.info.get("notices")
-    if not notices:
-        return
+    if session.in_nested_transaction() or not session.info.get("notices"):
+        return  # a savepoint's notices wait for the real commit (or leave with its rollback)
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return
-    if any(n.case.id is None for n in notices):
+    if any(n.case.id is None for _tx, n in session.info["notices"]):
         session.flush()  # a new case gets its id at flush (the commit would flush it next)
-    session.info.pop("notices")
+    notices = _notices(session)
+    session.info["notified"] = True  # counted in ``changes`` once the commit is through
     payloads = [_payload(i, n) for i, n in enumerate(notices)]
     connection.execute(
         text("select pg_notify(:channel, p) from unnest(cast(:payloads as text[])) as p"),
@@ -151,13 +179,29 @@ def _payload(index: int, notice: CaseNotice) -> str:
 
 @event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
-    for notice in session.info.pop("notices", []):  # SQLite's: PostgreSQL's left as NOTIFY
+    if session.in_nested_transaction():
+        return  # a savepoint released: its notices wait for the real commit
+    notified = session.info.pop("notified", False)
+    notices = _notices(session)  # SQLite's: PostgreSQL's left as NOTIFY
+    if notified or notices:
+        changes.bump()  # before any subscriber is told: a screen told never gets older figures
+    for notice in notices:
         broadcaster.publish(notice)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's own notices leave with it (``_drop_rolled_back``), no others
     session.info.pop("notices", None)
+    session.info.pop("notified", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get("notices")
+    if pending:
+        session.info["notices"] = [(tx, n) for tx, n in pending if not within(tx, previous)]
 
 
 # --- PostgreSQL: LISTEN, shared by the processes -----------------------------------------------
@@ -285,6 +329,7 @@ class SharedBroadcaster(Broadcaster):
             self._wake.clear()
             batch, self._heard = self._heard, []
             cases = await self._read(batch)
+            changes.bump()  # another process's commits (and this one's, counted again)
             for heard in batch:
                 case = cases.get(heard.case_id)
                 if case is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hub.audit import chain
 from hub.audit.model import AuditEntry, AuditHead
 from hub.auth import Principal, Scope
-from hub.db import utcnow
+from hub.db import utcnow, within
 from hub.errors import unknown_town
 from hub.roles import Permission
 
@@ -268,15 +268,7 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
     """Entries of a transaction or savepoint that rolled back leave with it."""
     pending: list[tuple[SessionTransaction, AuditEntry]] | None = session.info.get("audit_pending")
     if pending:
-        session.info["audit_pending"] = [(tx, e) for tx, e in pending if not _within(tx, previous)]
-
-
-def _within(tx: SessionTransaction | None, outer: SessionTransaction) -> bool:
-    while tx is not None:
-        if tx is outer:
-            return True
-        tx = tx.parent
-    return False
+        session.info["audit_pending"] = [(tx, e) for tx, e in pending if not within(tx, previous)]
 
 
 async def trail(session: AsyncSession, scope: Scope, subject_id: str) -> list[AuditEntry]:

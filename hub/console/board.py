@@ -13,7 +13,6 @@ caseEvents subscription.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time as clock
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,9 +22,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +32,7 @@ from hub.auth import Scope, issue_jwt
 from hub.cameras import service as cameras
 from hub.cases.enums import CHANNEL_LABELS, Channel
 from hub.db import utcnow
+from hub.events import changes as case_changes
 from hub.grid.service import list_cells
 from hub.monitoring import service as monitoring
 from hub.monitoring.model import PointKind
@@ -237,29 +235,6 @@ async def grid_features(session: AsyncSession, scope: Scope) -> dict[str, Any]:
 FIGURES_TTL = 5.0  # seconds; devices and air quality move without case events
 
 
-class Generation:
-    """A counter of committed case changes in this process: bumped inside the commit, before
-    hub.events hands the notices to subscribers, so a screen told of a change never gets
-    figures computed before it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # commits happen on other threads too (jobs, writer)
-        self.value = 0
-
-    def bump(self) -> None:
-        with self._lock:
-            self.value += 1
-
-
-generation = Generation()
-
-
-@event.listens_for(Session, "after_commit", insert=True)  # before hub.events publishes
-def _count_case_changes(session: Session) -> None:
-    if session.info.get("notices"):
-        generation.bump()
-
-
 @dataclass
 class Shared:
     made: int  # the generation when the computation started
@@ -279,7 +254,7 @@ class FiguresCache:
     async def get(
         self, key: tuple[str, ...], compute: Callable[[], Awaitable[dict[str, Any]]]
     ) -> dict[str, Any]:
-        now, made = clock.monotonic(), generation.value
+        now, made = clock.monotonic(), case_changes.value
         found = self._entries.get(key)
         usable = found is not None and found.made == made and now - found.at < FIGURES_TTL
         failed = (

@@ -29,8 +29,8 @@ import httpx
 from hub.app import create_app
 from hub.auth import issue_jwt
 from hub.config import Settings
-from hub.console.board import generation
 from hub.db import Database
+from hub.events import changes
 from hub.runtime import Runtime
 from tests.operations import op
 
@@ -64,14 +64,14 @@ async def main(url: str, runs: int, screens: int) -> None:
             await get()
             cold, warm = [], []
             for _ in range(runs):
-                generation.bump()
+                changes.bump()
                 cold.append(await get())
                 warm.append(await get())
             print(summary(f"{who}: cold", cold))
             print(summary(f"{who}: warm", warm))
             together = []
             for _ in range(max(3, runs // 4)):
-                generation.bump()
+                changes.bump()
                 start = time.perf_counter()
                 await asyncio.gather(*(get() for _ in range(screens)))
                 together.append((time.perf_counter() - start) * 1000)
@@ -98,7 +98,7 @@ async def others_with_screens(http: httpx.AsyncClient, runs: int, screens: int) 
     async def intake() -> None:  # a case change every second wakes every screen
         while not stop.is_set():
             await asyncio.sleep(1.0)
-            generation.bump()
+            changes.bump()
             async with changed:
                 changed.notify_all()
 

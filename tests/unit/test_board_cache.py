@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hub.console import board
-from hub.console.board import FiguresCache, generation
+from hub.console.board import FiguresCache
+from hub.events import changes
 
 
 class Counting:
@@ -38,7 +39,7 @@ async def test_screens_at_once_share_one_computation() -> None:
 async def test_a_case_change_or_the_ttl_makes_it_anew(monkeypatch: pytest.MonkeyPatch) -> None:
     cache, compute = FiguresCache(), Counting()
     await cache.get(("a",), compute)
-    generation.bump()
+    changes.bump()
     assert await cache.get(("a",), compute) == {"n": 2}
     monkeypatch.setattr(board, "FIGURES_TTL", 0.0)
     assert await cache.get(("a",), compute) == {"n": 3}
@@ -58,6 +59,6 @@ async def test_a_change_during_a_computation_is_not_missed() -> None:
     first = asyncio.ensure_future(cache.get(("a",), compute))
     while compute.calls == 0:  # the computation is under way
         await asyncio.sleep(0)
-    generation.bump()  # a case change commits meanwhile
+    changes.bump()  # a case change commits meanwhile
     second = await cache.get(("a",), compute)  # does not join the older computation
     assert await first == {"n": 1} and second == {"n": 2}
