@@ -5,11 +5,12 @@ refusals in the ingest routes' shape (``{"errors": [{"field", "message", "code"}
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
@@ -84,8 +85,9 @@ class Overload:
     """Middleware: a request that fails for want of a database connection answers 503 with
     Retry-After (a 500 would read as a fault of the hub, and clients do not retry it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, answer: Callable[[ASGIScope], Response] | None = None) -> None:
         self.app = app
+        self.answer = answer  # the web console's: a page, not JSON
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,4 +107,5 @@ class Overload:
                 raise
             log.warning("%s %s: 503, no database connection: %s",
                         scope["method"], scope["path"], exc)  # fmt: skip
-            await busy(scope["path"])(scope, receive, send)
+            answer = self.answer(scope) if self.answer else busy(scope["path"])
+            await answer(scope, receive, send)

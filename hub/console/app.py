@@ -14,15 +14,19 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope as ASGIScope
 
 from hub.accounts.lockout import Policy
 from hub.runtime import Runtime
+from hub.web import BUSY, RETRY_AFTER, Overload
 
 from . import board, bulletin, cases, files, login, monitoring, people, phone
-from .web import SESSION_COOKIE, Console, environment
+from .web import SESSION_COOKIE, Console, environment, error_page
 
 PAGE_GROUPS = (login, cases, files, board, monitoring, phone, people, bulletin)
 STATIC = Path(__file__).parent / "static"
@@ -55,7 +59,9 @@ def console_app(runtime: Runtime, key: str) -> Starlette:
                 path=PREFIX,
                 same_site="lax",
                 https_only=settings.console_cookie_secure,
-            )
+            ),
+            # Inside the console's own error handling, which would answer a 500 first.
+            Middleware(Overload, answer=busy_page),
         ],
     )
     app.state.console = Console(
@@ -70,3 +76,11 @@ def console_app(runtime: Runtime, key: str) -> Starlette:
         paths=paths,
     )
     return app
+
+
+def busy_page(scope: ASGIScope) -> Response:
+    """The 503 of a page that found no database connection in time: the console's error page
+    in Chinese, with Retry-After."""
+    page = error_page(Request(scope), 503, BUSY)
+    page.headers["Retry-After"] = RETRY_AFTER
+    return page

@@ -16,6 +16,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.runtime import Runtime
 from tests.conftest import SECRET, Backend
+from tests.console import csrf_of
 from tests.operations import op
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -85,3 +86,18 @@ async def test_a_plain_route_answers_503_when_the_pool_is_exhausted(
         busy = await tiny.get("/sync/changes")
     error = assert_busy(busy)
     assert error["code"] == "UNAVAILABLE"
+
+
+async def test_a_console_page_answers_503_when_the_pool_is_exhausted(
+    tiny: httpx.AsyncClient,
+) -> None:
+    # Signing in reads the accounts: the console's page in Chinese, not its 500.
+    page = await tiny.get("/console/login")
+    assert page.status_code == 200
+    form = {"login": "zhao.admin", "password": "x", "csrf_token": csrf_of(page.text)}
+    async with every_connection_held(tiny):
+        busy = await tiny.post("/console/login", data=form)
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["retry-after"] == "5"
+    assert busy.headers["content-type"].startswith("text/html")
+    assert "服务繁忙" in busy.text
