@@ -52,6 +52,7 @@ from hub.supervision.schema import Mutation as SupervisionMutation
 from hub.supervision.schema import Query as SupervisionQuery
 from hub.sync.schema import Query as SyncQuery
 from hub.tenancy.schema import Query as TenancyQuery
+from hub.web import overloaded
 
 Query = merge_types(
     "Query",
@@ -127,7 +128,10 @@ class HubSchema(strawberry.Schema):
         operation = (execution_context.operation_name if execution_context else None) or "-"
         for error in errors:
             original = error.original_error
-            if should_mask(error) and original is not None:
+            if original is not None and overloaded(original):
+                # Not a fault of the hub: the 503's cause, a line each (no traceback flood).
+                log.warning("no database connection for operation %s: %s", operation, original)
+            elif should_mask(error) and original is not None:
                 # The hub's own failure: ERROR with the traceback, still no document.
                 log.error(
                     "unexpected error in operation %s at %s",

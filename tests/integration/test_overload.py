@@ -65,7 +65,7 @@ def assert_busy(response: httpx.Response) -> dict[str, object]:
 
 @pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
 async def test_graphql_answers_503_when_the_pool_is_exhausted(
-    tiny: httpx.AsyncClient, accept: str
+    tiny: httpx.AsyncClient, accept: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = {"query": op("Cases"), "variables": {"first": 5}}
     warm = await tiny.post("/graphql", json=body, headers={"Accept": accept})
@@ -74,6 +74,9 @@ async def test_graphql_answers_503_when_the_pool_is_exhausted(
         busy = await tiny.post("/graphql", json=body, headers={"Accept": accept})
     error = assert_busy(busy)
     assert error["extensions"] == {"code": "UNAVAILABLE"}
+    logged = [r for r in caplog.records if "no database connection" in r.getMessage()]
+    assert logged and all(r.levelname == "WARNING" and not r.exc_info for r in logged)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "a traceback per refusal"
     assert "data" not in busy.json()
     again = await tiny.post("/graphql", json=body, headers={"Accept": accept})
     assert again.status_code == 200, "the pool is back once the transactions end"
