@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import strawberry
 
-from hub.cases.nodes import Case, case_node
+from hub.cases.nodes import Case, Shared, View, case_node, plain_case_node
 from hub.cases.schema import PageInfo, view_of
 from hub.gql import Context, selected
 from hub.sync import service
@@ -45,7 +48,25 @@ class Query:
                 end_cursor=page.cursors[-1] if page.cursors else after,
             ),
             edges=[
-                CaseChangeEdge(cursor=c, node=case_node(r, view))
-                for r, c in zip(page.cases, page.cursors, strict=True)
+                CaseChangeEdge(cursor=c, node=n)
+                for n, c in zip(_nodes(page, view), page.cursors, strict=True)
             ],
         )
+
+
+@dataclass(slots=True)
+class _Lists:
+    """A plain row's lists for plain_case_node: its external refs; the others empty, which is
+    true to the answer only because the page is plain when none of them is selected."""
+
+    external_refs: list[Any]
+    reports: tuple[()] = ()
+    timeline: tuple[()] = ()
+    links: tuple[()] = ()
+
+
+def _nodes(page: service.ChangePage, view: View) -> list[Case]:
+    if page.refs is None:
+        return [case_node(row, view) for row in page.cases]
+    shared, refs = Shared(), page.refs
+    return [plain_case_node(row, view, shared, _Lists(refs.get(row.id, []))) for row in page.cases]
