@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, event, func, select, text, tuple_
+from sqlalchemy import Select, any_, bindparam, event, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -297,6 +298,21 @@ def _ignore_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def _of_batch(dialect: str, rows: Sequence[Any], position: tuple[int, int] | None) -> Any:
+    """The batch's references. On PostgreSQL by the batch's case ids, one array parameter: each
+    statement of a READ COMMITTED transaction has a snapshot of its own, so a case changed
+    between the two would have left the feed range and come without its references. SQLite's
+    transaction reads one snapshot: by the feed range, with no IN list of thousands of ids."""
+    if dialect == "postgresql":
+        ids = bindparam("ids", [row.id for row in rows], type_=ARRAY(ExternalRef.case_id.type))
+        return ExternalRef.case_id == any_(ids)
+    span = [tuple_(CaseFeed.txid, CaseFeed.seq) <= tuple_(rows[-1].txid, rows[-1].seq)]
+    if position is not None:
+        span.append(tuple_(CaseFeed.txid, CaseFeed.seq) > tuple_(*position))
+    feed = select(CaseFeed.case_id).where(*span)
+    return ExternalRef.case_id.in_(feed.scalar_subquery())
+
+
 async def _bulk_batch(
     session: AsyncSession,
     scope: Scope,
@@ -325,15 +341,10 @@ async def _bulk_batch(
     rows = (await connection.execute(ordered)).all()
     refs: dict[Any, list[dict[str, str]]] = {}
     if rows:
-        # The batch's references by its feed range (no IN list of thousands of ids).
-        last = (rows[-1].txid, rows[-1].seq)
-        span = [tuple_(CaseFeed.txid, CaseFeed.seq) <= tuple_(*last)]
-        if position is not None:
-            span.append(tuple_(CaseFeed.txid, CaseFeed.seq) > tuple_(*position))
         found = await connection.execute(
             select(ExternalRef.case_id, ExternalRef.system, ExternalRef.external_id)
-            .join(CaseFeed, CaseFeed.case_id == ExternalRef.case_id)
-            .where(*span, ExternalRef.tenant_id.in_(tenant_ids))
+            .where(_of_batch(connection.dialect.name, rows, position))
+            .where(ExternalRef.tenant_id.in_(tenant_ids))
             .order_by(ExternalRef.system, ExternalRef.external_id)
         )
         for case_id, system, external_id in found.all():
