@@ -16,6 +16,7 @@ from sqlalchemy import event, select, update
 
 from hub.audit import service as audit
 from hub.cases import intake
+from hub.cases.loaders import case_for_change
 from hub.db import Base
 from tests.conftest import Hub
 from tests.helpers import HOTLINE_CALL, PLATFORM_ASSIGNMENT, post_json
@@ -116,7 +117,11 @@ async def test_one_statement_rows_equal_the_flushed_ones(
             async def flushed(session: Any) -> None:
                 return None  # the ORM's flush at commit writes them
 
+            async def loaded(session: Any, case_id: Any) -> Any:
+                return await case_for_change(session, case_id)  # the ORM's locked query
+
             patched.setattr(intake, "write_new_rows", flushed)
+            patched.setattr(intake, "_locked_case", loaded)
             by_orm = await register_all(hub, "orm")
         written_by_orm = len(statements)
         fast = await register_all(hub, "one")
@@ -130,7 +135,14 @@ async def test_one_statement_rows_equal_the_flushed_ones(
     if hub.db.engine.dialect.name == "postgresql":
         assert len(one_statement) == 3  # each new case's rows in one statement
         joined = [s for s in statements[written_by_orm:] if s.startswith("WITH new_reports AS")]
-        assert len(joined) == 1  # the joining report and its event in one statement
+        assert len(joined) == 1  # the joining report, its event and its case's UPDATE
+        assert "changed_cases AS" in joined[0]
+        updates = [s for s in statements[written_by_orm:] if s.startswith("UPDATE cases")]
+        assert len(updates) == 1  # only the test's own closing of the cases
+        orm_updates = [s for s in statements[:written_by_orm] if s.startswith("UPDATE cases")]
+        assert len(orm_updates) == 2  # the ORM's flush of the joined case, then the closing
+        locked = [s for s in statements[written_by_orm:] if s.rstrip().endswith("FOR UPDATE")]
+        assert len(locked) == 1  # the joined case, locked by the Core statement
     else:
         assert one_statement == []  # SQLite: the ORM's flush
     async with hub.db.session((await hub.scope()).tenant_ids) as session:
