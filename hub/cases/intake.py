@@ -56,10 +56,11 @@ from hub.cases.enums import (
 from hub.cases.inputs import Registered, RegisterInput, validate_register
 from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseCandidate, CaseCounter, Event, ExternalRef, Report
-from hub.cases.routing import Route, RouteStep, route_report
+from hub.cases.routing import KnownSource, Route, RouteStep, route_report
 from hub.cases.timeline import record
 from hub.db import Database, TenantScopeError, utcnow, visible_tenants
 from hub.errors import DomainError, ErrorCode, not_found
+from hub.outbox.model import OutboxMessage
 from hub.roles import UNMASKED_PHONE_ROLES, Permission, allows, refusal
 from hub.supervision import clocks
 from hub.supervision.model import CaseHop
@@ -107,10 +108,12 @@ async def register(
     prefix: str,
     route: Route | None = None,
     rules: Rules,
+    known: KnownSource | None = None,
 ) -> Registered:
     """Register one report: a repeat returns what the first delivery did; otherwise the report
     is routed to a town and either attaches to the open case it surely duplicates or opens a
-    case (with the open cases it may duplicate shown as candidates)."""
+    case (with the open cases it may duplicate shown as candidates). ``known``: the source
+    ``inp.source_id`` names, as the caller found it (routing then need not read it)."""
     scope.require(Permission.CASE_REGISTER)
     _require_channel(scope, inp.channel)
     validate_register(inp)
@@ -118,7 +121,7 @@ async def register(
         repeat = await _repeat_of(session, scope, inp)
         if repeat is not None:
             return repeat
-    route = route or await route_report(session, scope, inp)
+    route = route or await route_report(session, scope, inp, known)
     received = inp.received_at or utcnow()
     arrival = Arrival(
         inp.category,
@@ -654,17 +657,20 @@ _TAKE_NUMBER = {
 # --- the new case's rows in one statement (PostgreSQL) ------------------------------------------
 
 # Parents first. A data-modifying CTE's foreign keys are checked at the end of the statement.
-_BATCHED: tuple[type[Any], ...] = (Case, Report, Event, CaseHop, CaseCandidate, ExternalRef)
+# A hook's outbox message (the platform's status of a new case) goes with them.
+_BATCHED: tuple[type[Any], ...] = (
+    Case, Report, Event, CaseHop, CaseCandidate, ExternalRef, OutboxMessage
+)  # fmt: skip
 
 
 async def write_new_rows(session: AsyncSession) -> None:
-    """On PostgreSQL, the registration's new rows (a new case with its report, event, hop and
-    reference; or an attached report with its events) in one INSERT of data-modifying CTEs
+    """On PostgreSQL, the registration's new rows (a new case with its report, event, hop,
+    reference and a hook's outbox message; or an attached report with its events and its
+    case's UPDATE) in one INSERT of data-modifying CTEs
     (and several candidates or events in one executemany), instead of the flush at commit
     sending a statement per table through the ORM's unit of work; the objects then become
     persistent as if flushed. Called when the registration's rows are final (the answer is
-    made). Anything else (the attached case's UPDATE, an outbox message of a hook) stays for
-    the flush; on SQLite all of it does."""
+    made). Anything else stays for the flush; on SQLite all of it does."""
     sync = session.sync_session
     if sync.get_bind().dialect.name != "postgresql":
         return

@@ -22,10 +22,11 @@ from tests.conftest import Hub
 from tests.helpers import HOTLINE_CALL, PLATFORM_ASSIGNMENT, post_json
 
 TABLES = ("cases", "reports", "case_events", "case_hops", "case_candidates", "case_external_refs")
+COMPARED = (*TABLES, "outbox_messages")
 # Differ between two registrations by nature: compared by whether they are set.
 VARYING = {
     "id", "case_id", "candidate_id", "number", "external_id", "query_code_hash", "payload",
-    "data", "reporter_phone", "distance_m",
+    "data", "reporter_phone", "distance_m", "ordering_key", "idempotency_key",
 }  # fmt: skip
 
 
@@ -56,6 +57,11 @@ async def stored(hub: Hub, case_id: str) -> dict[str, list[dict[str, Any]]]:
             key = columns.id if table == "cases" else columns.case_id
             rows = await session.execute(select(columns).where(key == uuid.UUID(case_id)))
             found[table] = sorted((shape(dict(r._mapping)) for r in rows), key=repr)
+        outbox = Base.metadata.tables["outbox"].c  # a hook's: the platform's status
+        rows = await session.execute(
+            select(outbox).where(outbox.ordering_key == f"platform:{case_id}")
+        )
+        found["outbox_messages"] = sorted((shape(dict(r._mapping)) for r in rows), key=repr)
     return found
 
 
@@ -93,7 +99,7 @@ def differences(a: list[Any], b: list[Any]) -> list[tuple[int, str, int, str, An
     """(call, table, row, column, one, other) wherever the two runs' rows differ."""
     found = []
     for call, (mine, theirs) in enumerate(zip(a, b, strict=True)):
-        for table in TABLES:
+        for table in COMPARED:
             if len(mine[table]) != len(theirs[table]):
                 found.append((call, table, -1, "rows", len(mine[table]), len(theirs[table])))
                 continue
@@ -130,10 +136,13 @@ async def test_one_statement_rows_equal_the_flushed_ones(
     assert by_orm[1]["case_candidates"], "the second call should have a candidate"
     assert len(by_orm[2]["reports"]) == 2, "the first caller's second call should join"
     assert by_orm[3]["case_external_refs"], "the assignment should have its reference"
+    assert by_orm[3]["outbox_messages"], "the assignment's status should wait in the outbox"
     assert differences(fast, by_orm) == []
     one_statement = [s for s in statements[written_by_orm:] if "new_cases AS" in s]
     if hub.db.engine.dialect.name == "postgresql":
         assert len(one_statement) == 3  # each new case's rows in one statement
+        outbox = [s for s in statements[written_by_orm:] if "INSERT INTO outbox" in s]
+        assert len(outbox) == 1 and outbox[0] in one_statement  # the platform hook's message
         joined = [s for s in statements[written_by_orm:] if s.startswith("WITH new_reports AS")]
         assert len(joined) == 1  # the joining report, its event and its case's UPDATE
         assert "changed_cases AS" in joined[0]
