@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,7 @@ from hub.auth import Scope, system_scope
 from hub.cases import inputs, intake
 from hub.cases.duplicates import Rules
 from hub.cases.enums import Category, Channel
+from hub.cases.routing import KnownSource
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import unknown_town
@@ -157,10 +159,12 @@ async def ingest(
     async def register(
         session: AsyncSession, scope: Scope, inp: inputs.RegisterInput
     ) -> inputs.Registered:
+        known = None
         if call.source_name:
-            inp.source_id = await _source_id(session, scope, call.source_name, inp.tenant_code)
+            known = await _named_source(session, scope, call.source_name, inp.tenant_code)
+            inp.source_id = known.id if known else None
         return await intake.register(
-            session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules
+            session, scope, inp, tz=tz, prefix=settings.case_number_prefix, rules=rules, known=known
         )
 
     return await register_once(
@@ -181,7 +185,9 @@ def query_code(settings: Settings) -> Callable[[inputs.Registered], dict[str, An
 SOURCES_CACHE_SECONDS = 30.0
 
 
-async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: str | None) -> Any:
+async def _named_source(
+    session: AsyncSession, scope: Scope, name: str, town_code: str | None
+) -> KnownSource | None:
     """The one registered source the caller names (in the named town, if any, and in the towns
     the caller sees), else None."""
     town_id = None
@@ -190,24 +196,37 @@ async def _source_id(session: AsyncSession, scope: Scope, name: str, town_code: 
         if town is None or not scope.sees(town.id):
             raise unknown_town("town", town_code)
         town_id = town.id
-    candidates = [
-        (source_id, source_name)
-        for source_id, tenant_id, source_name in await _sources(session.info["db"])
-        if scope.sees(tenant_id) and town_id in (None, tenant_id)
-    ]
+    sources = [s for s in await _sources(session.info["db"]) if scope.sees(s.tenant_id)]
+    candidates = [(s.id, s.name) for s in sources if town_id in (None, s.tenant_id)]
     places = [t.name for t in scope.directory.tenants]
-    return match_source(name, candidates, places)
+    found = match_source(name, candidates, places)
+    return next((s.known for s in sources if s.id == found), None) if found else None
 
 
-async def _sources(db: Database) -> list[tuple[Any, Any, str]]:
-    """Every registered source (id, town, name), cached briefly: a call names one of a few
-    hundred enterprises, and reading them all for every call costs more than matching."""
-    cached: list[tuple[Any, Any, str]] | None = db.cache.get(NAMES_CACHE_KEY)
+@dataclass(frozen=True)
+class _Named:
+    id: Any
+    tenant_id: Any
+    name: str
+    grid_cell_id: Any
+
+    @property
+    def known(self) -> KnownSource:
+        return KnownSource(self.id, self.tenant_id, self.grid_cell_id)
+
+
+async def _sources(db: Database) -> list[_Named]:
+    """Every registered source (id, town, name, grid cell), cached briefly: a call names one
+    of a few hundred enterprises, and reading them all for every call costs more than
+    matching; routing takes the matched one from here too."""
+    cached: list[_Named] | None = db.cache.get(NAMES_CACHE_KEY)
     if cached is not None:
         return cached
     everyone = await system_scope(db)
     async with db.session(everyone.tenant_ids) as session:
-        result = await session.execute(select(Source.id, Source.tenant_id, Source.name))
-        rows = [(source_id, town, name) for source_id, town, name in result]
+        result = await session.execute(
+            select(Source.id, Source.tenant_id, Source.name, Source.grid_cell_id)
+        )
+        rows = [_Named(*row) for row in result]
     db.cache.put(NAMES_CACHE_KEY, rows, SOURCES_CACHE_SECONDS)
     return rows

@@ -27,7 +27,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     literal_column,
     select,
     union_all,
@@ -38,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import service as audit
 from hub.auth import Scope
@@ -56,10 +56,11 @@ from hub.cases.enums import (
 from hub.cases.inputs import Registered, RegisterInput, validate_register
 from hub.cases.loaders import case_for_change
 from hub.cases.model import Case, CaseCandidate, CaseCounter, Event, ExternalRef, Report
-from hub.cases.routing import Route, RouteStep, route_report
+from hub.cases.routing import KnownSource, Route, RouteStep, route_report
 from hub.cases.timeline import record
 from hub.db import Database, TenantScopeError, utcnow, visible_tenants
-from hub.errors import DomainError, ErrorCode
+from hub.errors import DomainError, ErrorCode, not_found
+from hub.outbox.model import OutboxMessage
 from hub.roles import UNMASKED_PHONE_ROLES, Permission, allows, refusal
 from hub.supervision import clocks
 from hub.supervision.model import CaseHop
@@ -107,10 +108,12 @@ async def register(
     prefix: str,
     route: Route | None = None,
     rules: Rules,
+    known: KnownSource | None = None,
 ) -> Registered:
     """Register one report: a repeat returns what the first delivery did; otherwise the report
     is routed to a town and either attaches to the open case it surely duplicates or opens a
-    case (with the open cases it may duplicate shown as candidates)."""
+    case (with the open cases it may duplicate shown as candidates). ``known``: the source
+    ``inp.source_id`` names, as the caller found it (routing then need not read it)."""
     scope.require(Permission.CASE_REGISTER)
     _require_channel(scope, inp.channel)
     validate_register(inp)
@@ -118,7 +121,7 @@ async def register(
         repeat = await _repeat_of(session, scope, inp)
         if repeat is not None:
             return repeat
-    route = route or await route_report(session, scope, inp)
+    route = route or await route_report(session, scope, inp, known)
     received = inp.received_at or utcnow()
     arrival = Arrival(
         inp.category,
@@ -134,7 +137,7 @@ async def register(
     )
     verdict = duplicates.judge(arrival, await _open_cases(session, scope, arrival, rules), rules)
     if verdict.attach_to is not None and verdict.reason is not None:
-        open_case = await case_for_change(session, verdict.attach_to)
+        open_case = await _locked_case(session, verdict.attach_to)
         report = _new_report(inp, route, open_case, received, ReportOutcome.ATTACHED)
         report.outcome_reason = (
             f"{duplicates.reason_text(verdict.reason, rules)}: {open_case.number}"
@@ -394,6 +397,30 @@ def _advisory_locks(n: int) -> Any:
     )
 
 
+# The open case a report joins, its row locked as case_for_change locks it: built once.
+_LOCK_CASE = select(_CASES).where(_CASES.c.id == bindparam("id")).with_for_update()
+
+
+async def _locked_case(session: AsyncSession, case_id: uuid.UUID) -> Case:
+    """The case a report attaches to, its row locked until the commit: a Core ``SELECT ... FOR
+    UPDATE`` on the transaction's connection, the Case made from the row as the ORM query
+    (loaders.case_for_change, about 2 ms of CPU) would leave it: persistent, every column
+    loaded, later changes flushed as an UPDATE. A case this session holds already takes the
+    ORM query (its populate_existing refreshes the held object). The id comes from the
+    duplicate search, which saw only the session's towns."""
+    sync = session.sync_session
+    if sync.identity_map.get(sync.identity_key(Case, case_id)) is not None:
+        return await case_for_change(session, case_id)
+    connection = await session.connection()
+    row = (await connection.execute(_LOCK_CASE, {"id": case_id})).one_or_none()
+    if row is None:
+        raise not_found("案件", "caseId")
+    case = Case(**{key: row._mapping[column] for column, key, _ in _columns(Case)})
+    make_transient_to_detached(case)
+    session.add(case)
+    return case
+
+
 def _new_report(
     inp: RegisterInput, route: Route, case: Case, received: datetime, outcome: ReportOutcome
 ) -> Report:
@@ -533,18 +560,31 @@ async def _attach(
 async def _callers(session: AsyncSession, case: Case, report: Report) -> int:
     """The distinct callers of the case once ``report`` (not added yet) is on it: the stored
     reports' numbers and the report's own, in one statement. The case row is locked, so no
-    other report joins it meanwhile. A case already URGENT needs no count."""
+    other report joins it meanwhile. A case already URGENT needs no count. Core, built once,
+    on the transaction's connection (a case's reports are its town's: no town to filter)."""
     if case.priority == Priority.URGENT:
         return 0
-    stored = select(Report.reporter_phone).where(
-        Report.case_id == case.id, Report.reporter_phone.is_not(None)
+    connection = await session.connection()
+    statement = _CALLERS[bool(report.reporter_phone)]
+    found = await connection.scalar(statement, {"case": case.id, "phone": report.reporter_phone})
+    return int(found or 0)
+
+
+def _callers_statement(with_phone: bool) -> Any:
+    r = _REPORTS.c
+    stored = select(r.reporter_phone).where(
+        r.case_id == bindparam("case", type_=r.case_id.type), r.reporter_phone.is_not(None)
     )
     phones = (
-        stored.union(select(literal(report.reporter_phone)))
-        if report.reporter_phone
+        stored.union(select(bindparam("phone", type_=r.reporter_phone.type)))
+        if with_phone
         else stored.distinct()
     )
-    return int(await session.scalar(select(func.count()).select_from(phones.subquery())) or 0)
+    return select(func.count()).select_from(phones.subquery())
+
+
+# {the report has a number: the count}, built once.
+_CALLERS = {True: _callers_statement(True), False: _callers_statement(False)}
 
 
 async def _raise_priority(
@@ -617,17 +657,20 @@ _TAKE_NUMBER = {
 # --- the new case's rows in one statement (PostgreSQL) ------------------------------------------
 
 # Parents first. A data-modifying CTE's foreign keys are checked at the end of the statement.
-_BATCHED: tuple[type[Any], ...] = (Case, Report, Event, CaseHop, CaseCandidate, ExternalRef)
+# A hook's outbox message (the platform's status of a new case) goes with them.
+_BATCHED: tuple[type[Any], ...] = (
+    Case, Report, Event, CaseHop, CaseCandidate, ExternalRef, OutboxMessage
+)  # fmt: skip
 
 
 async def write_new_rows(session: AsyncSession) -> None:
-    """On PostgreSQL, the registration's new rows (a new case with its report, event, hop and
-    reference; or an attached report with its events) in one INSERT of data-modifying CTEs
+    """On PostgreSQL, the registration's new rows (a new case with its report, event, hop,
+    reference and a hook's outbox message; or an attached report with its events and its
+    case's UPDATE) in one INSERT of data-modifying CTEs
     (and several candidates or events in one executemany), instead of the flush at commit
     sending a statement per table through the ORM's unit of work; the objects then become
     persistent as if flushed. Called when the registration's rows are final (the answer is
-    made). Anything else (the attached case's UPDATE, an outbox message of a hook) stays for
-    the flush; on SQLite all of it does."""
+    made). Anything else stays for the flush; on SQLite all of it does."""
     sync = session.sync_session
     if sync.get_bind().dialect.name != "postgresql":
         return
@@ -651,7 +694,17 @@ async def write_new_rows(session: AsyncSession) -> None:
     connection = await session.connection()
     if single:
         values = {k: v for cls in single for k, v in rows[cls][0].items()}
-        await connection.execute(_insert_rows(single), values)
+        changed = _changed_case(sync, visible)
+        keys: tuple[str, ...] = ()
+        if changed is not None:
+            case, update_values = changed
+            keys = tuple(sorted(update_values))
+            values.update({f"changed_cases_{k}": v for k, v in update_values.items()})
+            values["changed_cases_id_key"] = case.id
+        await connection.execute(_insert_rows(single, keys), values)
+        if changed is not None:
+            for key, value in changed[1].items():  # written: no UPDATE left for the flush
+                set_committed_value(changed[0], key, value)
     for cls, found_rows in rows.items():
         if len(found_rows) > 1:  # several candidates or events: one executemany
             await connection.execute(_insert_rows((cls,)), found_rows)
@@ -701,10 +754,28 @@ def _columns(cls: type[Any]) -> list[tuple[Column[Any], str, str]]:
     return found
 
 
+def _changed_case(sync: Any, visible: set[Any]) -> tuple[Case, dict[str, Any]] | None:
+    """The one case changed in this transaction (the case a report joins: its count, channels,
+    feedback flag, priority, updated_at) and its changed columns, for the rows' statement to
+    UPDATE as the flush would; None when there is none or more than one."""
+    cases = [obj for obj in sync.dirty if type(obj) is Case]
+    if len(cases) != 1 or cases[0].tenant_id not in visible:
+        return None  # the flush writes them (and its before-flush check refuses a foreign one)
+    attrs = sa_inspect(cases[0]).attrs
+    values = {}
+    for column, key, _ in _columns(Case):
+        history = attrs[key].history
+        if history.added and not history.unchanged:
+            values[column.key] = history.added[0]
+    return (cases[0], values) if values else None
+
+
 @functools.cache
-def _insert_rows(classes: tuple[type[Any], ...]) -> Any:
+def _insert_rows(classes: tuple[type[Any], ...], changed_case: tuple[str, ...] = ()) -> Any:
     """INSERT a row of the last class' table WITH an INSERT of a row of each other's, bind
-    parameters named table_column: built once per combination (a few)."""
+    parameters named table_column, and with an UPDATE of the case's ``changed_case`` columns
+    (changed_cases_column, the case by changed_cases_id_key): built once per combination (a
+    few). Every CTE sees the statement's snapshot; the case's row is locked already."""
     inserts = [
         insert(cls.__table__).values(
             {c.key: bindparam(name, type_=c.type) for c, _, name in _columns(cls)}
@@ -712,4 +783,13 @@ def _insert_rows(classes: tuple[type[Any], ...]) -> Any:
         for cls in classes
     ]
     *first, last = inserts
-    return last.add_cte(*(s.cte(f"new_{s.table.name}") for s in first))
+    ctes = [s.cte(f"new_{s.table.name}") for s in first]
+    if changed_case:
+        c = _CASES.c
+        changed = (
+            _CASES.update()
+            .where(c.id == bindparam("changed_cases_id_key", type_=c.id.type))
+            .values({k: bindparam(f"changed_cases_{k}", type_=c[k].type) for k in changed_case})
+        )
+        ctes.append(changed.cte("changed_cases"))
+    return last.add_cte(*ctes)

@@ -50,8 +50,22 @@ class Route:
     step: RouteStep = RouteStep.COMMAND_CENTRE
 
 
-async def route_report(session: AsyncSession, scope: Scope, inp: RegisterInput) -> Route:
-    source = await _source(session, inp.source_id)
+@dataclass(frozen=True)
+class KnownSource:
+    """What routing needs of a source the caller has already found (the hotline matches a
+    named enterprise against its cached sources): no need to read it again."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    grid_cell_id: uuid.UUID | None
+
+
+async def route_report(
+    session: AsyncSession, scope: Scope, inp: RegisterInput, known: KnownSource | None = None
+) -> Route:
+    """The report's route. ``known``: the source ``inp.source_id`` names, as its caller found
+    it in the towns the caller sees (else the source is read)."""
+    source = await _source(session, inp.source_id, known)
     cell = await _containing_cell(session, scope, inp)
     if inp.tenant_code:
         tenant = scope.directory.by_code.get(inp.tenant_code)
@@ -150,9 +164,13 @@ async def gazetteer(db: Database, scope: Scope) -> Gazetteer:
     return found
 
 
-async def _source(session: AsyncSession, source_id: uuid.UUID | None) -> Source | None:
+async def _source(
+    session: AsyncSession, source_id: uuid.UUID | None, known: KnownSource | None
+) -> Source | KnownSource | None:
     if source_id is None:
         return None
+    if known is not None and known.id == source_id:
+        return known
     source = await session.get(Source, source_id)
     if source is None:
         raise not_found("污染源", "sourceId")
@@ -175,5 +193,5 @@ def _fallback(scope: Scope) -> uuid.UUID:
     return scope.tenant_ids[0]
 
 
-def _id(source: Source | None) -> uuid.UUID | None:
+def _id(source: Source | KnownSource | None) -> uuid.UUID | None:
     return source.id if source else None

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from hub.cases.model import Report
+from hub.cases.model import Case, Report
+from hub.sources.model import Source
 from tests.conftest import Hub
 from tests.helpers import HOTLINE_CALL as CALL
 from tests.helpers import post_json, refused, snapshot
@@ -253,6 +255,44 @@ async def test_matched_source_attaches_the_second_call(hub: Hub) -> None:
         ),
     )
     assert repeat.status_code == 200 and repeat.json() == second.json()
+
+
+async def test_a_named_source_routes_the_call_without_reading_it_again(hub: Hub) -> None:
+    """Routing takes the matched source (its town and grid cell) from the sources the call was
+    matched against: no statement reads the sources table once they are cached."""
+    vague = call(
+        callId="warm", sourceName="耐火材料厂", category="NOISE", callerPhone="13700000000"
+    )
+    warm = await post(hub, vague)  # four refractories: no match, but the sources are cached
+    assert warm.status_code == 201
+    statements: list[str] = []
+    listener = partial(lambda found, *a: found.append(a[2]), statements)
+    engine = hub.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        named = call(
+            callId="named",
+            category=DROP,
+            sourceName="宏达 耐火材料 厂",
+            town=DROP,
+            latitude=DROP,
+            longitude=DROP,
+            address=DROP,
+        )
+        response = await post(hub, named)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 201, response.text
+    assert not [s for s in statements if "FROM sources" in s]
+    async with hub.db.session((await hub.scope()).tenant_ids) as session:
+        row = (
+            await session.execute(
+                select(Case.tenant_id, Case.grid_cell_id, Source.tenant_id, Source.grid_cell_id)
+                .join(Source, Case.source_id == Source.id)
+                .where(Case.id == uuid.UUID(response.json()["caseId"]))
+            )
+        ).one()
+    assert row[0] == row[2] and row[1] == row[3] and row[1] is not None
 
 
 async def test_unmatched_or_vague_source_is_never_guessed(hub: Hub) -> None:

@@ -16,15 +16,17 @@ from sqlalchemy import event, select, update
 
 from hub.audit import service as audit
 from hub.cases import intake
+from hub.cases.loaders import case_for_change
 from hub.db import Base
 from tests.conftest import Hub
 from tests.helpers import HOTLINE_CALL, PLATFORM_ASSIGNMENT, post_json
 
 TABLES = ("cases", "reports", "case_events", "case_hops", "case_candidates", "case_external_refs")
+COMPARED = (*TABLES, "outbox_messages")
 # Differ between two registrations by nature: compared by whether they are set.
 VARYING = {
     "id", "case_id", "candidate_id", "number", "external_id", "query_code_hash", "payload",
-    "data", "reporter_phone", "distance_m",
+    "data", "reporter_phone", "distance_m", "ordering_key", "idempotency_key",
 }  # fmt: skip
 
 
@@ -55,6 +57,11 @@ async def stored(hub: Hub, case_id: str) -> dict[str, list[dict[str, Any]]]:
             key = columns.id if table == "cases" else columns.case_id
             rows = await session.execute(select(columns).where(key == uuid.UUID(case_id)))
             found[table] = sorted((shape(dict(r._mapping)) for r in rows), key=repr)
+        outbox = Base.metadata.tables["outbox"].c  # a hook's: the platform's status
+        rows = await session.execute(
+            select(outbox).where(outbox.ordering_key == f"platform:{case_id}")
+        )
+        found["outbox_messages"] = sorted((shape(dict(r._mapping)) for r in rows), key=repr)
     return found
 
 
@@ -92,7 +99,7 @@ def differences(a: list[Any], b: list[Any]) -> list[tuple[int, str, int, str, An
     """(call, table, row, column, one, other) wherever the two runs' rows differ."""
     found = []
     for call, (mine, theirs) in enumerate(zip(a, b, strict=True)):
-        for table in TABLES:
+        for table in COMPARED:
             if len(mine[table]) != len(theirs[table]):
                 found.append((call, table, -1, "rows", len(mine[table]), len(theirs[table])))
                 continue
@@ -116,7 +123,11 @@ async def test_one_statement_rows_equal_the_flushed_ones(
             async def flushed(session: Any) -> None:
                 return None  # the ORM's flush at commit writes them
 
+            async def loaded(session: Any, case_id: Any) -> Any:
+                return await case_for_change(session, case_id)  # the ORM's locked query
+
             patched.setattr(intake, "write_new_rows", flushed)
+            patched.setattr(intake, "_locked_case", loaded)
             by_orm = await register_all(hub, "orm")
         written_by_orm = len(statements)
         fast = await register_all(hub, "one")
@@ -125,12 +136,22 @@ async def test_one_statement_rows_equal_the_flushed_ones(
     assert by_orm[1]["case_candidates"], "the second call should have a candidate"
     assert len(by_orm[2]["reports"]) == 2, "the first caller's second call should join"
     assert by_orm[3]["case_external_refs"], "the assignment should have its reference"
+    assert by_orm[3]["outbox_messages"], "the assignment's status should wait in the outbox"
     assert differences(fast, by_orm) == []
     one_statement = [s for s in statements[written_by_orm:] if "new_cases AS" in s]
     if hub.db.engine.dialect.name == "postgresql":
         assert len(one_statement) == 3  # each new case's rows in one statement
+        outbox = [s for s in statements[written_by_orm:] if "INSERT INTO outbox" in s]
+        assert len(outbox) == 1 and outbox[0] in one_statement  # the platform hook's message
         joined = [s for s in statements[written_by_orm:] if s.startswith("WITH new_reports AS")]
-        assert len(joined) == 1  # the joining report and its event in one statement
+        assert len(joined) == 1  # the joining report, its event and its case's UPDATE
+        assert "changed_cases AS" in joined[0]
+        updates = [s for s in statements[written_by_orm:] if s.startswith("UPDATE cases")]
+        assert len(updates) == 1  # only the test's own closing of the cases
+        orm_updates = [s for s in statements[:written_by_orm] if s.startswith("UPDATE cases")]
+        assert len(orm_updates) == 2  # the ORM's flush of the joined case, then the closing
+        locked = [s for s in statements[written_by_orm:] if s.rstrip().endswith("FOR UPDATE")]
+        assert len(locked) == 1  # the joined case, locked by the Core statement
     else:
         assert one_statement == []  # SQLite: the ORM's flush
     async with hub.db.session((await hub.scope()).tenant_ids) as session:

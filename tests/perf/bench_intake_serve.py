@@ -4,7 +4,8 @@ with N calls in flight on keep-alive connections.
 
     python -m tests.perf.bench_intake_serve \
         --url postgresql+asyncpg://postgres@127.0.0.1:5432/sanwang_perf_hotline \
-        [--path hotline|platform] [--calls 1000] [--concurrency 8] [--sequential 200] [--servers 1]
+        [--path hotline|platform] [--calls 1000] [--concurrency 8] [--sequential 200] \
+        [--servers 1] [--port 18700]
 
 The server runs with a Redis broker (``--broker``; jobs and outbox deliveries are not run in
 it, as in production where workers are separate processes), the demo world's settings, and
@@ -39,8 +40,10 @@ from tests.perf.bench_hotline import BUDGET_P95_MS, BUDGET_RATE, SECRET, Run, ne
 from tests.processes import free_port
 
 
-def start(url: str, broker: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def start(
+    url: str, broker: str, workers: int, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = port or free_port()
     env = {
         **os.environ,
         "SANWANG_DATABASE_URL": url,
@@ -145,10 +148,14 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1, help="serve processes")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
+    parser.add_argument("--port", type=int, help="the first server's port (else any free one)")
     args = parser.parse_args()
     role = "HOTLINE" if args.path == "hotline" else "PLATFORM"
     token = issue_jwt(SECRET, f"perf-{args.path}", [role], [], hours=2)
-    servers = [start(args.url, args.broker, 1) for _ in range(args.servers)]
+    servers = [
+        start(args.url, args.broker, 1, args.port + i if args.port else None)
+        for i in range(args.servers)
+    ]
     procs, ports = [p for p, _ in servers], [port for _, port in servers]
     try:
         for port in ports:
