@@ -43,7 +43,7 @@ from hub.runtime import Runtime
 from hub.schema import build_schema
 from hub.shape import lone_surrogate
 from hub.sync.routes import routes as sync_routes
-from hub.web import BUSY, RETRY_AFTER, Overload, overloaded
+from hub.web import BUSY, RETRY_AFTER, Overload, SameHostOnly, overloaded
 
 log = logging.getLogger("hub.app")
 
@@ -373,6 +373,7 @@ def create_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(Overload)
+    app.add_middleware(SameHostOnly)
     app.add_middleware(Timing)
     # Browsers on the listed origins may call /graphql over HTTP as they may open its WebSocket
     # (strawberry checks the WebSocket's Origin itself); preflights are answered here.

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Send
@@ -109,3 +110,34 @@ class Overload:
                         scope["method"], scope["path"], exc)  # fmt: skip
             answer = self.answer(scope) if self.answer else busy(scope["path"])
             await answer(scope, receive, send)
+
+
+# What a page may load: this host only (scripts, styles, fonts, images, maps, sockets). The
+# bureau's network has no internet, and a vendored script that named another host (GraphiQL's
+# bundle carries many addresses in its comments and messages) is refused by the browser
+# instead of hanging on it. Inline code and eval stay allowed: the pages and htmx use them.
+SAME_HOST_ONLY = (
+    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'self'; frame-ancestors 'self'"
+)
+
+
+class SameHostOnly:
+    """Middleware: every HTML answer carries ``SAME_HOST_ONLY`` as its Content-Security-Policy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = SAME_HOST_ONLY
+            await send(message)
+
+        await self.app(scope, receive, sending)

@@ -6,9 +6,10 @@ or more); related rows are loaded once per list by the resolver that asked for t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy import inspect
@@ -407,6 +408,9 @@ def _time_in(data: dict[str, object] | None, key: str) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Shared:
     """The objects a page's cases share (a town, a cell, a member, a source), built once per
@@ -415,51 +419,51 @@ class Shared:
     by_key: dict[tuple[str, Any], Any] = field(default_factory=dict)
     fields: tuple[str, ...] = ()  # the page's row fields (Row._fields builds a new tuple)
 
-    def tenant(self, info: TenantInfo) -> Tenant:
-        key = ("tenant", info.id)
+    def once(self, key: tuple[str, Any], build: Callable[[], T]) -> T:
         found = self.by_key.get(key)
         if found is None:
-            found = self.by_key[key] = Tenant.of(info)
+            found = self.by_key[key] = build()
         return found
+
+    def tenant(self, info: TenantInfo) -> Tenant:
+        return self.once(("tenant", info.id), lambda: Tenant.of(info))
 
     def cell(self, row: Any) -> GridCellRef | None:
         if row.cell_id is None:
             return None
-        key = ("cell", row.cell_id)
-        found = self.by_key.get(key)
-        if found is None:
-            found = self.by_key[key] = GridCellRef(
+        return self.once(
+            ("cell", row.cell_id),
+            lambda: GridCellRef(
                 id=strawberry.ID(str(row.cell_id)),
                 code=row.cell_code,
                 name=row.cell_name,
                 level=row.cell_level,
-            )
-        return found
+            ),
+        )
 
     def member(self, row: Any) -> Member | None:
         if row.assignee_id is None:
             return None
-        key = ("member", row.assignee_id)
-        found = self.by_key.get(key)
-        if found is None:
-            # A partial row, as the ORM path's load_only one: phone and active read it whole.
-            partial = MemberRow(id=row.assignee_id, name=row.assignee_name, role=row.assignee_role)
-            found = self.by_key[key] = Member.of(partial)
-        return found
+        # A partial row, as the ORM path's load_only one: phone and active read it whole.
+        return self.once(
+            ("member", row.assignee_id),
+            lambda: Member.of(
+                MemberRow(id=row.assignee_id, name=row.assignee_name, role=row.assignee_role)
+            ),
+        )
 
     def source(self, row: Any) -> Source | None:
         if row.source_id is None:
             return None
-        key = ("source", row.source_id)
-        found = self.by_key.get(key)
-        if found is None:
-            found = self.by_key[key] = Source(
+        return self.once(
+            ("source", row.source_id),
+            lambda: Source(
                 id=strawberry.ID(str(row.source_id)),
                 name=row.source_name,
                 industry=row.source_industry,
                 address=row.source_address,
-            )
-        return found
+            ),
+        )
 
 
 def plain_case_node(row: Any, view: View, shared: Shared, lists: Any = None) -> Case:

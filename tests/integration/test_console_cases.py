@@ -202,6 +202,13 @@ async def test_graphiql_and_the_console_name_no_other_host(hub: Hub) -> None:
         assert got.status_code == 200, asset
     login = await hub.http.get("/console/login")
     assert not re.search(r"(src|href)=\"(https?:)?//", login.text)
+    # And the browser is told so: whatever a vendored script names, only this host is loaded.
+    for answer in (page, login):
+        policy = answer.headers["content-security-policy"]
+        assert policy.startswith("default-src 'self' ") and "connect-src 'self'" in policy
+        assert "http" not in policy and "*" not in policy
+    api = await hub.http.get("/healthz")
+    assert "content-security-policy" not in api.headers  # JSON needs none
     for asset in ("vendor/htmx/htmx.min.js", "vendor/echarts/echarts.min.js", "console.css"):
         assert (await hub.http.get(f"/console/static/{asset}")).status_code == 200
 
